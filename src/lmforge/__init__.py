@@ -1,0 +1,33 @@
+"""lmforge: prepare messy text for LLM fine-tuning, fine-tune, evaluate and export.
+
+Every CLI command is a plain function here too, e.g. `lmforge.load_config("exp.yaml")`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute", imported on first use so `import lmforge` stays light
+_API = {
+    "load_config": "lmforge.config:load_config",
+    "ExperimentConfig": "lmforge.config:ExperimentConfig",
+    "generate": "lmforge.generate:generate",
+    "load_for_inference": "lmforge.generate:load_for_inference",
+    "load_model": "lmforge.models:load_model",
+    "load_tokenizer": "lmforge.models:load_tokenizer",
+    "resolve_model": "lmforge.models:resolve_model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _API:
+        raise AttributeError(f"module 'lmforge' has no attribute '{name}'")
+    module, attr = _API[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])

@@ -1,0 +1,87 @@
+"""`lmforge <command>`: a table from subcommand to function; arguments are declared next to each entry."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+
+from lmforge.errors import RunFailed, UserError
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="experiment YAML")
+    p.add_argument("overrides", nargs="*", metavar="k=v", help="dotted overrides, e.g. train.lr=1e-4")
+
+
+def _generate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prompt", help="the user message")
+    _model_arg(p)
+    p.add_argument("--raw", action="store_true", help="no chat template: continue the text as given")
+    p.add_argument("--system", default=None, help="system message")
+    _sampling_args(p)
+
+
+def _chat_args(p: argparse.ArgumentParser) -> None:
+    _model_arg(p)
+    p.add_argument("--system", default=None, help="system message")
+    _sampling_args(p)
+
+
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="smollm2-135m-instruct",
+                   help="alias, model folder, .gguf file, run folder, or hub id (default: %(default)s)")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
+
+
+def _sampling_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    p.add_argument("--top-p", type=float, default=1.0)
+
+
+def _no_args(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+# name -> (help, arguments, "module:function" called with the parsed namespace)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {
+    "generate": ("one-shot generation with the model's chat template", _generate_args, "lmforge.commands:generate"),
+    "chat": ("interactive chat (/reset, /exit)", _chat_args, "lmforge.commands:chat"),
+    "doctor": ("environment report", _no_args, "lmforge.doctor:doctor_cli"),
+    "demo": ("the quickstart that `make demo` runs", _no_args, "lmforge.commands:demo"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lmforge", description="Prepare data, fine-tune and evaluate LLMs.")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    for name, (help_text, add_args, _) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # bad usage: argparse prints usage and exits 2
+    if not args.command:
+        parser.print_help()
+        return 2
+    module, func = COMMANDS[args.command][2].split(":")
+    try:
+        result = getattr(importlib.import_module(module), func)(args)
+        return int(result or 0)
+    except UserError as e:
+        print(f"lmforge {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
+    except RunFailed as e:
+        print(f"lmforge {args.command}: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"lmforge {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""CLI handlers that take the parsed arguments and call the library functions."""
+
+from __future__ import annotations
+
+import argparse
+
+from lmforge.generate import generate as generate_batch
+from lmforge.generate import load_for_inference
+
+
+def generate(args: argparse.Namespace) -> int:
+    """`lmforge generate --model M "prompt"`: print the model's answer."""
+    model, tokenizer = load_for_inference(args.model, args.trust_remote_code)
+    out = generate_batch(
+        model, tokenizer, [args.prompt], raw=args.raw, system=args.system,
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+    )[0]
+    print(out.text)
+    return 0
+
+
+def chat(args: argparse.Namespace) -> int:
+    """`lmforge chat --model M`: interactive, streamed, with history; /reset clears it, /exit leaves."""
+    from transformers import TextStreamer
+
+    model, tokenizer = load_for_inference(args.model, args.trust_remote_code)
+    streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    history: list[dict[str, str]] = []
+    print("chat with", args.model, "- /reset clears the history, /exit leaves")
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if line in ("/exit", "/quit"):
+            return 0
+        if line == "/reset":
+            history.clear()
+            print("(history cleared)")
+            continue
+        if not line:
+            continue
+        history.append({"role": "user", "content": line})
+        print("model> ", end="", flush=True)
+        out = generate_batch(
+            model, tokenizer, [history], system=args.system, max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature, top_p=args.top_p, streamer=streamer,
+        )[0]
+        history.append({"role": "assistant", "content": out.text})
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Until the end-to-end demo lands: answer a question with the built-in model, and say so."""
+    print("lmforge demo: the end-to-end demo (prepare -> train -> eval) is not built yet;")
+    print("for now it shows the built-in model answering with its chat template.\n")
+    question = "What is the capital of France?"
+    model, tokenizer = load_for_inference("smollm2-135m-instruct")
+    print(f"Q: {question}")
+    print(f"A: {generate_batch(model, tokenizer, [question], max_new_tokens=64)[0].text}")
+    return 0
