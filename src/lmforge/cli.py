@@ -30,8 +30,11 @@ def _chat_args(p: argparse.ArgumentParser) -> None:
 
 
 def _model_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="smollm2-135m-instruct",
-                   help="alias, model folder, .gguf file, run folder, or hub id (default: %(default)s)")
+    p.add_argument(
+        "--model",
+        default="smollm2-135m-instruct",
+        help="alias, model folder, .gguf file, run folder, or hub id (default: %(default)s)",
+    )
     p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
 
 
@@ -45,12 +48,27 @@ def _no_args(p: argparse.ArgumentParser) -> None:
     pass
 
 
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="train or data output folder")
+    p.add_argument("--out", default=None, help="HTML file to write (default: RUN_DIR/report.html)")
+
+
 # name -> (help, arguments, "module:function" called with the parsed namespace)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {
-    "generate": ("one-shot generation with the model's chat template", _generate_args, "lmforge.commands:generate"),
+    "config": (
+        "print the resolved experiment config (defaults filled in, overrides applied)",
+        _config_args,
+        "lmforge.commands:show_config",
+    ),
+    "generate": (
+        "one-shot generation with the model's chat template",
+        _generate_args,
+        "lmforge.commands:generate",
+    ),
     "chat": ("interactive chat (/reset, /exit)", _chat_args, "lmforge.commands:chat"),
     "doctor": ("environment report", _no_args, "lmforge.doctor:doctor_cli"),
     "demo": ("the quickstart that `make demo` runs", _no_args, "lmforge.commands:demo"),
+    "report": ("self-contained HTML report of a run folder", _report_args, "lmforge.report:report_cli"),
 }
 
 

@@ -8,12 +8,28 @@ from lmforge.generate import generate as generate_batch
 from lmforge.generate import load_for_inference
 
 
+def show_config(args: argparse.Namespace) -> int:
+    """`lmforge config EXP.yaml [k=v ...]`: the full config as lmforge will run it."""
+    import yaml
+
+    from lmforge.config import load_config
+
+    print(yaml.safe_dump(load_config(args.config, args.overrides).to_dict(), sort_keys=False), end="")
+    return 0
+
+
 def generate(args: argparse.Namespace) -> int:
     """`lmforge generate --model M "prompt"`: print the model's answer."""
     model, tokenizer = load_for_inference(args.model, args.trust_remote_code)
     out = generate_batch(
-        model, tokenizer, [args.prompt], raw=args.raw, system=args.system,
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+        model,
+        tokenizer,
+        [args.prompt],
+        raw=args.raw,
+        system=args.system,
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
     )[0]
     print(out.text)
     return 0
@@ -44,8 +60,14 @@ def chat(args: argparse.Namespace) -> int:
         history.append({"role": "user", "content": line})
         print("model> ", end="", flush=True)
         out = generate_batch(
-            model, tokenizer, [history], system=args.system, max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature, top_p=args.top_p, streamer=streamer,
+            model,
+            tokenizer,
+            [history],
+            system=args.system,
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            streamer=streamer,
         )[0]
         history.append({"role": "assistant", "content": out.text})
 

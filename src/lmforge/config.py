@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -39,7 +39,7 @@ class SplitConfig(Section):
     stratify: str | None = None  # field to stratify by, e.g. "label"
 
 
-StepSpec = Union[str, dict[str, Union[dict[str, Any], None]]]
+StepSpec = str | dict[str, dict[str, Any] | None]
 
 
 class DataConfig(Section):
@@ -68,7 +68,7 @@ class LoraConfig(Section):
     r: int = Field(16, gt=0)
     alpha: float = 32
     dropout: float = Field(0.05, ge=0, lt=1)
-    target: Union[Literal["all-linear"], list[str]] = "all-linear"
+    target: Literal["all-linear"] | list[str] = "all-linear"
     dora: bool = False
 
 
@@ -182,10 +182,12 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     for item in overrides:
         path, value = parse_override(item)
         node = raw
-        for part in path[:-1]:
+        for i, part in enumerate(path[:-1]):
             if isinstance(node, list):
                 node = node[_list_index(node, part, item)]
                 continue
+            if path[i + 1].isdigit() and not isinstance(node.get(part), list):
+                raise UserError(f"override '{item}': '{'.'.join(path[: i + 1])}' is not a list in the config")
             if not isinstance(node.get(part), (dict, list)):
                 node[part] = {}
             node = node[part]
@@ -240,7 +242,9 @@ def describe_validation_error(err: ValidationError, root: type[BaseModel]) -> st
     if first["type"] == "extra_forbidden":
         valid = _valid_keys(root, loc[:-1])
         near = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.5)
-        hint = f"; did you mean '{'.'.join(loc[:-1] + near)}'?" if near else f"; valid keys: {', '.join(valid)}"
+        hint = (
+            f"; did you mean '{'.'.join(loc[:-1] + near)}'?" if near else f"; valid keys: {', '.join(valid)}"
+        )
         return f"config error: unknown key '{key}'{hint}"
     got = first.get("input")
     shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"

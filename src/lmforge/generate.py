@@ -59,15 +59,23 @@ def generate(
     stops = eos_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
     encoded = [_encode(tokenizer, p, raw, system) for p in prompts]
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {
-        "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_p": top_p}
+        if temperature > 0
+        else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    )
     results: list[Generation] = []
     device = next(model.parameters()).device
     for start in range(0, len(encoded), batch_size):
         ids, mask = left_pad(encoded[start : start + batch_size], pad_id)
         out = model.generate(
-            input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
-            eos_token_id=stops, pad_token_id=pad_id, streamer=streamer, **sampling,
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            max_new_tokens=max_new_tokens,
+            eos_token_id=stops,
+            pad_token_id=pad_id,
+            streamer=streamer,
+            **sampling,
         )
         for row in out[:, ids.shape[1] :].tolist():
             results.append(_decode(tokenizer, row, stops))

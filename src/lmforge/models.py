@@ -138,7 +138,9 @@ def load_model(name: str, trust_remote_code: bool = False, head: str = "lm", num
     """A causal LM (or a sequence-classification head on it), weights from safetensors only."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a bar per load of a 0.3 s read is noise; our own bars stay
     source = resolve_model(name, trust_remote_code)
     cls = AutoModelForSequenceClassification if head == "classifier" else AutoModelForCausalLM
     kwargs: dict[str, Any] = {"use_safetensors": True, "dtype": dtype or torch.float32}
