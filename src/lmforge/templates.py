@@ -57,3 +57,84 @@ def to_messages(prompt: str | Messages, system: str | None = None) -> Messages:
     if system and (not messages or messages[0]["role"] != "system"):
         messages = [{"role": "system", "content": system}, *messages]
     return messages
+
+
+def eos_token_ids(tokenizer: Any) -> set[int]:
+    """Ids that end an assistant turn: the tokenizer's EOS (for ChatML models `<|im_end|>`)."""
+    return {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+
+
+def encode_chat(tokenizer: Any, messages: Messages, train_on_prompt: bool = False) -> tuple[list[int], list[int]]:
+    """Token ids and labels of a conversation; loss on the assistant turns only (unless train_on_prompt).
+
+    Works with any chat template, with or without `{% generation %}` markers: the template is rendered once
+    for the whole conversation and once per assistant turn for the prefix before it (with the generation
+    prompt, i.e. exactly what `encode_prompt` feeds the model at inference) and the prefix through it.
+    The prompt's tokens must be a prefix of the conversation's tokens (else training and inference would
+    see different tokens, and a clear error says so). Each assistant turn is trained up to and including
+    its last EOS; what the template adds after the EOS (ChatML's "\\n") is not trained, because inference
+    stops at EOS and never generates it.
+
+    >>> encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])  # doctest: +SKIP
+    ([1, 9690, ..., 1, 520, 9531, 198, 56, 78, 2, 198], [-100, ..., -100, 56, 78, 2, -100])
+    """
+    texts = chat_texts(tokenizer, messages, train_on_prompt)
+    return chat_labels(tokenizer, messages, tokenizer(texts, add_special_tokens=False)["input_ids"], train_on_prompt)
+
+
+def chat_texts(tokenizer: Any, messages: Messages, train_on_prompt: bool = False) -> list[str]:
+    """The renders `encode_chat` tokenizes: the conversation, then per assistant turn (prompt, through it).
+
+    Split out so that many records can be tokenized in one batched call of the fast tokenizer.
+    """
+    texts = [render(tokenizer, messages)]
+    if not train_on_prompt:
+        for i in _assistant_turns(messages):
+            texts += [render(tokenizer, messages[:i], add_generation_prompt=True), render(tokenizer, messages[: i + 1])]
+    return texts
+
+
+def chat_labels(
+    tokenizer: Any, messages: Messages, ids: list[list[int]], train_on_prompt: bool = False
+) -> tuple[list[int], list[int]]:
+    """(input_ids, labels) from the token ids of `chat_texts(...)`, in the same order."""
+    full = list(ids[0])
+    if train_on_prompt:
+        return full, list(full)
+    labels = [-100] * len(full)
+    eos = eos_token_ids(tokenizer)
+    for k, i in enumerate(_assistant_turns(messages)):
+        prompt, through = ids[1 + 2 * k], ids[2 + 2 * k]
+        if full[: len(prompt)] != list(prompt):
+            raise PrefixError(_prefix_message(tokenizer, full, list(prompt), i))
+        end = _common_prefix(full, through)
+        turn_eos = [j for j in range(len(prompt), end) if full[j] in eos]
+        stop = turn_eos[-1] + 1 if turn_eos else end  # no EOS in the turn: `lmforge inspect` flags it
+        labels[len(prompt) : stop] = full[len(prompt) : stop]
+    return full, labels
+
+
+def _assistant_turns(messages: Messages) -> list[int]:
+    return [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+
+
+class PrefixError(ValueError):
+    """The chat template renders a prompt whose tokens are not a prefix of the full conversation's."""
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _prefix_message(tokenizer: Any, full: list[int], prompt: list[int], turn: int) -> str:
+    at = _common_prefix(full, prompt)
+    return (
+        f"chat template breaks the prefix property at message {turn}: the prompt rendered for generation "
+        f"({tokenizer.decode(prompt[at:at + 8])!r}...) differs from the conversation's tokens at position {at} "
+        f"({tokenizer.decode(full[at:at + 8])!r}...); training and inference would see different tokens"
+    )

@@ -1,0 +1,61 @@
+"""sft: prompt/response (+system), alpaca instruction/input/output, or a conversation (OpenAI or ShareGPT).
+
+Loss on every assistant turn (multi-turn dialogues train all of them), or on everything with
+`task.train_on_prompt: true`. `task.template` shapes the user message of single-turn records
+(default `{prompt}`, and `{instruction}\\n\\n{input}` for alpaca records).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lmforge.errors import UserError
+from lmforge.tasks.base import Task, field, fill
+from lmforge.templates import Messages, to_messages
+
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "model": "assistant", "system": "system", "bot": "assistant"}
+
+
+class SftTask(Task):
+    name = "sft"
+    default_template = "{prompt}"
+    target_field = "response"
+
+    def prompt_messages(self, record: dict[str, Any]) -> Messages:
+        messages = self.to_messages(record)
+        return messages[:-1] if messages and messages[-1]["role"] == "assistant" else messages
+
+    def target(self, record: dict[str, Any]) -> str:
+        messages = self.to_messages(record)
+        return messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
+
+    def to_messages(self, record: dict[str, Any]) -> Messages:
+        if "messages" in record:
+            return to_messages(conversation(record), self.cfg.system)
+        system = record.get("system") or self.cfg.system
+        if "instruction" in record:
+            template = self.cfg.template or ("{instruction}\n\n{input}" if record.get("input") else "{instruction}")
+            user, answer = fill(template, record, {}), field(record, "output")
+        else:
+            user, answer = fill(self.template, record, {}), field(record, "response")
+        return [*to_messages(user, system), {"role": "assistant", "content": str(answer)}]
+
+
+def conversation(record: dict[str, Any]) -> Messages:
+    """OpenAI {role, content} or ShareGPT {from, value} turns -> [{"role", "content"}].
+
+    >>> conversation({"messages": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Yo"}]})
+    [{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Yo'}]
+    """
+    turns = record["messages"]
+    if not isinstance(turns, list) or not turns:
+        raise UserError(f"record {record.get('id', '?')}: 'messages' must be a non-empty list of turns")
+    out = []
+    for turn in turns:
+        role = turn.get("role", turn.get("from")) if isinstance(turn, dict) else None
+        content = turn.get("content", turn.get("value")) if isinstance(turn, dict) else None
+        if role not in SHAREGPT_ROLES or content is None:
+            raise UserError(f"record {record.get('id', '?')}: turn {turn!r} needs role/content (or from/value)")
+        out.append({"role": SHAREGPT_ROLES[role], "content": str(content)})
+    return out

@@ -1,0 +1,178 @@
+"""Tokenise a prepared split into training examples, batched, in parallel, and cached by fingerprint.
+
+The cache lives in `data.output_dir/tokenized/<fingerprint>/` (examples.parquet + meta.json). The
+fingerprint covers everything that changes the tokens: the split file's content, the tokenizer (its
+vocabulary, normalisation, special tokens and chat template, as loaded), the task's prompt template and
+config, max_seq_len, packing and the lmforge version. Change any of them and the split is tokenised anew;
+change none and the cache is read back (axolotl #1265 and #3303 are what a stale cache does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from lmforge.errors import UserError
+from lmforge.packing import pack
+from lmforge.tasks import Task, get_task, resolve_labels
+from lmforge.tasks.causal_lm import chunk
+from lmforge.templates import PrefixError, ensure_chat_template
+
+log = logging.getLogger("lmforge.tokenize")
+BATCH = 512  # records per call of the fast tokenizer
+PARALLEL_MIN = 20_000  # below this many records a process pool costs more than it saves
+
+
+def tokenize_split(cfg: Any, split: str, tokenizer: Any, packed: bool | None = None) -> list[dict]:
+    """Training examples of `data.output_dir/<split>.jsonl`; packed into bins when `train.packing`.
+
+    >>> tokenize_split(cfg, "train", tok)[0].keys()  # doctest: +SKIP
+    dict_keys(['input_ids', 'labels', 'position_ids', 'seq_lens'])
+    """
+    examples, _ = tokenize_split_info(cfg, split, tokenizer)
+    if packed is None:
+        packed = cfg.train.packing and cfg.task.head != "classifier"
+    return pack(examples, cfg.train.max_seq_len) if packed else examples
+
+
+def tokenize_split_info(cfg: Any, split: str, tokenizer: Any) -> tuple[list[dict], dict[str, Any]]:
+    """Unpacked examples and the counts (records, examples, truncated, dropped, no_loss) of one split."""
+    path = Path(cfg.data.output_dir) / f"{split}.jsonl"
+    if not path.is_file():
+        raise UserError(f"{path} not found: run `lmforge prepare` first (or set data.output_dir)")
+    ensure_chat_template(tokenizer)
+    task = make_task(cfg)
+    key = fingerprint(cfg, path, tokenizer, task)
+    folder = Path(cfg.data.output_dir) / "tokenized" / key
+    if (folder / "meta.json").is_file():
+        return _read(folder)
+    records = read_jsonl(path)
+    examples, counts = encode_records(task, records, tokenizer, cfg.train.max_seq_len, cfg.data.workers)
+    stats = {"split": split, "records": len(records), "examples": len(examples), "fingerprint": key,
+             **{k: counts.get(k, 0) for k in ("truncated", "dropped", "no_loss", "chunked")}}
+    _write(folder, examples, stats)
+    if stats["truncated"] or stats["dropped"]:
+        log.warning("%s: %d truncated (%s), %d dropped of %d records", split, stats["truncated"],
+                    cfg.task.truncate, stats["dropped"], len(records))
+    return examples, stats
+
+
+def make_task(cfg: Any) -> Task:
+    """The task for cfg, with its label set resolved from the train split when `task.labels` is unset."""
+    task = get_task(cfg.task)
+    if cfg.task.type == "classification":
+        task.labels = resolve_labels(cfg.task.labels, Path(cfg.data.output_dir) / "train.jsonl")
+    return task
+
+
+def encode_records(
+    task: Task, records: list[dict], tokenizer: Any, max_seq_len: int, workers: int | None = None
+) -> tuple[list[dict], Counter]:
+    """Encode in batches (one fast-tokenizer call each), over a process pool for large splits."""
+    batches = [records[i : i + BATCH] for i in range(0, len(records), BATCH)]
+    workers = min(workers or os.cpu_count() or 1, len(batches))
+    args = [(task, b, tokenizer, max_seq_len) for b in batches]
+    if workers > 1 and len(records) >= PARALLEL_MIN:
+        with ProcessPoolExecutor(workers, initializer=_quiet_tokenizers) as pool:
+            results = list(pool.map(_encode_batch, *zip(*args, strict=True)))
+    else:
+        results = [_encode_batch(*a) for a in args]
+    examples, counts = [], Counter()
+    for batch_examples, batch_counts in results:
+        examples += batch_examples
+        counts.update(batch_counts)
+    return examples, counts
+
+
+def _encode_batch(task: Task, records: list[dict], tokenizer: Any, max_seq_len: int) -> tuple[list[dict], Counter]:
+    try:
+        if task.name == "causal_lm":  # documents are chunked, never truncated
+            encoded, counts = task.encode_batch(records, tokenizer, 1 << 62)
+            out = [c for e in encoded if e for c in chunk(e, max_seq_len)]
+            counts["chunked"] += sum(1 for e in encoded if e and len(e["input_ids"]) > max_seq_len)
+            return out, counts
+        encoded, counts = task.encode_batch(records, tokenizer, max_seq_len)
+        return [e for e in encoded if e is not None], counts
+    except PrefixError as e:
+        raise UserError(str(e)) from None
+
+
+def _quiet_tokenizers() -> None:
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # the pool already uses every core
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Records of a prepared split; a malformed line is a one-line error naming file and line."""
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise UserError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+    return out
+
+
+def fingerprint(cfg: Any, path: Path, tokenizer: Any, task: Task) -> str:
+    """sha256 (16 hex) over what decides the tokens; see the module docstring."""
+    import lmforge
+
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    parts = {
+        "tokenizer": tokenizer_state(tokenizer),
+        "template": task.template,
+        "labels": task.labels,
+        "task": cfg.task.model_dump(mode="json"),
+        "max_seq_len": cfg.train.max_seq_len,
+        "packing": cfg.train.packing,
+        "version": lmforge.__version__,
+    }
+    h.update(json.dumps(parts, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def tokenizer_state(tokenizer: Any) -> str:
+    """The tokenizer as it will be used: its full serialised model plus special tokens and chat template."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    body = backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab().items()))
+    special = {k: str(v) for k, v in tokenizer.special_tokens_map.items()}
+    return hashlib.sha256(f"{body}|{special}|{tokenizer.chat_template}".encode()).hexdigest()
+
+
+def _write(folder: Path, examples: list[dict], stats: dict[str, Any]) -> None:
+    """Write atomically (temp folder, then rename): a killed run never leaves a half cache."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        columns = sorted({k for e in examples for k in e}) or ["input_ids"]
+        table = pa.table({c: [e.get(c) for e in examples] for c in columns})
+        pq.write_table(table, tmp / "examples.parquet")
+        (tmp / "meta.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read(folder: Path) -> tuple[list[dict], dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    stats = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    rows = pq.read_table(folder / "examples.parquet").to_pylist()
+    examples = [{k: v for k, v in row.items() if v is not None} for row in rows] if stats["examples"] else []
+    return examples, {**stats, "cached": True}

@@ -1,0 +1,95 @@
+"""Packing: best-fit-decreasing bins, restarting positions, and attention isolated per example."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from lmforge.packing import block_causal_mask, collate, pack, packing_efficiency
+
+
+def _ex(n: int, start: int = 10) -> dict:
+    ids = list(range(start, start + n))
+    return {"input_ids": ids, "labels": [-100] + ids[1:]}
+
+
+def test_pack_best_fit_decreasing():
+    bins = pack([_ex(3), _ex(5), _ex(2), _ex(4), _ex(1)], 6)
+    # decreasing: 5 -> bin0 (room 1); 4 -> bin1 (room 2); 3 -> bin2 (room 3); 2 -> bin1 (best fit); 1 -> bin0
+    assert [b["seq_lens"] for b in bins] == [[5, 1], [4, 2], [3]]
+    assert bins[0]["position_ids"] == [0, 1, 2, 3, 4, 0]
+    assert bins[1]["labels"] == _ex(4)["labels"] + _ex(2)["labels"]
+    # label 0 of each part is masked: HF's shift would otherwise predict it from the previous example
+    full = {"input_ids": [7, 8], "labels": [7, 8]}
+    assert pack([full, full], 4)[0]["labels"] == [-100, 8, -100, 8]
+    assert packing_efficiency(bins, 6) == pytest.approx(15 / 18)
+
+
+def test_pack_twice_keeps_parts_and_rejects_too_long():
+    once = pack([_ex(2), _ex(2), _ex(3)], 4)
+    twice = pack(once, 8)
+    assert [b["seq_lens"] for b in once] == [[3], [2, 2]]
+    assert [b["seq_lens"] for b in twice] == [[2, 2, 3]]
+    assert twice[0]["position_ids"] == [0, 1, 0, 1, 0, 1, 2]
+    assert twice[0]["labels"] == once[1]["labels"] + once[0]["labels"]
+    with pytest.raises(ValueError, match="does not fit"):
+        pack([_ex(5)], 4)
+    with pytest.raises(ValueError, match="classifier"):
+        pack([{"input_ids": [1], "label": 0}], 4)
+
+
+def test_collate_pads_by_position_not_by_token_id():
+    eos = 2  # pad == eos, as in the built-in model: the trailing EOS must stay a label
+    batch = collate([{"input_ids": [5, 2], "labels": [5, 2]}, {"input_ids": [7], "labels": [7]}], pad_id=eos)
+    assert batch["input_ids"].tolist() == [[5, 2], [7, 2]]
+    assert batch["labels"].tolist() == [[5, 2], [7, -100]]
+    assert batch["attention_mask"].tolist() == [[1, 1], [1, 0]]
+    assert batch["position_ids"].tolist() == [[0, 1], [0, 1]]
+
+
+def test_collate_classifier_labels():
+    batch = collate([{"input_ids": [5, 6], "label": 1}, {"input_ids": [7], "label": 0}], pad_id=0)
+    assert batch["labels"].tolist() == [1, 0]
+    assert batch["labels"].shape == (2,)
+
+
+def test_block_causal_mask_shape_and_blocks():
+    mask = block_causal_mask([{"input_ids": [1, 2, 3], "seq_lens": [2, 1]}], 4)
+    allowed = (mask[0, 0] == 0).int().tolist()
+    assert mask.shape == (1, 1, 4, 4)
+    assert allowed == [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+
+
+def _loss_sum(model, batch) -> tuple[float, int]:
+    """Summed next-token loss and number of label tokens (HF shifts labels inside the model)."""
+    out = model(**batch)
+    n = int((batch["labels"][:, 1:] != -100).sum())
+    return float(out.loss) * n, n
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_packed_loss_equals_one_by_one(tiny_model, attn):
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation=attn).eval()
+    vocab = model.config.vocab_size
+    g = torch.Generator().manual_seed(0)
+    examples = []
+    for n in (7, 5, 9, 3, 6, 4):
+        ids = torch.randint(3, vocab, (n,), generator=g).tolist()
+        labels = [-100, -100] + ids[2:] if n % 2 else list(ids)  # sft-like prompt mask, or causal_lm
+        examples.append({"input_ids": ids, "labels": labels})
+    with torch.no_grad():
+        total, count = 0.0, 0
+        for ex in examples:
+            s, n = _loss_sum(model, collate([ex], pad_id=0))
+            total, count = total + s, count + n
+        bins = pack(examples, 16)
+        assert len(bins) < len(examples)
+        packed_total, packed_count = 0.0, 0
+        batch = collate(bins, pad_id=0)  # bins of unequal length: padding inside the batch too
+        out = model(**batch)
+        # HF's loss is the mean over the label tokens of the whole batch
+        packed_count = int((batch["labels"][:, 1:] != -100).sum())
+        packed_total = float(out.loss) * packed_count
+    assert packed_count == count
+    assert packed_total / packed_count == pytest.approx(total / count, abs=1e-4)
