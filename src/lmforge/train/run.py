@@ -1,0 +1,201 @@
+"""`lmforge.train(cfg)`: build the run (data, model, optimizer), resume if asked, loop, write final/."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from lmforge.config import ExperimentConfig, load_config
+from lmforge.errors import UserError
+from lmforge.train.batches import Collate
+from lmforge.train.checkpoint import list_checkpoints, load_checkpoint, save_model_folder
+from lmforge.train.loop import Callback, LossModule, Run, plan_steps, run_loop
+from lmforge.train.metrics import MetricsLog
+
+Examples = list[dict[str, Any]]
+
+
+def train(cfg: ExperimentConfig, resume: bool = False, *, data: tuple[Examples, Examples] | None = None,
+          collate: Collate | None = None, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
+    """Fine-tune as `cfg` says; returns the final metrics (also in final/lmforge.json).
+
+    `data` (train, val examples) and `collate` replace the tokenised splits of `data.output_dir` and the
+    format layer's collate (notebooks, tests).
+    >>> lmforge.train(lmforge.load_config("exp.yaml", ["train.max_steps=30"]))["val_loss"]  # doctest: +SKIP
+    1.87
+    """
+    out = Path(cfg.train.output_dir)
+    checkpoint = _check_run_dir(out, resume)
+    run = setup_run(cfg, out, data, collate, list(callbacks), resume_step=_step_of(checkpoint))
+    if checkpoint is not None:
+        run.state = load_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler,
+                                    getattr(run.accelerator, "scaler", None))
+    try:
+        run_loop(run)
+    finally:
+        run.log.close()
+    return finish(run)
+
+
+def train_cli(args: argparse.Namespace) -> int:
+    """`lmforge train EXP.yaml [k=v ...] [--resume]`."""
+    cfg = load_config(args.config, args.overrides)
+    if cfg.train.num_processes > 1 and "LOCAL_RANK" not in os.environ:
+        return _launch(args, cfg.train.num_processes)
+    metrics = train(cfg, resume=args.resume)
+    shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
+    print(f"trained {metrics['steps']} steps -> {Path(cfg.train.output_dir) / 'final'} ({shown})")
+    return 0
+
+
+def _launch(args: argparse.Namespace, n: int) -> int:
+    """Re-run this command under torchrun with n processes (gloo on CPU, NCCL on GPUs)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+           "-m", "lmforge.cli", "train", args.config, *args.overrides, *(["--resume"] if args.resume else [])]
+    return subprocess.call(cmd)
+
+
+def _check_run_dir(out: Path, resume: bool) -> Path | None:
+    """The checkpoint to resume from; refuses to silently mix a new run into an old run folder."""
+    kept = list_checkpoints(out)
+    if resume:
+        if not kept:
+            raise UserError(f"--resume: no checkpoint in {out / 'checkpoints'} (train.output_dir)")
+        return kept[-1]
+    if kept or (out / "final").exists():
+        raise UserError(f"{out} already holds a run: pass --resume, or set another train.output_dir")
+    return None
+
+
+def _step_of(checkpoint: Path | None) -> int | None:
+    return None if checkpoint is None else int(checkpoint.name.split("-")[1])
+
+
+def setup_run(cfg: ExperimentConfig, out: Path, data: tuple[Examples, Examples] | None, collate: Collate | None,
+              callbacks: list[Callback], resume_step: int | None) -> Run:
+    """Accelerator, seed, tokenizer, examples, model, optimizer and schedule, in that order."""
+    from accelerate.utils import set_seed
+
+    from lmforge.models import load_tokenizer
+    from lmforge.train.optim import build_optimizer, build_scheduler
+    from lmforge.train.setup import build_model
+
+    accelerator = _accelerator(cfg)
+    set_seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model.name, cfg.model.trust_remote_code)
+    train_ex, val_ex = data if data is not None else load_examples(cfg, tokenizer)
+    if not train_ex:
+        raise UserError(f"no training examples: {Path(cfg.data.output_dir) / 'train.jsonl'} is empty")
+    model = build_model(cfg, tokenizer, num_labels=_num_labels(cfg, train_ex))
+    optimizer = build_optimizer(model, cfg.train)
+    units, val_units = to_units(train_ex, cfg), to_units(val_ex, cfg)
+    total, per_epoch = plan_steps(len(units), cfg, accelerator.num_processes)
+    scheduler = build_scheduler(optimizer, cfg.train, total)
+    wrapped, optimizer = accelerator.prepare(LossModule(model), optimizer)
+    out.mkdir(parents=True, exist_ok=True)
+    config_yaml = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    if accelerator.is_main_process:
+        (out / "config.yaml").write_text(config_yaml, encoding="utf-8")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return Run(
+        cfg=cfg, out=out, accelerator=accelerator, model=model, wrapped=wrapped, tokenizer=tokenizer,
+        optimizer=optimizer, scheduler=scheduler, units=units, val_units=val_units,
+        collate=collate or _format_collate(), pad_id=pad_id, total_steps=total, epoch_steps=per_epoch,
+        log=MetricsLog(out, resume_step, accelerator.is_main_process), config_yaml=config_yaml,
+        callbacks=callbacks, fingerprint=data_fingerprint(train_ex, val_ex),
+    )
+
+
+def _accelerator(cfg: ExperimentConfig) -> Any:
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    from lmforge.train.setup import resolve_precision
+
+    precision = resolve_precision(cfg.train.precision)
+    if "LOCAL_RANK" not in os.environ:  # a second run in one process (notebook, tests) may change precision
+        AcceleratorState._reset_state(True)
+    return Accelerator(mixed_precision=precision)
+
+
+def load_examples(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Examples, Examples]:
+    """Tokenised train and val splits from the format layer (val may be absent: no evaluation then)."""
+    from lmforge.tokenize import tokenize_split
+
+    folder = Path(cfg.data.output_dir)
+    if not (folder / "train.jsonl").is_file():
+        raise UserError(f"no prepared data: {folder / 'train.jsonl'} not found (run `lmforge prepare` first)")
+    val = tokenize_split(cfg, "val", tokenizer) if (folder / "val.jsonl").is_file() else []
+    return tokenize_split(cfg, "train", tokenizer), val
+
+
+def to_units(examples: Examples, cfg: ExperimentConfig) -> Examples:
+    """Packed bins when `train.packing` (LM heads only), else the examples themselves."""
+    if not examples or not cfg.train.packing or cfg.task.head == "classifier":
+        return examples
+    from lmforge.packing import pack
+
+    return pack(examples, cfg.train.max_seq_len)
+
+
+def _format_collate() -> Collate:
+    from lmforge.packing import collate
+
+    return collate
+
+
+def _num_labels(cfg: ExperimentConfig, examples: Examples) -> int:
+    if cfg.task.labels:
+        return len(cfg.task.labels)
+    return max((int(e["label"]) for e in examples if "label" in e), default=1) + 1
+
+
+def data_fingerprint(*splits: Examples) -> str:
+    """sha256 of the token ids and labels the model trained on (changes with data, tokenizer or template)."""
+    h = hashlib.sha256()
+    for split in splits:
+        h.update(b"|split|")
+        for e in split:
+            h.update(np.asarray(e["input_ids"], dtype=np.int64).tobytes())
+            h.update(np.asarray(e.get("labels", e.get("label", -1)), dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def _metadata(run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
+    base = getattr(run.model.config, "_name_or_path", None) or run.cfg.model.name
+    return {
+        "base_model": run.cfg.model.name, "base_model_path": str(base), "adapter": run.cfg.model.lora is not None,
+        "head": run.cfg.task.head, "labels": run.cfg.task.labels, "config": run.cfg.to_dict(),
+        "data_fingerprint": run.fingerprint, "metrics": metrics,
+    }
+
+
+def save_best(run: Run) -> None:
+    if run.accelerator.is_main_process:
+        save_model_folder(run.out / "best", run.model, run.tokenizer, _metadata(run, {
+            "step": run.state.step, "val_loss": run.state.best_val}))
+    run.accelerator.wait_for_everyone()
+
+
+def finish(run: Run) -> dict[str, Any]:
+    """Write final/ (the weights at the last step) and return the run's final metrics."""
+    st, last = run.state, run.last
+    metrics = {
+        "steps": st.step, "tokens": st.tokens, "train_loss": last.get("loss"), "val_loss": last.get("val_loss"),
+        "val_perplexity": last.get("val_perplexity"), "best_val_loss": st.best_val, "best_step": st.best_step,
+        "stopped_early": run.stop,
+    }
+    if run.accelerator.is_main_process:
+        save_model_folder(run.out / "final", run.model, run.tokenizer, _metadata(run, metrics))
+    run.accelerator.wait_for_everyone()
+    return metrics

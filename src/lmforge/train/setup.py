@@ -1,0 +1,113 @@
+"""Model for training: base weights, head, LoRA/DoRA via peft (or full fine-tune), precision, checkpointing."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lmforge.config import ExperimentConfig, LoraConfig
+from lmforge.errors import UserError
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True where the CPU runs bf16 matmuls natively (avx512_bf16 / AMX): ~4x fp32 on such CPUs."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    """Accelerate's mixed_precision for `train.precision`: auto -> bf16 where fast, fp16 on old GPUs, else no.
+
+    >>> resolve_precision("fp32")
+    'no'
+    """
+    cuda = torch.cuda.is_available()
+    if precision == "auto":
+        if cuda:
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_fast_bf16() else "no"
+    if precision == "fp16" and not cuda:
+        raise UserError("train.precision: fp16 needs a CUDA GPU; use bf16 or fp32 (or auto) on this machine")
+    return "no" if precision == "fp32" else precision
+
+
+def check_quantize(cfg: ExperimentConfig) -> None:
+    """QLoRA needs CUDA, bitsandbytes and a LoRA config; say which is missing in one line."""
+    if cfg.model.quantize is None:
+        return
+    if cfg.model.lora is None:
+        raise UserError("model.quantize needs model.lora (QLoRA trains adapters on a frozen quantized base)")
+    if not torch.cuda.is_available():
+        raise UserError("model.quantize (QLoRA) needs a CUDA GPU; none is available here: set model.quantize: null")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise UserError("model.quantize (QLoRA) needs bitsandbytes: pip install bitsandbytes")
+
+
+def build_model(cfg: ExperimentConfig, tokenizer: Any, num_labels: int = 2) -> torch.nn.Module:
+    """The model to train: full fine-tune when `model.lora` is null, else a peft LoRA/DoRA model."""
+    check_quantize(cfg)
+    head = cfg.task.head
+    model = _load_base(cfg, head, num_labels)
+    if tokenizer.pad_token_id is None and head == "classifier":
+        model.config.pad_token_id = tokenizer.eos_token_id  # the classifier finds each row's last token by pad
+    elif getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    if cfg.task.labels and head == "classifier":
+        model.config.id2label = dict(enumerate(cfg.task.labels))
+        model.config.label2id = {name: i for i, name in enumerate(cfg.task.labels)}
+    model.config.use_cache = False  # the KV cache is useless in training and breaks checkpointing
+    if cfg.train.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if cfg.model.lora is not None:
+        model = apply_lora(model, cfg.model.lora, head, quantized=cfg.model.quantize is not None)
+    return model
+
+
+def apply_lora(model: Any, lora: LoraConfig, head: str = "lm", quantized: bool = False) -> Any:
+    """Wrap with peft. `all-linear` covers nn.Linear and GPT-2's Conv1D; the LM head is left out."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    if quantized:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    target = lora.target if lora.target == "all-linear" else list(lora.target)
+    peft_cfg = PeftLoraConfig(
+        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=target,
+        use_dora=lora.dora, task_type=TaskType.SEQ_CLS if head == "classifier" else TaskType.CAUSAL_LM,
+        fan_in_fan_out=_has_conv1d(model),
+    )
+    try:
+        return get_peft_model(model, peft_cfg)
+    except ValueError as e:  # e.g. a target module name that the model does not have
+        raise UserError(f"model.lora.target: {str(e).splitlines()[0]}") from None
+
+
+def _has_conv1d(model: torch.nn.Module) -> bool:
+    """GPT-2 style Conv1D stores weights transposed; peft needs fan_in_fan_out for it."""
+    return any(type(m).__name__ == "Conv1D" for m in model.modules())
+
+
+def _load_base(cfg: ExperimentConfig, head: str, num_labels: int) -> torch.nn.Module:
+    from lmforge.models import load_model, resolve_model
+
+    if cfg.model.quantize is None:
+        return load_model(cfg.model.name, cfg.model.trust_remote_code, head=head, num_labels=num_labels)
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, BitsAndBytesConfig
+
+    four = cfg.model.quantize == "4bit"
+    quant = BitsAndBytesConfig(
+        load_in_4bit=four, load_in_8bit=not four, bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True,
+    )
+    cls = AutoModelForSequenceClassification if head == "classifier" else AutoModelForCausalLM
+    extra = {"num_labels": num_labels} if head == "classifier" else {}
+    return cls.from_pretrained(
+        resolve_model(cfg.model.name, cfg.model.trust_remote_code), quantization_config=quant,
+        trust_remote_code=cfg.model.trust_remote_code, device_map={"": 0}, **extra,
+    )
