@@ -1,0 +1,79 @@
+"""One render for training and inference: prompt tokens match generate.py's, token for token; EOS trained."""
+
+from __future__ import annotations
+
+import pytest
+from task_helpers import expected
+
+from lmforge.config import TaskConfig
+from lmforge.generate import _encode
+from lmforge.tasks import get_task
+from lmforge.templates import FALLBACK_TEMPLATE, PrefixError, encode_chat, encode_prompt
+
+RECORDS = {
+    "sft": {"prompt": "Where is the office?", "response": "In Berlin.", "system": "Be brief."},
+    "qa": {"context": "The office is in Berlin.", "question": "Where?", "answer": "Berlin"},
+    "summarization": {"document": "A long text about routers.", "summary": "Routers."},
+    "classification": {"text": "great", "label": "pos"},
+}
+
+
+@pytest.mark.parametrize("task_type", list(RECORDS))
+@pytest.mark.parametrize("fixture", ["llama_tok", "gpt2_tok"])
+def test_training_prompt_tokens_equal_inference_tokens(task_type, fixture, request):
+    tok = request.getfixturevalue(fixture)
+    task = get_task(TaskConfig(type=task_type, labels=["neg", "pos"]))
+    record = RECORDS[task_type]
+    ex = task.encode(record, tok, 512)
+    first_trained = next(i for i, x in enumerate(ex["labels"]) if x != -100)
+    prompt = task.prompt_messages(record)
+    inference = _encode(tok, prompt[-1]["content"], False, prompt[0]["content"] if len(prompt) > 1 else None)
+    assert ex["input_ids"][:first_trained] == inference == encode_prompt(tok, prompt)
+
+
+def test_gpt2_fixture_uses_fallback_and_has_no_pad(gpt2_tok, tiny_gpt2):
+    from lmforge.models import load_tokenizer
+
+    assert load_tokenizer(tiny_gpt2).pad_token is None
+    assert gpt2_tok.chat_template == FALLBACK_TEMPLATE
+
+
+def test_eos_is_trained_even_when_pad_is_eos(llama_tok):
+    assert llama_tok.pad_token_id == llama_tok.eos_token_id
+    ids, labels = encode_chat(llama_tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
+    eos_at = [i for i, t in enumerate(ids) if t == llama_tok.eos_token_id]
+    assert labels[eos_at[-1]] == llama_tok.eos_token_id  # the assistant's <|im_end|>
+    assert all(labels[i] == -100 for i in eos_at[:-1])  # the system and user turns' <|im_end|>
+
+
+def test_template_without_eos_gives_no_eos_in_labels(llama_tok):
+    tok = llama_tok
+    saved = tok.chat_template
+    tok.chat_template = "{% for m in messages %}{{ m['role'] }}:\n{{ m['content'] }}\n{% endfor %}" \
+        "{% if add_generation_prompt %}assistant:\n{% endif %}"
+    try:
+        ids, labels = encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
+    finally:
+        tok.chat_template = saved
+    assert tok.eos_token_id not in labels
+    assert labels == expected(tok, [("user:\nHi\nassistant:\n", False), ("Yo\n", True)])[1]
+
+
+@pytest.mark.parametrize("template", [
+    # the generation prompt says "bot:" but the conversation says "assistant:"
+    "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}"
+    "{% if add_generation_prompt %}bot: {% endif %}",
+    # a prompt ending in a space: BPE merges it into the answer's first word (" Yo"), so the prompt's
+    # tokens at inference differ from those seen in training
+    "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant: {% endif %}",
+])
+def test_template_breaking_prefix_property_fails_clearly(llama_tok, template):
+    tok = llama_tok
+    saved = tok.chat_template
+    tok.chat_template = template
+    try:
+        with pytest.raises(PrefixError, match="prefix property at message 1"):
+            encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
+    finally:
+        tok.chat_template = saved
