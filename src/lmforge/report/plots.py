@@ -1,0 +1,126 @@
+"""The report's figures, drawn with matplotlib's Agg backend and returned as inline PNG data URIs.
+
+`Figure` + `FigureCanvasAgg` instead of pyplot: no global figure state, no GUI backend, safe to call
+at the end of a training run in any process.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+WIDTH, HEIGHT = 7.0, 3.4  # inches; at DPI 110 about 770 px wide, scaled down by CSS on a phone
+DPI = 110
+BLUE, ORANGE, GREEN, GREY = "#1f6fb2", "#e07b1a", "#2e8b57", "#888888"
+
+
+def _figure(height: float = HEIGHT) -> tuple[Figure, object]:
+    fig = Figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.grid(True, alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
+
+
+def to_data_uri(fig: Figure) -> str:
+    """PNG bytes of `fig` as `data:image/png;base64,...`, ready for an <img src>."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _barh_height(n: int) -> float:
+    return max(1.6, 0.32 * n + 0.8)
+
+
+def funnel(names: Sequence[str], counts: Sequence[float]) -> str:
+    """Records left after each step, top to bottom: `read 100, length 90, dedup 70`."""
+    fig, ax = _figure(_barh_height(len(names)))
+    y = range(len(names))
+    ax.barh(y, counts, color=BLUE)
+    ax.set_yticks(list(y), labels=list(names))
+    ax.invert_yaxis()  # the first step on top, like a funnel
+    top = max(counts) if counts else 1
+    for i, c in enumerate(counts):
+        ax.text(c + top * 0.01, i, f"{int(c):,}", va="center", fontsize=8)
+    ax.set_xlim(0, top * 1.15 or 1)
+    ax.set_xlabel("records")
+    return to_data_uri(fig)
+
+
+def hbar(labels: Sequence[str], values: Sequence[float], xlabel: str, color: str = BLUE) -> str:
+    """Horizontal bars, largest first as given: reasons for removal, top words."""
+    fig, ax = _figure(_barh_height(len(labels)))
+    y = range(len(labels))
+    ax.barh(y, values, color=color)
+    ax.set_yticks(list(y), labels=[_short(str(label)) for label in labels])
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    return to_data_uri(fig)
+
+
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def histograms(series: dict[str, tuple[Sequence[float], Sequence[float]]], xlabel: str) -> str:
+    """Step histograms from (bin edges, counts) pairs, overlaid: the lengths before and after cleaning.
+
+    Edges have one more entry than counts; equal lengths are read as left edges of equal-width bins.
+    """
+    fig, ax = _figure()
+    for (label, (bins, counts)), color in zip(series.items(), [GREY, BLUE, ORANGE], strict=False):
+        edges = list(bins)
+        if len(edges) == len(counts) and edges:
+            step = edges[1] - edges[0] if len(edges) > 1 else 1
+            edges.append(edges[-1] + step)
+        ax.stairs(counts, edges, fill=True, alpha=0.35, color=color)
+        ax.stairs(counts, edges, color=color, label=label, linewidth=1.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("records")
+    ax.legend(loc="upper right")
+    return to_data_uri(fig)
+
+
+def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], ylabel: str) -> str:
+    """Bars per group, one colour per series: label counts per split."""
+    fig, ax = _figure()
+    n = max(len(series), 1)
+    width = 0.8 / n
+    for i, (name, values) in enumerate(series.items()):
+        xs = [g + (i - (n - 1) / 2) * width for g in range(len(groups))]
+        ax.bar(xs, values, width=width, label=_short(str(name), 24))
+    ax.set_xticks(range(len(groups)), labels=list(groups))
+    ax.set_ylabel(ylabel)
+    if len(series) > 1:
+        ax.legend(fontsize=8, ncols=min(4, n))
+    return to_data_uri(fig)
+
+
+def curves(
+    lines: dict[str, tuple[Sequence[float], Sequence[float]]],
+    ylabel: str,
+    best_step: float | None = None,
+) -> str:
+    """Lines against the optimizer step: loss and val loss, learning rate, tokens per second.
+
+    `best_step` draws the early-stopping point (the step with the lowest val loss) as a dashed line.
+    """
+    fig, ax = _figure()
+    colors = iter([BLUE, ORANGE, GREEN, GREY])
+    for label, (xs, ys) in lines.items():
+        marker = "o" if len(xs) <= 30 else None  # sparse series (val loss) need visible points
+        ax.plot(xs, ys, label=label, color=next(colors), marker=marker, markersize=3, linewidth=1.5)
+    if best_step is not None:
+        ax.axvline(best_step, color=GREEN, linestyle="--", linewidth=1.2, label=f"best step {best_step:g}")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 5))  # lr 2e-4 as 2 x 1e-4, not 0.000200
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if len(lines) > 1 or best_step is not None:
+        ax.legend()
+    return to_data_uri(fig)

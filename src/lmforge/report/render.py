@@ -1,0 +1,104 @@
+"""`lmforge report RUN_DIR`: gather the run's files, draw the plots, fill the Jinja2 template."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from lmforge.errors import UserError
+from lmforge.report import evaluation, sections, training
+from lmforge.report.environment import current_environment, recorded_environment
+from lmforge.report.load import RunData, load_run
+
+TEMPLATE = "report.html.j2"
+
+
+def build_context(run: RunData) -> dict[str, Any]:
+    """All the template needs; each section is None when its data are absent (the template skips it)."""
+    ctx: dict[str, Any] = {
+        "title": str((run.config or {}).get("name") or run.run_dir.resolve().name),
+        "run_dir": str(run.run_dir),
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "notes": run.notes,
+        "funnel": sections.data_funnel(run.stats, run.reject_examples),
+        "lengths": sections.lengths(run.stats),
+        "words": sections.words(run.stats),
+        "splits": sections.splits(run.stats),
+        "training": training.training(run.metrics, run.model_info, run.config),
+        "eval": evaluation.eval_table(run.eval),
+        "samples": evaluation.samples(run.samples),
+        "config_text": run.config_text,
+    }
+    recorded = recorded_environment(run.model_info, run.eval, run.manifest, run.stats)
+    ctx["environment"] = recorded or current_environment()
+    ctx["environment_recorded"] = recorded is not None
+    ctx["overview"] = overview(ctx)
+    return ctx
+
+
+def overview(ctx: dict[str, Any]) -> list[tuple[str, str]]:
+    """The headline numbers shown first: data kept, losses, and the eval change."""
+    cards = []
+    if ctx["funnel"] and ctx["funnel"]["kept"]:
+        cards.append(("records kept", f"{ctx['funnel']['kept']} of {ctx['funnel']['read']}"))
+    if ctx["training"]:
+        cards += [(k, v) for k, v in ctx["training"]["summary"] if k in ("final train loss", "best val loss")]
+    if ctx["eval"]:
+        row = next((r for r in ctx["eval"]["rows"] if r["diff"]), None)
+        if row:
+            cards.append((f"{row['metric']} base → fine-tuned", f"{row['base']} → {row['finetuned']}"))
+    return cards
+
+
+def render(ctx: dict[str, Any]) -> str:
+    """The HTML page from the packaged template (autoescaped: run files are untrusted text)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lmforge.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template(TEMPLATE).render(**ctx)
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write one self-contained `report.html` for a run folder and return its path.
+
+    `run_dir` is a train output folder (metrics.jsonl, eval.json, samples.jsonl, config.yaml; its data
+    folder is found through config.yaml or `<run_dir>/data`) or a data output folder (stats.json).
+    >>> write_report("runs/support-bot")  # doctest: +SKIP
+    PosixPath('runs/support-bot/report.html')
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run folder not found: {run_dir}")
+    run = load_run(run_dir)
+    if not run.has_anything():
+        raise UserError(
+            f"{run_dir} holds no run files (expected some of stats.json, metrics.jsonl, eval.json, "
+            "samples.jsonl, config.yaml)"
+        )
+    html = render(build_context(run))
+    path = Path(out) if out is not None else run_dir / "report.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # write then rename: a browser or a second writer never sees half a page
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".html")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(html)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
+    os.replace(tmp, path)
+    return path
+
+
+def report_cli(args: argparse.Namespace) -> int:
+    """`lmforge report RUN_DIR [--out FILE]`."""
+    path = write_report(args.run_dir, args.out)
+    print(f"report written to {path}")
+    return 0
