@@ -19,6 +19,7 @@ _API = {
     "load_model": "lmforge.models:load_model",
     "load_tokenizer": "lmforge.models:load_tokenizer",
     "resolve_model": "lmforge.models:resolve_model",
+    "prepare": "lmforge.data.prepare:prepare",
     "report": "lmforge.report:write_report",
     "write_report": "lmforge.report:write_report",
 }

@@ -42,6 +42,11 @@ class SplitConfig(Section):
 StepSpec = str | dict[str, dict[str, Any] | None]
 
 
+class StatsConfig(Section):
+    top_k: int = Field(50, gt=0)  # words and co-occurring pairs listed in stats.json
+    window: int = Field(5, gt=0)  # words apart that still count as co-occurring
+
+
 class DataConfig(Section):
     sources: list[SourceConfig] = Field(default_factory=list)
     steps: list[StepSpec] = Field(default_factory=list)
@@ -50,6 +55,7 @@ class DataConfig(Section):
     workers: int | None = None  # processes; None = all cores
     executor: Literal["local", "ray"] = "local"
     augment: dict[str, Any] | None = None
+    stats: StatsConfig = Field(default_factory=StatsConfig)
 
 
 # ---------------------------------------------------------------- task

@@ -1,0 +1,109 @@
+"""The local executor: runs each stage over all shards in a process pool, then the stage's dedup decision
+in the main process. Separate from the steps (datatrove's split), so a Ray executor can replace it.
+
+Stages are cut at each global step: [fix_unicode, normalize, exact_dedup] [near_dedup] [pii] ->
+stage 0 runs fix_unicode + normalize and hashes; main decides exact dups; stage 1 drops them and signs
+MinHashes; main decides near dups; stage 2 drops them, runs pii, and computes the final stats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmforge.data.steps import STEPS, GlobalStep, StepContext, build_steps, parse_spec
+from lmforge.data.worker import Job, is_done, run_job, stage_dir
+
+
+def plan_stages(specs: list[Any]) -> list[list[Any]]:
+    """Cut the step list after each global step.
+
+    >>> plan_stages(["normalize", "exact_dedup", "pii"])
+    [['normalize', 'exact_dedup'], ['pii']]
+    """
+    stages: list[list[Any]] = [[]]
+    for spec in specs:
+        stages[-1].append(spec)
+        if issubclass(STEPS[parse_spec(spec)[0]], GlobalStep):
+            stages.append([])
+    return stages
+
+
+def _atomic_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def decide_global(work: str, stage: int, n_shards: int, spec: Any, ctx: StepContext) -> dict[str, Any]:
+    """Load every shard's keys in input order, decide once, store drops per shard (atomically)."""
+    d = stage_dir(work, stage)
+    out = d / "decisions.json"
+    if out.exists():
+        return json.loads((d / "decisions.stats.json").read_text())
+    t0 = time.perf_counter()
+    step = build_steps([spec], ctx)[0]
+    keys, ids, offsets = [], [], [0]
+    for i in range(n_shards):
+        k = np.load(d / f"{i}.keys.npy")
+        if len(k):
+            keys.append(k)
+        shard_ids = json.loads((d / f"{i}.ids.json").read_text())
+        ids.extend(shard_ids)
+        offsets.append(offsets[-1] + len(shard_ids))
+    drops = step.decide(np.concatenate(keys), ids) if keys else {}  # type: ignore[attr-defined]
+    per_shard: dict[str, dict[str, str]] = {}
+    bounds = np.asarray(offsets)
+    for g, reason in sorted(drops.items()):
+        s = int(np.searchsorted(bounds, g, side="right") - 1)
+        per_shard.setdefault(str(s), {})[str(g - offsets[s])] = reason
+    from lmforge.data.stats import reason_key
+
+    reasons: dict[str, int] = {}
+    for r in drops.values():
+        reasons[reason_key(r)] = reasons.get(reason_key(r), 0) + 1
+    stats = {"in": len(ids), "out": len(ids) - len(drops), "time_s": time.perf_counter() - t0, "reasons": reasons}
+    _atomic_json(d / "decisions.stats.json", stats)
+    _atomic_json(out, per_shard)  # written last: its presence marks the decision as done
+    return stats
+
+
+def run_stages(jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]], stages: list[list[Any]],
+               work: str, workers: int, ctx: StepContext, progress: Callable[[str, int], Any]) -> list[Any]:
+    """Run all stages; returns per stage the global decision stats (or None)."""
+    global_stats: list[Any] = []
+    pool = None
+    try:
+        prev_global = None
+        for k, specs in enumerate(stages):
+            jobs = jobs_for(k, specs, prev_global, k == len(stages) - 1)
+            todo = [j for j in jobs if not is_done(work, k, j.shard_index)]
+            bar = progress(f"stage {k + 1}/{len(stages)}", len(jobs))
+            bar.update(len(jobs) - len(todo))
+            if workers > 1 and len(todo) > 1:
+                pool = pool or ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+                for _ in pool.map(run_job, todo):
+                    bar.update(1)
+            else:
+                for job in todo:
+                    run_job(job)
+                    bar.update(1)
+            bar.close()
+            last = specs[-1] if specs else None
+            if last is not None and issubclass(STEPS[parse_spec(last)[0]], GlobalStep):
+                global_stats.append(decide_global(work, k, len(jobs), last, ctx))
+                prev_global = parse_spec(last)[0]
+            else:
+                global_stats.append(None)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return global_stats

@@ -1,0 +1,186 @@
+"""`lmforge prepare EXP.yaml`: sources -> shards -> stages of steps -> split -> files, with every record
+accounted for: read = kept + rejected, checked on the written files at the end of every run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from lmforge.config import ExperimentConfig, load_config
+from lmforge.data.executor import plan_stages, run_stages
+from lmforge.data.sources import detect_format, expand, plan_shards
+from lmforge.data.stats import merge_histograms, merge_text_stats, new_step_stats
+from lmforge.data.steps import StepContext, build_steps, parse_spec
+from lmforge.data.summary import print_summary
+from lmforge.data.worker import Job, stage_dir
+from lmforge.data.writers import OUTPUTS, assemble, count_lines
+from lmforge.errors import RunFailed, UserError
+
+
+def _rel(path: str, base: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def plan(cfg: ExperimentConfig) -> list[Any]:
+    """All shards of all sources, in config order; a source that matches nothing is a UserError."""
+    shards = []
+    for si, src in enumerate(cfg.data.sources):
+        path = cfg.resolve_input(src.path)
+        files = expand(path)
+        if not files:
+            raise UserError(f"data.sources[{si}].path: no file matches {src.path} (looked in {path})")
+        for f in files:
+            shards += plan_shards(si, f, _rel(f, cfg.base_dir), detect_format(f, src.format), src.unit)
+    return shards
+
+
+def _fingerprint(cfg: ExperimentConfig, shards: list[Any]) -> str:
+    """Changes when the inputs or the pipeline change; a stale work folder is then discarded."""
+    from lmforge import __version__
+
+    data = cfg.data.model_dump(mode="json", exclude={"workers", "executor", "output_dir"})
+    files = sorted({(s.path, os.path.getsize(s.path) if os.path.isfile(s.path) else 0,
+                     os.stat(s.path).st_mtime_ns) for s in shards})
+    blob = json.dumps([data, cfg.task.type, cfg.seed, cfg.model.name, files, __version__], default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def prepare(cfg: ExperimentConfig | str | Path, overrides: list[str] | None = None,
+            quiet: bool = False) -> dict[str, Any]:
+    """Run the data pipeline of an experiment; returns the stats (also in data.output_dir/stats.json).
+
+    >>> stats = prepare("exp.yaml")          # doctest: +SKIP
+    >>> stats["accounting"]["ok"]            # doctest: +SKIP
+    True
+    """
+    if not isinstance(cfg, ExperimentConfig):
+        cfg = load_config(cfg, overrides)
+    data, t0 = cfg.data, time.perf_counter()
+    if not data.sources:
+        raise UserError("data.sources is empty: add at least one {path: ...}")
+    ctx = StepContext(base_dir=cfg.base_dir, model=cfg.model.name, seed=cfg.seed, task=cfg.task.type)
+    build_steps(data.steps, ctx)  # unknown steps and options fail here, before any work
+    shards = plan(cfg)
+    out_dir = Path(data.output_dir)
+    work = out_dir / ".work"
+    fp = _fingerprint(cfg, shards)
+    if (work / "fingerprint").exists() and (work / "fingerprint").read_text() != fp:
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "fingerprint").write_text(fp)
+    stages = plan_stages(data.steps)
+    workers = max(1, min(data.workers or os.cpu_count() or 1, len(shards)))
+    sources = [s.model_dump() for s in data.sources]
+    stats_cfg = data.stats
+
+    def jobs_for(k: int, specs: list[Any], prev: str | None, last: bool) -> list[Job]:
+        return [Job(k, i, sh, sources[sh.source], str(work), specs, prev, last, ctx, data.split.stratify,
+                    stats_cfg.top_k, stats_cfg.window) for i, sh in enumerate(shards)]
+
+    global_stats = run_stages(jobs_for, stages, str(work), workers, ctx, _progress(quiet))
+    counts = assemble(str(work), len(stages), len(shards), data.split.model_dump(), data.split.stratify, out_dir)
+    stats = _merge(str(work), stages, len(shards), global_stats, stats_cfg)
+    stats["split"] = {k: counts[k] for k in ("train", "val", "test")}
+    stats["accounting"] = _check(out_dir, stats["read"])
+    stats["time_s"] = round(time.perf_counter() - t0, 3)
+    stats["workers"] = workers
+    _write_json(out_dir / "stats.json", stats)
+    _write_json(out_dir / "manifest.json", _manifest(cfg, shards, stats, fp))
+    shutil.rmtree(work)
+    if not quiet:
+        print_summary(stats, out_dir)
+    if not stats["accounting"]["ok"]:
+        a = stats["accounting"]
+        raise RunFailed(f"accounting mismatch: read {a['read']} != kept {a['kept']} + rejected {a['rejected']}")
+    return stats
+
+
+def _check(out_dir: Path, read: int) -> dict[str, Any]:
+    kept = sum(count_lines(out_dir / n) for n in OUTPUTS[:3])
+    rejected = count_lines(out_dir / "rejects.jsonl")
+    return {"read": read, "kept": kept, "rejected": rejected, "ok": read == kept + rejected}
+
+
+def _merge(work: str, stages: list[list[Any]], n: int, global_stats: list[Any], stats_cfg: Any) -> dict[str, Any]:
+    """Sum the shards' counters into the stats.json layout: one funnel row per step, in config order."""
+    per_stage = [[json.loads((stage_dir(work, k) / f"{i}.stats.json").read_text()) for i in range(n)]
+                 for k in range(len(stages))]
+    first = per_stage[0]
+    read = sum(s["read"] for s in first)
+    read_reasons: dict[str, int] = {}
+    for s in first:
+        for r, c in s["read_reasons"].items():
+            read_reasons[r] = read_reasons.get(r, 0) + c
+    funnel = [{"step": "read", "in": read, "out": read - sum(read_reasons.values()), "time_s": None,
+               "reasons": read_reasons}]
+    for k, specs in enumerate(stages):
+        locals_ = specs[:-1] if global_stats[k] is not None else specs
+        for j, spec in enumerate(locals_):
+            row = {"step": parse_spec(spec)[0], **new_step_stats()}
+            row["reasons"] = {}
+            for s in per_stage[k]:
+                st = s["steps"][j]
+                row["in"] += st["in"]
+                row["out"] += st["out"]
+                row["time_s"] += st["time_s"]
+                for r, c in st["reasons"].items():
+                    row["reasons"][r] = row["reasons"].get(r, 0) + c
+            row["time_s"] = round(row["time_s"], 3)
+            funnel.append(row)
+        if global_stats[k] is not None:
+            g = dict(global_stats[k])
+            g["time_s"] = round(g["time_s"] + sum(s.get("global_time_s", 0.0) for s in per_stage[k]), 3)
+            funnel.append({"step": parse_spec(specs[-1])[0], **g})
+    last = per_stage[-1]
+    return {
+        "read": read,
+        "encoding_repaired": sum(s["repaired"] for s in first),
+        "steps": funnel,
+        "length_chars_before": merge_histograms([s["hist_before"] for s in first]),
+        "length_chars_after": merge_histograms([s["hist_after"] for s in last]),
+        **merge_text_stats([s["text"] for s in last], stats_cfg.top_k, stats_cfg.window),
+    }
+
+
+def _manifest(cfg: ExperimentConfig, shards: list[Any], stats: dict[str, Any], fp: str) -> dict[str, Any]:
+    from lmforge import __version__
+
+    out_dir = Path(cfg.data.output_dir)
+    files = {}
+    for name in OUTPUTS:
+        h = hashlib.sha256()
+        with open(out_dir / name, "rb") as f:
+            while block := f.read(1 << 22):
+                h.update(block)
+        files[name] = {"records": count_lines(out_dir / name), "sha256": h.hexdigest()}
+    inputs = sorted({(s.rel, os.path.getsize(s.path) if os.path.isfile(s.path) else None) for s in shards})
+    return {"lmforge_version": __version__, "name": cfg.name, "task": cfg.task.type, "seed": cfg.seed,
+            "fingerprint": fp, "inputs": [{"path": p, "bytes": b} for p, b in inputs],
+            "steps": cfg.data.steps, "split": cfg.data.split.model_dump(), "files": files,
+            "accounting": stats["accounting"]}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _progress(quiet: bool) -> Any:
+    from tqdm import tqdm
+
+    return lambda desc, total: tqdm(total=total, desc=desc, unit="shard", disable=True if quiet else None)
+
+
+def prepare_cli(args: Any) -> int:
+    """CLI handler: `lmforge prepare EXP.yaml [k=v ...]`."""
+    prepare(load_config(args.config, args.overrides))
+    return 0

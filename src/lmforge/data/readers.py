@@ -1,0 +1,216 @@
+"""Readers, one per format family: a shard -> items `(id, row | None, reject reason | None, raw, repaired)`.
+
+A row is the source's own fields as a dict; field mapping happens later (record.to_record).
+Lines are numbered from 1 (`a.jsonl:3`), rows from 0 (`a.parquet:0`, `a.csv:0`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lmforge.data.decode import BadEncoding, decode, repair_value
+from lmforge.data.sources import Shard, hf_arrow_files, open_bytes
+
+Item = tuple[str, "dict[str, Any] | None", "str | None", Any, bool]
+RAW_LIMIT = 100_000  # characters of an unparsable line kept in rejects.jsonl
+csv.field_size_limit(sys.maxsize)
+
+
+def read_shard(shard: Shard, unit: str, policy: str) -> Iterator[Item]:
+    """Dispatch on the format family."""
+    fmt = shard.fmt
+    if fmt == "jsonl":
+        yield from _jsonl(shard, policy)
+    elif fmt == "json":
+        yield from _json(shard, policy)
+    elif fmt in ("csv", "tsv"):
+        yield from _csv(shard, policy, "\t" if fmt == "tsv" else ",")
+    elif fmt == "parquet":
+        yield from _parquet(shard, policy)
+    elif fmt == "hf":
+        yield from _hf(shard, policy)
+    else:  # txt, md, html
+        yield from _text(shard, unit, policy)
+
+
+def _empty(shard: Shard) -> Item:
+    return (shard.rel, None, "empty file", "", False)
+
+
+def _lines(shard: Shard) -> Iterator[tuple[int, bytes]]:
+    with open_bytes(shard.path, shard.compression) as f:
+        if shard.start:
+            f.seek(shard.start)
+        left = shard.end - shard.start if shard.end >= 0 else -1
+        for n, raw in enumerate(f, shard.first_line):
+            yield n, raw
+            if left >= 0:
+                left -= len(raw)
+                if left <= 0:
+                    return
+
+
+def _jsonl(shard: Shard, policy: str) -> Iterator[Item]:
+    seen = False
+    for n, raw in _lines(shard):
+        seen = True
+        if not raw.strip():
+            continue  # blank lines are not records
+        rid = f"{shard.rel}:{n}"
+        try:
+            text, repaired = decode(raw, policy)
+        except BadEncoding as e:
+            yield rid, None, str(e), raw.decode("utf-8", "replace")[:RAW_LIMIT], False
+            continue
+        try:
+            row = json.loads(text)
+        except ValueError as e:
+            yield rid, None, f"malformed JSON ({e.msg} at column {e.colno})", text[:RAW_LIMIT], repaired
+            continue
+        if not isinstance(row, dict):
+            yield rid, None, f"JSON line is a {type(row).__name__}, not an object", text[:RAW_LIMIT], repaired
+            continue
+        yield rid, row, None, None, repaired
+    if not seen and shard.start == 0:
+        yield _empty(shard)
+
+
+def _read_all(shard: Shard) -> str:
+    with open_bytes(shard.path, shard.compression) as f:
+        return f.read().decode("utf-8", errors="surrogateescape")
+
+
+def _fixed(rid: str, row: Any, policy: str) -> Item:
+    try:
+        row, repaired = repair_value(row, policy)
+    except BadEncoding as e:
+        return rid, None, str(e), json.dumps(row, ensure_ascii=False, default=str)[:RAW_LIMIT], False
+    if not isinstance(row, dict):
+        return rid, None, f"JSON element is a {type(row).__name__}, not an object", row, repaired
+    return rid, row, None, None, repaired
+
+
+def _json(shard: Shard, policy: str) -> Iterator[Item]:
+    text = _read_all(shard)
+    if not text.strip():
+        yield _empty(shard)
+        return
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        yield shard.rel, None, f"malformed JSON file ({e.msg} at line {e.lineno})", text[:RAW_LIMIT], False
+        return
+    if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
+        n = max(len(v) for v in data.values())  # object of arrays (columns)
+        data = [{k: (v[i] if i < len(v) else None) for k, v in data.items()} for i in range(n)]
+    elif isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        yield shard.rel, None, f"JSON file holds a {type(data).__name__}, not an array or object", text[:RAW_LIMIT], False
+        return
+    if not data:
+        yield _empty(shard)
+    for i, row in enumerate(data):
+        yield _fixed(f"{shard.rel}:{i}", row, policy)
+
+
+def _csv(shard: Shard, policy: str, delimiter: str) -> Iterator[Item]:
+    with open_bytes(shard.path, shard.compression) as f:
+        stream = io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape", newline="")
+        reader = csv.reader(stream, delimiter=delimiter)
+        header = next(reader, None)
+        if not header:
+            yield _empty(shard)
+            return
+        header = [h.strip() for h in header]
+        for i, cells in enumerate(reader):
+            rid = f"{shard.rel}:{i}"
+            if not cells:
+                continue  # blank line
+            if len(cells) != len(header):
+                yield rid, None, f"row has {len(cells)} fields, header has {len(header)}", delimiter.join(cells)[:RAW_LIMIT], False
+                continue
+            yield _fixed(rid, dict(zip(header, cells, strict=True)), policy)
+
+
+def _parquet(shard: Shard, policy: str) -> Iterator[Item]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = shard.path if not shard.compression else pa.BufferReader(open_bytes(shard.path, shard.compression).read())
+    pf = pq.ParquetFile(source)
+    if pf.metadata.num_rows == 0:
+        yield _empty(shard)
+        return
+    offset = sum(pf.metadata.row_group(j).num_rows for j in range(shard.start))
+    for i, row in enumerate(pf.read_row_group(shard.start).to_pylist(), offset):
+        yield _fixed(f"{shard.rel}:{i}", row, policy)
+
+
+def _hf(shard: Shard, policy: str) -> Iterator[Item]:
+    import pyarrow as pa
+
+    split, arrow = hf_arrow_files(Path(shard.path))[shard.start]
+    prefix = f"{shard.rel}/{split + '/' if split else ''}{Path(arrow).name}"
+    with pa.memory_map(arrow) as src:
+        i = 0
+        for batch in pa.ipc.open_stream(src):
+            for row in batch.to_pylist():
+                yield _fixed(f"{prefix}:{i}", row, policy)
+                i += 1
+        if i == 0:
+            yield _empty(shard)
+
+
+_PARA = re.compile(r"\n[ \t]*\n")
+
+
+def _text(shard: Shard, unit: str, policy: str) -> Iterator[Item]:
+    if unit == "line":
+        yield from _text_lines(shard, policy)
+        return
+    with open_bytes(shard.path, shard.compression) as f:
+        raw = f.read()
+    try:
+        text, repaired = decode(raw, policy)
+    except BadEncoding as e:
+        yield shard.rel, None, str(e), raw.decode("utf-8", "replace")[:RAW_LIMIT], False
+        return
+    if not text.strip():
+        yield _empty(shard)
+    elif unit == "file":
+        yield shard.rel, {"text": text}, None, None, repaired
+    else:  # paragraph: id carries the line where the paragraph starts
+        pos = 0
+        for m in [*_PARA.finditer(text), None]:
+            end = m.start() if m else len(text)
+            para = text[pos:end]
+            if para.strip():
+                line = text.count("\n", 0, pos + len(para) - len(para.lstrip("\n"))) + 1
+                yield f"{shard.rel}:{line}", {"text": para.strip("\n")}, None, None, repaired
+            pos = m.end() if m else len(text)
+
+
+def _text_lines(shard: Shard, policy: str) -> Iterator[Item]:
+    seen = False
+    for n, raw in _lines(shard):
+        line = raw.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        seen = True
+        rid = f"{shard.rel}:{n}"
+        try:
+            text, repaired = decode(line, policy)
+        except BadEncoding as e:
+            yield rid, None, str(e), line.decode("utf-8", "replace")[:RAW_LIMIT], False
+            continue
+        yield rid, {"text": text}, None, None, repaired
+    if not seen and shard.start == 0:
+        yield _empty(shard)

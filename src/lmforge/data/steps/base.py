@@ -1,0 +1,79 @@
+"""What a step is: a small class with one method.
+
+- `Filter.keep(text)` returns True, or `(False, reason)`; it judges the record's text (its text fields
+  joined by a blank line, or only those named in `on:`).
+- `TextStep.apply(text)` rewrites each text field in turn.
+- `GlobalStep` (dedup) needs to see every record: workers compute `keys(texts)` per batch, then the
+  executor calls `decide(keys, ids)` once, in input order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lmforge.data.record import Record
+
+Verdict = "bool | tuple[bool, str]"
+# words as spaCy's English tokenizer cuts them for the web heuristics: words, and punctuation apart
+WORD_RE = re.compile(r"\w+(?:['’.-]\w+)*|[^\w\s]")
+
+
+def words(text: str) -> list[str]:
+    """`"Hi, you."` -> ["Hi", ",", "you", "."]"""
+    return WORD_RE.findall(text)
+
+
+@dataclass
+class StepContext:
+    """What steps may need from the experiment: where inputs live, the model (for token counts), the seed."""
+
+    base_dir: Path = field(default_factory=Path.cwd)
+    model: str = "smollm2-135m-instruct"
+    seed: int = 42
+    task: str = "sft"
+
+
+class Step:
+    """Base of every step. `on` limits the step to some fields (e.g. `on: [response]`)."""
+
+    name = "step"
+
+    def __init__(self, on: list[str] | None = None, ctx: StepContext | None = None) -> None:
+        self.on = tuple(on) if on else None
+        self.ctx = ctx or StepContext()
+
+    def process(self, rec: Record) -> Any:
+        raise NotImplementedError
+
+
+class Filter(Step):
+    def keep(self, text: str) -> Any:
+        raise NotImplementedError
+
+    def process(self, rec: Record) -> Any:
+        return self.keep(rec.text(self.on))
+
+
+class TextStep(Step):
+    def apply(self, text: str) -> str:
+        raise NotImplementedError
+
+    def process(self, rec: Record) -> Any:
+        for key in rec.text_keys(self.on):
+            rec.set(key, self.apply(rec.get(key)))
+        return True
+
+
+class GlobalStep(Step):
+    """A step that compares records with each other."""
+
+    def keys(self, texts: list[str]) -> np.ndarray:  # (n, k) per batch, computed in the workers
+        raise NotImplementedError
+
+    def decide(self, keys: np.ndarray, ids: list[str]) -> dict[int, str]:  # global index -> reason
+        raise NotImplementedError

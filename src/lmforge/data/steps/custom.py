@@ -1,0 +1,61 @@
+"""custom: your own function by import path, e.g. `{custom: {fn: "mypkg.clean:drop_short"}}`.
+
+The function gets the record as a dict (`id`, the task fields, `meta`) and returns:
+True/None (keep), False or `(False, reason)` (drop), or a dict (the record, rewritten).
+A module path ending in .py is loaded from the file, relative to the YAML folder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from lmforge.data.record import Record
+from lmforge.data.steps.base import Step
+from lmforge.errors import UserError
+
+
+def load_callable(spec: str, base_dir: Any) -> Any:
+    """`"pkg.mod:fn"` or `"path/file.py:fn"` -> the function."""
+    module, _, attr = spec.partition(":")
+    if not attr:
+        raise UserError(f"custom: fn '{spec}' must look like 'module:function'")
+    try:
+        if module.endswith(".py"):
+            path = base_dir / module
+            loader = importlib.util.spec_from_file_location(path.stem, path)
+            if loader is None or not path.is_file():
+                raise UserError(f"custom: file not found: {path}")
+            mod = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(mod)
+        else:
+            mod = importlib.import_module(module)
+        return getattr(mod, attr)
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"custom: cannot load '{spec}' ({e})") from None
+
+
+class Custom(Step):
+    name = "custom"
+
+    def __init__(self, fn: str = "", **kw) -> None:
+        super().__init__(**kw)
+        self.fn = load_callable(fn, self.ctx.base_dir)
+
+    def process(self, rec: Record) -> Any:
+        out = self.fn(rec.to_row())
+        if isinstance(out, dict):
+            for k, v in out.items():
+                if k == "meta":
+                    rec.meta = v
+                elif k != "id" and rec.fields.get(k) != v:
+                    if rec.orig is None:
+                        rec.orig = dict(rec.fields)
+                    rec.fields[k] = v
+            return True
+        if out is None or out is True:
+            return True
+        if out is False:
+            return False, "dropped by custom function"
+        return out

@@ -1,0 +1,119 @@
+"""exact_dedup and near_dedup: global steps. Workers compute keys in parallel; one pass decides in input
+order, so the first occurrence is kept and the reject names it: `near-duplicate of a.jsonl:17 (jaccard 0.86)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import numpy as np
+import rensa
+
+from lmforge.data.steps.base import GlobalStep
+
+_PUNCT = re.compile(r"[^\w\s]+")
+_DIGIT = re.compile(r"\d")
+
+
+def normalize_for_dedup(text: str) -> str:
+    """Lowercase, no punctuation, digits as 0, single spaces: `"Hi, 2 You!"` -> `"hi 0 you"` (as datatrove)."""
+    return " ".join(_DIGIT.sub("0", _PUNCT.sub(" ", text.lower())).split())
+
+
+class ExactDedup(GlobalStep):
+    """Keeps the first record of each group with the same normalised text (64-bit BLAKE2 hash)."""
+
+    name = "exact_dedup"
+
+    def __init__(self, normalize: bool = True, **kw) -> None:
+        super().__init__(**kw)
+        self.normalize = normalize
+
+    def keys(self, texts: list[str]) -> np.ndarray:
+        norm = normalize_for_dedup if self.normalize else (lambda t: t)
+        out = np.empty((len(texts), 1), dtype=np.uint64)
+        for i, t in enumerate(texts):
+            out[i, 0] = int.from_bytes(hashlib.blake2b(norm(t).encode(), digest_size=8).digest(), "little")
+        return out
+
+    def decide(self, keys: np.ndarray, ids: list[str]) -> dict[int, str]:
+        h = keys[:, 0]
+        _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+        keeper = first[inverse]  # index of the first record with the same hash
+        return {int(i): f"exact duplicate of {ids[keeper[i]]}" for i in np.nonzero(keeper != np.arange(len(h)))[0]}
+
+
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) minimising false positives + false negatives (datasketch's optimiser)."""
+    from datasketch.lsh import _optimal_param
+
+    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+
+
+class NearDedup(GlobalStep):
+    """MinHash LSH over word n-grams (rensa's Rust MinHash); candidate pairs are confirmed by the
+    signatures' estimated Jaccard >= threshold, so LSH false positives are not dropped."""
+
+    name = "near_dedup"
+
+    def __init__(self, threshold: float = 0.8, ngram: int = 5, num_perm: int = 128,
+                 bands: int | None = None, rows: int | None = None, **kw) -> None:
+        super().__init__(**kw)
+        self.threshold, self.ngram, self.num_perm = threshold, ngram, num_perm
+        self.bands, self.rows = (bands, rows) if bands and rows else lsh_params(threshold, num_perm)
+
+    def shingles(self, text: str) -> list[str]:
+        """Word n-grams of the normalised text; a text shorter than n words is one shingle."""
+        ws = normalize_for_dedup(text).split()
+        n = self.ngram
+        if len(ws) <= n:
+            return [" ".join(ws)]
+        return [" ".join(ws[i:i + n]) for i in range(len(ws) - n + 1)]
+
+    def keys(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.empty((0, self.num_perm), dtype=np.uint32)
+        m = rensa.RMinHash.digest_matrix_from_token_sets([self.shingles(t) for t in texts], self.num_perm,
+                                                         self.ctx.seed)
+        return np.asarray(m.to_rows(), dtype=np.uint32)  # (n, num_perm)
+
+    def decide(self, keys: np.ndarray, ids: list[str]) -> dict[int, str]:
+        n = len(keys)
+        parent = np.arange(n)
+        for b in range(self.bands):
+            band = keys[:, b * self.rows:(b + 1) * self.rows].astype(np.uint64)  # (n, rows)
+            digest = (band * _MIX[:self.rows]).sum(axis=1)  # (n,) one 64-bit key per band; wraps on purpose
+            order = np.argsort(digest, kind="stable")  # equal bands are adjacent, in input order
+            same = digest[order[1:]] == digest[order[:-1]]
+            new_run = np.concatenate([[True], ~same])  # (n,) True where a run of equal bands starts
+            run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
+            dup_pos = np.nonzero(~new_run)[0]
+            if not len(dup_pos):
+                continue
+            a, c = order[run_start[dup_pos]], order[dup_pos]  # (earliest record of the run, a later one)
+            est = (keys[a] == keys[c]).mean(axis=1)
+            ok = est >= self.threshold
+            for x, y in zip(a[ok], c[ok], strict=True):
+                _union(parent, int(x), int(y))
+        roots = np.array([_find(parent, i) for i in range(n)])
+        dups = np.nonzero(roots != np.arange(n))[0]
+        sims = (keys[roots[dups]] == keys[dups]).mean(axis=1) if len(dups) else []
+        return {int(i): f"near-duplicate of {ids[roots[i]]} (jaccard {s:.2f})" for i, s in zip(dups, sims, strict=True)}
+
+
+_MIX = np.random.default_rng(0).integers(1, 2**63, size=256, dtype=np.uint64) | np.uint64(1)
+
+
+def _find(parent: np.ndarray, i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return int(i)
+
+
+def _union(parent: np.ndarray, a: int, b: int) -> Any:
+    ra, rb = _find(parent, a), _find(parent, b)
+    if ra != rb:  # the earlier record stays the root, so it is the one kept
+        parent[max(ra, rb)] = min(ra, rb)

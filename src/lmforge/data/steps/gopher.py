@@ -1,0 +1,140 @@
+"""gopher_quality and gopher_repetition: the Gopher paper's rules (Rae et al. 2021, table A1), with
+datatrove's defaults; every threshold is an option, null turns a rule off."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from lmforge.data.steps.base import Filter, words
+
+# datatrove's PUNCTUATION set (utils/text.py): a "word" made only of these is a symbol
+PUNCTUATION = set("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»") | {
+    chr(x) for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b)}
+STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+
+
+class GopherQuality(Filter):
+    """Keeps prose: 50-100k words, mean word length 3-10, few `#`/ellipses/bullets, >= 2 stop words."""
+
+    name = "gopher_quality"
+
+    def __init__(self, min_doc_words: int | None = 50, max_doc_words: int | None = 100_000,
+                 min_avg_word_length: float | None = 3, max_avg_word_length: float | None = 10,
+                 max_symbol_word_ratio: float | None = 0.1, max_bullet_lines_ratio: float | None = 0.9,
+                 max_ellipsis_lines_ratio: float | None = 0.3, min_alpha_words_ratio: float | None = 0.8,
+                 min_stop_words: int | None = 2, stop_words: list[str] | None = None, **kw) -> None:
+        super().__init__(**kw)
+        self.o = dict(locals())
+        self.stop = set(stop_words or STOP_WORDS)
+
+    def keep(self, text: str) -> Any:
+        o, ws = self.o, words(text)
+        n = len(ws) or 1
+        real = [w for w in ws if any(c not in PUNCTUATION for c in w)]
+        if o["min_doc_words"] and len(real) < o["min_doc_words"]:
+            return False, f"too few words ({len(real)} < {o['min_doc_words']})"
+        if o["max_doc_words"] and len(real) > o["max_doc_words"]:
+            return False, f"too many words ({len(real)} > {o['max_doc_words']})"
+        mean = sum(map(len, real)) / max(len(real), 1)
+        if o["min_avg_word_length"] and mean < o["min_avg_word_length"]:
+            return False, f"mean word length too low ({mean:.1f} < {o['min_avg_word_length']})"
+        if o["max_avg_word_length"] and mean > o["max_avg_word_length"]:
+            return False, f"mean word length too high ({mean:.1f} > {o['max_avg_word_length']})"
+        if o["max_symbol_word_ratio"]:
+            if text.count("#") / n > o["max_symbol_word_ratio"]:
+                return False, f"too many '#' ({text.count('#') / n:.2f} per word)"
+            ell = (text.count("...") + text.count("…")) / n
+            if ell > o["max_symbol_word_ratio"]:
+                return False, f"too many ellipses ({ell:.2f} per word)"
+        lines = text.splitlines() or [""]
+        bullets = sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines)
+        if o["max_bullet_lines_ratio"] and bullets > o["max_bullet_lines_ratio"]:
+            return False, f"too many bullet lines ({bullets:.2f})"
+        ends = sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines)
+        if o["max_ellipsis_lines_ratio"] and ends > o["max_ellipsis_lines_ratio"]:
+            return False, f"too many lines ending in an ellipsis ({ends:.2f})"
+        alpha = sum(any(c.isalpha() for c in w) for w in ws) / n
+        if o["min_alpha_words_ratio"] and alpha < o["min_alpha_words_ratio"]:
+            return False, f"too few words with a letter ({alpha:.2f} < {o['min_alpha_words_ratio']})"
+        stops = len(self.stop.intersection(ws))
+        if o["min_stop_words"] and stops < o["min_stop_words"]:
+            return False, f"too few stop words ({stops} < {o['min_stop_words']})"
+        return True
+
+
+_PARAS = re.compile(r"\n{2,}")
+_LINES = re.compile(r"\n+")
+
+
+def duplicates(items: list[str]) -> tuple[int, int]:
+    """(repeated elements, their characters): ["a", "bb", "a"] -> (1, 1)."""
+    seen: set[str] = set()
+    n = chars = 0
+    for x in items:
+        if x in seen:
+            n, chars = n + 1, chars + len(x)
+        else:
+            seen.add(x)
+    return n, chars
+
+
+def top_ngram_chars(ws: list[str], n: int) -> int:
+    """Characters of the most frequent n-gram times its count (datatrove's find_top_duplicate)."""
+    grams = Counter(" ".join(ws[i:i + n]) for i in range(len(ws) - n + 1))
+    if not grams:
+        return 0
+    gram, count = grams.most_common(1)[0]
+    return len(gram) * count
+
+
+def dup_ngram_chars(ws: list[str], n: int) -> int:
+    """Characters in repeated n-grams, skipping past each repeat (datatrove's find_all_duplicate)."""
+    seen: set[str] = set()
+    chars = i = 0
+    while i < len(ws) - n + 1:
+        gram = "".join(ws[i:i + n])
+        if gram in seen:
+            chars += len(gram)
+            i += n
+        else:
+            seen.add(gram)
+            i += 1
+    return chars
+
+
+class GopherRepetition(Filter):
+    """Drops text that repeats lines, paragraphs or n-grams beyond the Gopher fractions."""
+
+    name = "gopher_repetition"
+
+    def __init__(self, dup_line_frac: float | None = 0.3, dup_para_frac: float | None = 0.3,
+                 dup_line_char_frac: float | None = 0.2, dup_para_char_frac: float | None = 0.2,
+                 top_n_grams: dict[int, float] | None = None, dup_n_grams: dict[int, float] | None = None,
+                 **kw) -> None:
+        super().__init__(**kw)
+        self.o = dict(locals())
+        self.top = top_n_grams or {2: 0.20, 3: 0.18, 4: 0.16}
+        self.dup = dup_n_grams or {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+
+    def keep(self, text: str) -> Any:
+        o = self.o
+        if not text:
+            return False, "empty text"
+        for unit, parts in (("paragraph", _PARAS.split(text.strip())), ("line", _LINES.split(text))):
+            n, chars = duplicates(parts)
+            if o[f"dup_{unit[:4]}_frac"] and n / len(parts) > o[f"dup_{unit[:4]}_frac"]:
+                return False, f"duplicate {unit}s ({n / len(parts):.2f} of {unit}s)"
+            if o[f"dup_{unit[:4]}_char_frac"] and chars / len(text) > o[f"dup_{unit[:4]}_char_frac"]:
+                return False, f"duplicate {unit} characters ({chars / len(text):.2f})"
+        ws = words(text)
+        for n, frac in sorted(self.top.items()):
+            share = top_ngram_chars(ws, int(n)) / len(text)
+            if share > frac:
+                return False, f"top {n}-gram too frequent ({share:.2f} > {frac})"
+        for n, frac in sorted(self.dup.items()):
+            share = dup_ngram_chars(ws, int(n)) / len(text)
+            if share > frac:
+                return False, f"repeated {n}-grams ({share:.2f} > {frac})"
+        return True
