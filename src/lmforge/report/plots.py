@@ -7,14 +7,18 @@ at the end of a training run in any process.
 from __future__ import annotations
 
 import base64
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-WIDTH, HEIGHT = 7.0, 3.4  # inches; at DPI 110 about 770 px wide, scaled down by CSS on a phone
+WIDTH, HEIGHT = 6.4, 3.2  # inches; at DPI 110 about 700 px wide, scaled to ~370 px by CSS on a phone
 DPI = 110
+# larger than matplotlib's 10 pt so that tick labels stay legible when a phone halves the image
+STYLE = {"font.size": 12, "axes.titlesize": 12, "legend.fontsize": 10}
 BLUE, ORANGE, GREEN, GREY = "#1f6fb2", "#e07b1a", "#2e8b57", "#888888"
 
 
@@ -27,6 +31,17 @@ def _figure(height: float = HEIGHT) -> tuple[Figure, object]:
     return fig, ax
 
 
+def styled(draw: Callable[..., str]) -> Callable[..., str]:
+    """Run a plotting function under the report's font sizes, without touching global rcParams."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs) -> str:
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
 def to_data_uri(fig: Figure) -> str:
     """PNG bytes of `fig` as `data:image/png;base64,...`, ready for an <img src>."""
     buf = io.BytesIO()
@@ -35,9 +50,10 @@ def to_data_uri(fig: Figure) -> str:
 
 
 def _barh_height(n: int) -> float:
-    return max(1.6, 0.32 * n + 0.8)
+    return max(1.8, 0.36 * n + 0.9)
 
 
+@styled
 def funnel(names: Sequence[str], counts: Sequence[float]) -> str:
     """Records left after each step, top to bottom: `read 100, length 90, dedup 70`."""
     fig, ax = _figure(_barh_height(len(names)))
@@ -47,12 +63,13 @@ def funnel(names: Sequence[str], counts: Sequence[float]) -> str:
     ax.invert_yaxis()  # the first step on top, like a funnel
     top = max(counts) if counts else 1
     for i, c in enumerate(counts):
-        ax.text(c + top * 0.01, i, f"{int(c):,}", va="center", fontsize=8)
+        ax.text(c + top * 0.01, i, f"{int(c):,}", va="center", fontsize=10)
     ax.set_xlim(0, top * 1.15 or 1)
     ax.set_xlabel("records")
     return to_data_uri(fig)
 
 
+@styled
 def hbar(labels: Sequence[str], values: Sequence[float], xlabel: str, color: str = BLUE) -> str:
     """Horizontal bars, largest first as given: reasons for removal, top words."""
     fig, ax = _figure(_barh_height(len(labels)))
@@ -68,6 +85,7 @@ def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+@styled
 def histograms(series: dict[str, tuple[Sequence[float], Sequence[float]]], xlabel: str) -> str:
     """Step histograms from (bin edges, counts) pairs, overlaid: the lengths before and after cleaning.
 
@@ -87,6 +105,7 @@ def histograms(series: dict[str, tuple[Sequence[float], Sequence[float]]], xlabe
     return to_data_uri(fig)
 
 
+@styled
 def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], ylabel: str) -> str:
     """Bars per group, one colour per series: label counts per split."""
     fig, ax = _figure()
@@ -98,10 +117,11 @@ def grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], ylab
     ax.set_xticks(range(len(groups)), labels=list(groups))
     ax.set_ylabel(ylabel)
     if len(series) > 1:
-        ax.legend(fontsize=8, ncols=min(4, n))
+        ax.legend(ncols=min(4, n))
     return to_data_uri(fig)
 
 
+@styled
 def curves(
     lines: dict[str, tuple[Sequence[float], Sequence[float]]],
     ylabel: str,
