@@ -22,6 +22,8 @@ _API = {
     "prepare": "lmforge.data.prepare:prepare",
     "report": "lmforge.report:write_report",
     "write_report": "lmforge.report:write_report",
+    "train": "lmforge.train:train",
+    "export": "lmforge.export:export",
 }
 
 

@@ -53,6 +53,17 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="HTML file to write (default: RUN_DIR/report.html)")
 
 
+def _train_args(p: argparse.ArgumentParser) -> None:
+    _config_args(p)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in train.output_dir")
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="train output folder (or a final/ model folder)")
+    p.add_argument("--out", required=True, help="folder to write")
+    p.add_argument("--merge", action="store_true", help="merge a LoRA adapter into full safetensors weights")
+
+
 # name -> (help, arguments, "module:function" called with the parsed namespace)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {
     "config": (
@@ -70,6 +81,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] 
     "doctor": ("environment report", _no_args, "lmforge.doctor:doctor_cli"),
     "demo": ("the quickstart that `make demo` runs", _no_args, "lmforge.commands:demo"),
     "report": ("self-contained HTML report of a run folder", _report_args, "lmforge.report:report_cli"),
+    "train": ("fine-tune (full or LoRA); --resume continues the run", _train_args, "lmforge.train:train_cli"),
+    "export": ("model folder loadable anywhere; --merge folds LoRA in", _export_args, "lmforge.export:export_cli"),
 }
 
 

@@ -41,9 +41,17 @@ def steps_per_epoch(n: int, batch_size: int, grad_accum: int, world: int = 1) ->
 def windows(
     units: list[dict[str, Any]], order: list[list[int]], grad_accum: int, start: int, collate: Collate, pad_id: int
 ) -> Iterator[list[dict[str, torch.Tensor]]]:
-    """Collated micro-batches grouped by optimizer step, from window `start` of the epoch on."""
+    """Collated micro-batches grouped by optimizer step, from window `start` of the epoch on.
+
+    Each batch carries `n_tokens`, its real input tokens (a packed batch's 4D mask hides the padding).
+    """
     for w in range(start * grad_accum, len(order), grad_accum):
-        yield [collate([units[i] for i in idx], pad_id) for idx in order[w : w + grad_accum]]
+        yield [_collate(units, idx, collate, pad_id) for idx in order[w : w + grad_accum]]
+
+
+def _collate(units: list[dict[str, Any]], idx: list[int], collate: Collate, pad_id: int) -> dict[str, torch.Tensor]:
+    rows = [units[i] for i in idx]
+    return {**collate(rows, pad_id), "n_tokens": torch.tensor(sum(len(r["input_ids"]) for r in rows))}
 
 
 def eval_batches(units: list[dict[str, Any]], batch_size: int, collate: Collate, pad_id: int) -> Iterator[dict]:
@@ -54,9 +62,9 @@ def eval_batches(units: list[dict[str, Any]], batch_size: int, collate: Collate,
 
 def count_tokens(batch: dict[str, torch.Tensor]) -> int:
     """Real (non-padding) input tokens of a batch, for tokens/s."""
+    if "n_tokens" in batch:
+        return int(batch["n_tokens"])
     mask = batch.get("attention_mask")
     if mask is not None and mask.dim() == 2:
         return int(mask.sum())
-    if "seq_lens" in batch:
-        return int(batch["seq_lens"].sum())
     return int(batch["input_ids"].numel())

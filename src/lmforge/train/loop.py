@@ -155,7 +155,8 @@ def after_step(run: Run, bar: Any) -> None:
         row = {"step": st.step, "epoch": round(st.epoch + st.window / run.epoch_steps, 4), **row}
         run.log.write(row)
         run.last.update(row)
-        bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "lr", "tokens_per_s", "val_loss") if k in row})
+        shown = {"loss": "loss", "lr": "lr", "tokens_per_s": "tok/s", "val_loss": "val_loss"}
+        bar.set_postfix({name: f"{run.last[k]:.4g}" for k, name in shown.items() if k in run.last})
     if st.step % t.save_every == 0 and not last and not run.stop:
         if run.accelerator.is_main_process:
             save_checkpoint(run.out, run.model, run.optimizer, run.scheduler, st, run.config_yaml, t.keep,

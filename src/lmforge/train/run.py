@@ -96,7 +96,8 @@ def setup_run(cfg: ExperimentConfig, out: Path, data: tuple[Examples, Examples] 
     train_ex, val_ex = data if data is not None else load_examples(cfg, tokenizer)
     if not train_ex:
         raise UserError(f"no training examples: {Path(cfg.data.output_dir) / 'train.jsonl'} is empty")
-    model = build_model(cfg, tokenizer, num_labels=_num_labels(cfg, train_ex))
+    labels = _labels(cfg, train_ex, from_data=data is None)
+    model = build_model(cfg, tokenizer, labels)
     optimizer = build_optimizer(model, cfg.train)
     units, val_units = to_units(train_ex, cfg), to_units(val_ex, cfg)
     total, per_epoch = plan_steps(len(units), cfg, accelerator.num_processes)
@@ -135,8 +136,9 @@ def load_examples(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Examples, Exam
     folder = Path(cfg.data.output_dir)
     if not (folder / "train.jsonl").is_file():
         raise UserError(f"no prepared data: {folder / 'train.jsonl'} not found (run `lmforge prepare` first)")
-    val = tokenize_split(cfg, "val", tokenizer) if (folder / "val.jsonl").is_file() else []
-    return tokenize_split(cfg, "train", tokenizer), val
+    # unpacked here: `to_units` packs, so examples handed in by a notebook are packed the same way
+    val = tokenize_split(cfg, "val", tokenizer, packed=False) if (folder / "val.jsonl").is_file() else []
+    return tokenize_split(cfg, "train", tokenizer, packed=False), val
 
 
 def to_units(examples: Examples, cfg: ExperimentConfig) -> Examples:
@@ -154,10 +156,17 @@ def _format_collate() -> Collate:
     return collate
 
 
-def _num_labels(cfg: ExperimentConfig, examples: Examples) -> int:
+def _labels(cfg: ExperimentConfig, examples: Examples, from_data: bool) -> list[str] | None:
+    """Class names of a classifier head: task.labels, else the set the format layer read from train.jsonl."""
+    if cfg.task.head != "classifier":
+        return None
     if cfg.task.labels:
-        return len(cfg.task.labels)
-    return max((int(e["label"]) for e in examples if "label" in e), default=1) + 1
+        return list(cfg.task.labels)
+    if from_data:
+        from lmforge.tokenize import make_task
+
+        return list(make_task(cfg).labels)
+    return [str(i) for i in range(max(int(e["label"]) for e in examples) + 1)]
 
 
 def data_fingerprint(*splits: Examples) -> str:
@@ -175,9 +184,14 @@ def _metadata(run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
     base = getattr(run.model.config, "_name_or_path", None) or run.cfg.model.name
     return {
         "base_model": run.cfg.model.name, "base_model_path": str(base), "adapter": run.cfg.model.lora is not None,
-        "head": run.cfg.task.head, "labels": run.cfg.task.labels, "config": run.cfg.to_dict(),
+        "head": run.cfg.task.head, "labels": _id2label(run.model), "config": run.cfg.to_dict(),
         "data_fingerprint": run.fingerprint, "metrics": metrics,
     }
+
+
+def _id2label(model: Any) -> list[str] | None:
+    id2label = getattr(model.config, "id2label", None) if getattr(model.config, "num_labels", 0) else None
+    return [id2label[i] for i in sorted(id2label)] if id2label and hasattr(model, "score") else None
 
 
 def save_best(run: Run) -> None:

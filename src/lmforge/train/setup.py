@@ -49,24 +49,35 @@ def check_quantize(cfg: ExperimentConfig) -> None:
         raise UserError("model.quantize (QLoRA) needs bitsandbytes: pip install bitsandbytes")
 
 
-def build_model(cfg: ExperimentConfig, tokenizer: Any, num_labels: int = 2) -> torch.nn.Module:
-    """The model to train: full fine-tune when `model.lora` is null, else a peft LoRA/DoRA model."""
+def build_model(cfg: ExperimentConfig, tokenizer: Any, labels: list[str] | None = None) -> torch.nn.Module:
+    """The model to train: full fine-tune when `model.lora` is null, else a peft LoRA/DoRA model.
+
+    `labels` are the class names of a classifier head (`task.head: classifier`).
+    """
     check_quantize(cfg)
     head = cfg.task.head
-    model = _load_base(cfg, head, num_labels)
+    model = _load_base(cfg, head, len(labels or []) or 2)
     if tokenizer.pad_token_id is None and head == "classifier":
         model.config.pad_token_id = tokenizer.eos_token_id  # the classifier finds each row's last token by pad
     elif getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    if cfg.task.labels and head == "classifier":
-        model.config.id2label = dict(enumerate(cfg.task.labels))
-        model.config.label2id = {name: i for i, name in enumerate(cfg.task.labels)}
+    if labels and head == "classifier":
+        model.config.id2label = dict(enumerate(labels))
+        model.config.label2id = {name: i for i, name in enumerate(labels)}
     model.config.use_cache = False  # the KV cache is useless in training and breaks checkpointing
     if cfg.train.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        _checkpoint_activations(model)
     if cfg.model.lora is not None:
         model = apply_lora(model, cfg.model.lora, head, quantized=cfg.model.quantize is not None)
     return model
+
+
+def _checkpoint_activations(model: Any) -> None:
+    """Recompute activations in backward (less memory, ~30% more compute); non-reentrant works with peft."""
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5 name
+        model.activation_checkpointing_enable({"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def apply_lora(model: Any, lora: LoraConfig, head: str = "lm", quantized: bool = False) -> Any:
