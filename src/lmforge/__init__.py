@@ -20,6 +20,8 @@ _API = {
     "load_tokenizer": "lmforge.models:load_tokenizer",
     "resolve_model": "lmforge.models:resolve_model",
     "prepare": "lmforge.data.prepare:prepare",
+    "inspect": "lmforge.inspect:inspect",
+    "tokenize_split": "lmforge.tokenize:tokenize_split",
     "report": "lmforge.report:write_report",
     "write_report": "lmforge.report:write_report",
     "train": "lmforge.train:train",

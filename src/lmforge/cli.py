@@ -78,6 +78,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] 
     ),
     "chat": ("interactive chat (/reset, /exit)", _chat_args, "lmforge.commands:chat"),
     "prepare": ("read, clean, filter, dedup and split data", _config_args, "lmforge.data.prepare:prepare_cli"),
+    "inspect": ("pre-flight checks of the tokenised training data", _config_args, "lmforge.inspect:inspect_cli"),
     "doctor": ("environment report", _no_args, "lmforge.doctor:doctor_cli"),
     "demo": ("the quickstart that `make demo` runs", _no_args, "lmforge.commands:demo"),
     "report": ("self-contained HTML report of a run folder", _report_args, "lmforge.report:report_cli"),

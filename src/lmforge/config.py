@@ -64,6 +64,7 @@ class TaskConfig(Section):
     head: Literal["lm", "classifier"] = "lm"  # classification only
     labels: list[str] | None = None  # classification label set; None = read from the train split
     template: str | None = None  # prompt template with {field} slots; None = the task's default
+    chat_template: str | None = None  # Jinja chat template replacing the tokenizer's; saved with the model
     system: str | None = None  # system message added to every example
     train_on_prompt: bool = False
     truncate: Literal["left", "right", "drop"] = "right"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmforge.errors import UserError
+
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}"
     "{% if message['role'] == 'system' %}{{ '### System:\\n' + message['content'] + '\\n\\n' }}"
@@ -28,9 +30,15 @@ FALLBACK_TEMPLATE = (
 Messages = list[dict[str, str]]
 
 
-def ensure_chat_template(tokenizer: Any) -> Any:
-    """Give a tokenizer without a chat template the documented fallback; returns the tokenizer."""
-    if not getattr(tokenizer, "chat_template", None):
+def ensure_chat_template(tokenizer: Any, template: str | None = None) -> Any:
+    """Give a tokenizer without a chat template the documented fallback; returns the tokenizer.
+
+    `template` (`task.chat_template` in the YAML) replaces the tokenizer's own; the tokenizer saved with
+    the trained model then carries it, so inference renders the same way.
+    """
+    if template:
+        tokenizer.chat_template = template
+    elif not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = FALLBACK_TEMPLATE
     return tokenizer
 
@@ -118,7 +126,7 @@ def _assistant_turns(messages: Messages) -> list[int]:
     return [i for i, m in enumerate(messages) if m["role"] == "assistant"]
 
 
-class PrefixError(ValueError):
+class PrefixError(UserError):
     """The chat template renders a prompt whose tokens are not a prefix of the full conversation's."""
 
 

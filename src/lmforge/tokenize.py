@@ -24,7 +24,7 @@ from lmforge.errors import UserError
 from lmforge.packing import pack
 from lmforge.tasks import Task, get_task, resolve_labels
 from lmforge.tasks.causal_lm import chunk
-from lmforge.templates import PrefixError, ensure_chat_template
+from lmforge.templates import ensure_chat_template
 
 log = logging.getLogger("lmforge.tokenize")
 BATCH = 512  # records per call of the fast tokenizer
@@ -48,7 +48,7 @@ def tokenize_split_info(cfg: Any, split: str, tokenizer: Any) -> tuple[list[dict
     path = Path(cfg.data.output_dir) / f"{split}.jsonl"
     if not path.is_file():
         raise UserError(f"{path} not found: run `lmforge prepare` first (or set data.output_dir)")
-    ensure_chat_template(tokenizer)
+    ensure_chat_template(tokenizer, cfg.task.chat_template)
     task = make_task(cfg)
     key = fingerprint(cfg, path, tokenizer, task)
     folder = Path(cfg.data.output_dir) / "tokenized" / key
@@ -93,16 +93,13 @@ def encode_records(
 
 
 def _encode_batch(task: Task, records: list[dict], tokenizer: Any, max_seq_len: int) -> tuple[list[dict], Counter]:
-    try:
-        if task.name == "causal_lm":  # documents are chunked, never truncated
-            encoded, counts = task.encode_batch(records, tokenizer, 1 << 62)
-            out = [c for e in encoded if e for c in chunk(e, max_seq_len)]
-            counts["chunked"] += sum(1 for e in encoded if e and len(e["input_ids"]) > max_seq_len)
-            return out, counts
-        encoded, counts = task.encode_batch(records, tokenizer, max_seq_len)
-        return [e for e in encoded if e is not None], counts
-    except PrefixError as e:
-        raise UserError(str(e)) from None
+    if task.name == "causal_lm":  # documents are chunked, never truncated
+        encoded, counts = task.encode_batch(records, tokenizer, 1 << 62)
+        out = [c for e in encoded if e for c in chunk(e, max_seq_len)]
+        counts["chunked"] += sum(1 for e in encoded if e and len(e["input_ids"]) > max_seq_len)
+        return out, counts
+    encoded, counts = task.encode_batch(records, tokenizer, max_seq_len)
+    return [e for e in encoded if e is not None], counts
 
 
 def _quiet_tokenizers() -> None:

@@ -1,0 +1,74 @@
+"""`lmforge inspect`: the report, and exit 1 with one line on each fatal finding."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from lmforge.cli import main
+from lmforge.config import load_config
+
+TRAIN = [{"prompt": f"How do I reset password {i}?", "response": f"Click reset {i}.", "id": f"t:{i}", "meta": {}}
+         for i in range(6)]
+TEST = [{"prompt": "Where is the office?", "response": "Berlin.", "id": "x:1", "meta": {}}]
+NO_EOS = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+USER_ONLY = ("{% for m in messages %}{% if m['role'] == 'user' %}{{ m['content'] }}\n{% endif %}{% endfor %}"
+             "{% if add_generation_prompt %}{% endif %}")
+
+
+def _experiment(tmp_path, model, test=TEST, **task):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    for split, records in (("train", TRAIN), ("val", TRAIN[:1]), ("test", test)):
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    exp = {"name": "insp", "model": {"name": model}, "data": {"output_dir": str(data)},
+           "task": {"type": "sft", **task}, "train": {"output_dir": str(tmp_path / "run"), "batch_size": 2}}
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(exp), encoding="utf-8")
+    return path
+
+
+def test_report_on_a_sound_config(tmp_path, tiny_llama, capsys):
+    assert main(["inspect", str(_experiment(tmp_path, tiny_llama))]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "run" / "inspect.json").read_text())
+    assert report["fatal"] == [] and report["eos_in_labels_share"] == 1.0
+    assert 0 < report["loss_token_share"] < 0.5
+    assert report["overlap"] == {"val": 1, "test": 0}
+    assert any("1 val record(s) equal a train record" in w for w in report["warnings"])
+    assert report["pad_eos"]["pad_equals_eos"] is True
+    assert report["example"].endswith("assistant\n[[Click reset 0.<|im_end|>]]\n")
+    hist, length = report["length"]["histogram"], report["length"]
+    assert sum(hist["counts"]) == 6 and hist["edges"][-1] == 512
+    top = hist["counts"].index(max(hist["counts"]))
+    assert hist["edges"][top] <= length["p50"] <= hist["edges"][top + 1]
+    assert 0 < report["packing"]["packed_efficiency"] <= 1 and report["packing"]["bins"] == 1
+    assert "loss on" in out and "[[Click reset 0.<|im_end|>]]" in out
+
+
+def test_template_without_eos_is_fatal(tmp_path, tiny_llama, capsys):
+    assert main(["inspect", str(_experiment(tmp_path, tiny_llama, chat_template=NO_EOS))]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "EOS ('<|im_end|>') is never in the labels" in err[0]
+
+
+def test_template_dropping_the_answer_is_fatal(tmp_path, tiny_gpt2, capsys):
+    assert main(["inspect", str(_experiment(tmp_path, tiny_gpt2, chat_template=USER_ONLY))]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no token carries loss" in err[0]
+
+
+def test_train_record_in_test_is_fatal(tmp_path, tiny_gpt2, capsys):
+    leaked = [{**TRAIN[2], "id": "other.jsonl:9", "meta": {"source": "other"}}]
+    assert main(["inspect", str(_experiment(tmp_path, tiny_gpt2, test=leaked))]) == 1
+    assert "1 test record(s) equal a train record" in capsys.readouterr().err
+
+
+def test_python_api_after_module_import(tmp_path, tiny_gpt2):
+    import lmforge.inspect  # noqa: F401  binds the module to lmforge.inspect; it must stay callable
+
+    report = lmforge.inspect(load_config(_experiment(tmp_path, tiny_gpt2)))
+    assert report["fatal"] == [] and report["pad_eos"]["pad_id"] is None
+    assert any("no pad token" in w for w in report["warnings"])
