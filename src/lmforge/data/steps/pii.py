@@ -21,7 +21,9 @@ PATTERNS = {  # checked in this order: the more specific kinds first
     "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
     "credit_card": re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"),
     "ip": re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])"),
-    "phone": re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w])"),
+    # not inside a longer run of digit groups (an account number is not a phone number)
+    "phone": re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}"
+                        r"(?!\w|[ .-]\d)"),
 }
 
 
@@ -54,8 +56,15 @@ def _ip_ok(text: str) -> bool:
 
 
 def _phone_ok(text: str) -> bool:
+    """10-15 digits, and an international prefix, an area code in parentheses, or local groups ending in
+    3-4 digits (`020 7946 0958`, `555-123-4567`); `1234 5678 90 12` is left alone."""
     digits = sum(c.isdigit() for c in text)
-    return 10 <= digits <= 15 and (text.startswith("+") or "(" in text or sum(not c.isdigit() for c in text) >= 2)
+    if not 10 <= digits <= 15:
+        return False
+    if text.startswith("+") or "(" in text:
+        return True
+    groups = re.split(r"[ .-]", text)
+    return 3 <= len(groups) <= 4 and len(groups[-1]) >= 3
 
 
 CHECKS: dict[str, Callable[[str], bool]] = {
