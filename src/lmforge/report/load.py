@@ -142,10 +142,16 @@ def _run_cwd(run_dir: Path, config: dict[str, Any]) -> Path:
 
 
 def reject_examples(path: Path, notes: list[str]) -> dict[str, dict[str, Any]]:
-    """The first rejected record for each (step, reason), to show what a reason looks like."""
+    """The first rejected record for each (step, reason kind), to show what a reason looks like.
+
+    The kind is the reason without its details, as prepare counts it in stats.json:
+    `exact duplicate of a.jsonl:3` -> `exact duplicate`.
+    """
+    from lmforge.data.stats import reason_key
+
     examples: dict[str, dict[str, Any]] = {}
     for row in read_jsonl(path, notes, limit=MAX_REJECT_LINES):
-        key = f"{row.get('step', '?')}: {row.get('reason', '?')}"
+        key = f"{row.get('step', '?')}: {reason_key(str(row.get('reason', '?')))}"
         examples.setdefault(key, row)
     return examples
 

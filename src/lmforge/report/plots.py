@@ -86,19 +86,28 @@ def _short(text: str, n: int = 40) -> str:
 
 
 @styled
-def histograms(series: dict[str, tuple[Sequence[float], Sequence[float]]], xlabel: str) -> str:
-    """Step histograms from (bin edges, counts) pairs, overlaid: the lengths before and after cleaning.
+def histograms(series: dict[str, tuple[Sequence, Sequence[float]]], xlabel: str) -> str:
+    """Histograms from (bins, counts) pairs, overlaid: the lengths before and after cleaning.
 
-    Edges have one more entry than counts; equal lengths are read as left edges of equal-width bins.
+    Numeric bins are edges (one more than counts; as many = left edges of equal-width bins) drawn as
+    steps; string bins (`"0", "1-1", "2-3", ...`, prepare's power-of-two buckets) as side-by-side bars.
     """
     fig, ax = _figure()
-    for (label, (bins, counts)), color in zip(series.items(), [GREY, BLUE, ORANGE], strict=False):
-        edges = list(bins)
-        if len(edges) == len(counts) and edges:
-            step = edges[1] - edges[0] if len(edges) > 1 else 1
-            edges.append(edges[-1] + step)
-        ax.stairs(counts, edges, fill=True, alpha=0.35, color=color)
-        ax.stairs(counts, edges, color=color, label=label, linewidth=1.5)
+    colors = [GREY, BLUE, ORANGE]
+    if any(isinstance(b, str) for bins, _ in series.values() for b in bins):
+        labels = list(next(iter(series.values()))[0])
+        width = 0.8 / len(series)
+        for i, ((name, (_, counts)), color) in enumerate(zip(series.items(), colors, strict=False)):
+            xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(counts))]
+            ax.bar(xs, counts, width=width, color=color, label=name)
+        ax.set_xticks(range(len(labels)), labels=labels, rotation=45, ha="right")
+    else:
+        for (name, (bins, counts)), color in zip(series.items(), colors, strict=False):
+            edges = list(bins)
+            if len(edges) == len(counts) and edges:
+                edges.append(edges[-1] + (edges[1] - edges[0] if len(edges) > 1 else 1))
+            ax.stairs(counts, edges, fill=True, alpha=0.35, color=color)
+            ax.stairs(counts, edges, color=color, label=name, linewidth=1.5)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("records")
     ax.legend(loc="upper right")

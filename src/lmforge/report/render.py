@@ -15,21 +15,25 @@ from lmforge.errors import UserError
 from lmforge.report import evaluation, sections, training
 from lmforge.report.environment import current_environment, recorded_environment
 from lmforge.report.load import RunData, load_run
+from lmforge.report.stats_format import normalise
 
 TEMPLATE = "report.html.j2"
 
 
 def build_context(run: RunData) -> dict[str, Any]:
     """All the template needs; each section is None when its data are absent (the template skips it)."""
+    stats = normalise(run.stats)
     ctx: dict[str, Any] = {
-        "title": str((run.config or {}).get("name") or run.run_dir.resolve().name),
+        "title": str(
+            run.config.get("name") or (run.manifest or {}).get("name") or run.run_dir.resolve().name
+        ),
         "run_dir": str(run.run_dir),
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "notes": run.notes,
-        "funnel": sections.data_funnel(run.stats, run.reject_examples),
-        "lengths": sections.lengths(run.stats),
-        "words": sections.words(run.stats),
-        "splits": sections.splits(run.stats),
+        "funnel": sections.data_funnel(stats, run.reject_examples),
+        "lengths": sections.lengths(stats),
+        "words": sections.words(stats),
+        "splits": sections.splits(stats),
         "training": training.training(run.metrics, run.model_info, run.config),
         "eval": evaluation.eval_table(run.eval),
         "samples": evaluation.samples(run.samples),

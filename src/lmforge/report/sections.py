@@ -26,88 +26,107 @@ def fmt(value: Any) -> str:
 
 
 def data_funnel(stats: dict[str, Any] | None, examples: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """Records per step (the funnel), the steps' table and the reasons for removal."""
+    """Records per step (the funnel), the steps' table and the reasons for removal.
+
+    `stats` is in the shape of `stats_format.normalise`.
+    """
     if not stats:
         return None
-    steps = [s for s in stats.get("steps") or [] if isinstance(s, dict)]
+    steps = stats.get("steps") or []
     read, kept, rejected = (number(stats.get(k)) for k in ("read", "kept", "rejected"))
     if not steps and read is None:
         return None
-    names, counts = ["read"], [read if read is not None else number(steps[0].get("in")) or 0]
-    for s in steps:
-        out = number(s.get("out"))
-        if out is not None:
-            names.append(str(s.get("name", "?")))
-            counts.append(out)
-    rows = []
-    reasons: dict[str, float] = {}
-    for s in steps:
-        n_in, n_out = number(s.get("in")), number(s.get("out"))
-        removed = n_in - n_out if n_in is not None and n_out is not None else None
-        step_reasons = s.get("reasons") if isinstance(s.get("reasons"), dict) else {}
-        for reason, count in step_reasons.items():
-            if number(count):
-                reasons[f"{s.get('name', '?')}: {reason}"] = number(count) or 0
-        rows.append(
-            {
-                "name": s.get("name", "?"),
-                "in": fmt(n_in),
-                "out": fmt(n_out),
-                "removed": fmt(removed),
-                "share": f"{removed / n_in:.1%}" if removed is not None and n_in else "",
-                "seconds": fmt(round(number(s.get("seconds")) or 0, 2))
-                if s.get("seconds") is not None
-                else "",
-                "reasons": ", ".join(f"{r} ({fmt(c)})" for r, c in step_reasons.items()),
-            }
-        )
+    reasons = {
+        f"{s['name']}: {r}": number(c) or 0 for s in steps for r, c in s["reasons"].items() if number(c)
+    }
     top = sorted(reasons.items(), key=lambda kv: -kv[1])[:TOP_N]
-    balanced = None if None in (read, kept, rejected) else read == kept + rejected
+    balanced = stats.get("ok")
+    if balanced is None and None not in (read, kept, rejected):
+        balanced = read == kept + rejected
+    names, counts = funnel_bars(read, kept, steps)
     return {
         "read": fmt(read),
         "kept": fmt(kept),
         "rejected": fmt(rejected),
+        "repaired": fmt(stats.get("repaired")) if number(stats.get("repaired")) else None,
         "balanced": balanced,
         "funnel_img": plots.funnel(names, counts) if len(names) > 1 else None,
-        "rows": rows,
+        "rows": [_step_row(s) for s in steps],
         "reasons_img": plots.hbar([k for k, _ in top], [v for _, v in top], "records removed", plots.ORANGE)
         if top
         else None,
-        "examples": [{"reason": k, "id": r.get("id", ""), "text": _snippet(r)} for k, r in examples.items()][
-            :TOP_N
+        "examples": [
+            {"kind": k, "reason": str(r.get("reason", "")), "id": r.get("id", ""), "text": _snippet(r)}
+            for k, r in examples.items()
         ],
     }
 
 
+def funnel_bars(read: float | None, kept: float | None, steps: list[dict[str, Any]]) -> tuple[list, list]:
+    """Bar labels and heights: records read, left after each step, and finally kept (after the split).
+
+    >>> funnel_bars(10, 7, [{"name": "read", "out": 9}, {"name": "dedup", "out": 8}])
+    (['read', 'parsed', 'dedup', 'kept'], [10, 9, 8, 7])
+    """
+    first = read if read is not None else (number(steps[0].get("in")) if steps else None)
+    names, counts = (["read"], [first]) if first is not None else ([], [])
+    for s in steps:
+        out = number(s.get("out"))
+        if out is not None:
+            # prepare's own "read" row counts records that parsed: label it so, not "read" twice
+            names.append("parsed" if s["name"] == "read" else str(s["name"]))
+            counts.append(out)
+    if kept is not None and counts and kept != counts[-1]:
+        names.append("kept")
+        counts.append(kept)
+    return names, counts
+
+
+def _step_row(s: dict[str, Any]) -> dict[str, str]:
+    n_in, n_out, seconds = number(s.get("in")), number(s.get("out")), number(s.get("seconds"))
+    removed = n_in - n_out if n_in is not None and n_out is not None else None
+    return {
+        "name": str(s["name"]),
+        "in": fmt(n_in),
+        "out": fmt(n_out),
+        "removed": fmt(removed),
+        "share": f"{removed / n_in:.1%}" if removed is not None and n_in else "",
+        "seconds": fmt(round(seconds, 2)) if seconds is not None else "",
+        "reasons": ", ".join(f"{r} ({fmt(c)})" for r, c in s["reasons"].items()),
+    }
+
+
 def _snippet(reject: dict[str, Any], n: int = 240) -> str:
-    rest = {k: v for k, v in reject.items() if k not in ("id", "step", "reason")}
-    text = rest.get("text") if isinstance(rest.get("text"), str) else json.dumps(rest, ensure_ascii=False)
+    """The rejected text: `text`, else `record.text`, else the raw record (a line that did not parse)."""
+    record = reject.get("record")
+    text = reject.get("text")
+    if not isinstance(text, str) and isinstance(record, dict) and isinstance(record.get("text"), str):
+        text = record["text"]
+    if not isinstance(text, str):
+        text = record if isinstance(record, str) else json.dumps(record or reject, ensure_ascii=False)
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def lengths(stats: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Length histograms before and after the steps."""
+    """Length histograms before and after the steps (numeric bin edges or labelled bins)."""
     hist = (stats or {}).get("lengths")
     if not isinstance(hist, dict):
         return None
     series = {}
     for name in ("before", "after"):
         h = hist.get(name)
-        if isinstance(h, dict) and h.get("counts") and h.get("bins"):
-            series[name] = (h["bins"], h["counts"])
+        bins = h.get("bins") or h.get("labels") if isinstance(h, dict) else None
+        if bins and h.get("counts"):
+            series[name] = (bins, h["counts"])
     if not series:
         return None
-    unit = hist.get("unit", "words")
-    return {"img": plots.histograms(series, f"length ({unit})")}
+    return {"img": plots.histograms(series, f"length ({hist.get('unit', 'words')})")}
 
 
 def words(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     """Top words by frequency f(w) = count(w) / N, and the top co-occurring pairs."""
-    stats = stats or {}
-    freq = stats.get("word_freq") if isinstance(stats.get("word_freq"), dict) else {}
-    co = stats.get("cooccurrence") if isinstance(stats.get("cooccurrence"), dict) else {}
-    top = [w for w in freq.get("top") or [] if isinstance(w, (list, tuple)) and len(w) >= 2][:TOP_N]
-    pairs = [p for p in co.get("top") or [] if isinstance(p, (list, tuple)) and len(p) >= 3][:TOP_N]
+    freq, co = (stats or {}).get("word_freq") or {}, (stats or {}).get("cooccurrence") or {}
+    top, pairs = (freq.get("top") or [])[:TOP_N], (co.get("top") or [])[:TOP_N]
     if not top and not pairs:
         return None
     return {
@@ -116,7 +135,7 @@ def words(stats: dict[str, Any] | None) -> dict[str, Any] | None:
         "img": plots.hbar([str(w[0]) for w in top], [number(w[1]) or 0 for w in top], "count")
         if top
         else None,
-        "words": [{"word": w[0], "count": fmt(w[1]), "f": fmt(w[2]) if len(w) > 2 else ""} for w in top],
+        "words": [{"word": w[0], "count": fmt(w[1]), "f": fmt(w[2])} for w in top],
         "pairs": [{"a": p[0], "b": p[1], "count": fmt(p[2])} for p in pairs],
     }
 
