@@ -20,6 +20,9 @@ class Runner:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    def read(self, rel: str) -> list[dict[str, Any]]:
+        return read_jsonl(self.root / rel)
+
     def write(self, rel: str, content: str | bytes) -> Path:
         p = self.root / rel
         p.parent.mkdir(parents=True, exist_ok=True)

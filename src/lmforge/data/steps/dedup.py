@@ -14,12 +14,13 @@ import rensa
 from lmforge.data.steps.base import GlobalStep
 
 _PUNCT = re.compile(r"[^\w\s]+")
-_DIGIT = re.compile(r"\d")
 
 
 def normalize_for_dedup(text: str) -> str:
-    """Lowercase, no punctuation, digits as 0, single spaces: `"Hi, 2 You!"` -> `"hi 0 you"` (as datatrove)."""
-    return " ".join(_DIGIT.sub("0", _PUNCT.sub(" ", text.lower())).split())
+    """Lowercase, no punctuation, single spaces: `"Hi, 2 You!"` -> `"hi 2 you"`.
+
+    Unlike datatrove, digits are kept: in fine-tuning data "total is 12" and "total is 15" differ."""
+    return " ".join(_PUNCT.sub(" ", text.lower()).split())
 
 
 class ExactDedup(GlobalStep):
