@@ -93,3 +93,24 @@ def test_packed_loss_equals_one_by_one(tiny_model, attn):
         packed_total = float(out.loss) * packed_count
     assert packed_count == count
     assert packed_total / packed_count == pytest.approx(total / count, abs=1e-4)
+
+
+def test_without_the_block_mask_examples_would_leak(tiny_llama):
+    """Control: the same bins with a plain padding mask give a different loss, so the test above can fail."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama, attn_implementation="sdpa").eval()
+    examples = [{"input_ids": list(range(10 + k, 18 + k)), "labels": list(range(10 + k, 18 + k))} for k in range(3)]
+    batch = collate(pack(examples, 24), pad_id=0)
+    leaky = {**batch, "attention_mask": torch.ones_like(batch["input_ids"])}
+    with torch.no_grad():
+        assert abs(float(model(**batch).loss) - float(model(**leaky).loss)) > 1e-4
+
+
+def test_packed_mask_under_bf16_autocast(tiny_gpt2):
+    """The fp32 additive mask also works when the trainer runs the model under bf16 autocast."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2, attn_implementation="sdpa").eval()
+    examples = [{"input_ids": list(range(5, 5 + n)), "labels": list(range(5, 5 + n))} for n in (6, 4)]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        packed = float(model(**collate(pack(examples, 10), pad_id=0)).loss)
+        single = [float(model(**collate([e], pad_id=0)).loss) for e in examples]
+    expected = (single[0] * 5 + single[1] * 3) / 8
+    assert packed == pytest.approx(expected, abs=3e-2)  # bf16 rounding, not leakage

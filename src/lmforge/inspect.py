@@ -90,10 +90,12 @@ def pad_eos(tokenizer: Any, warnings: list[str]) -> dict[str, Any]:
 
 def loss_checks(examples: list[dict], tokenizer: Any, report: dict[str, Any]) -> dict[str, Any]:
     """Share of tokens with loss, and EOS in the labels; the fatal ones go to report["fatal"]."""
+    from lmforge.templates import eos_token_ids
+
     total = sum(len(e["labels"]) for e in examples)
     trained = sum(sum(1 for x in e["labels"] if x != -100) for e in examples)
-    eos = tokenizer.eos_token_id
-    with_eos = sum(1 for e in examples if eos is not None and eos in e["labels"])
+    eos = eos_token_ids(tokenizer)
+    with_eos = sum(1 for e in examples if eos.intersection(e["labels"]))
     if trained == 0:
         report["fatal"].append("no token carries loss: check task.train_on_prompt, the chat template and max_seq_len")
     elif with_eos == 0:

@@ -14,6 +14,9 @@ Models without a chat template (GPT-2 style base models) get FALLBACK_TEMPLATE, 
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
 from typing import Any
 
 from lmforge.errors import UserError
@@ -68,8 +71,21 @@ def to_messages(prompt: str | Messages, system: str | None = None) -> Messages:
 
 
 def eos_token_ids(tokenizer: Any) -> set[int]:
-    """Ids that end an assistant turn: the tokenizer's EOS (for ChatML models `<|im_end|>`)."""
-    return {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    """Ids that end an assistant turn: the tokenizer's EOS (for the built-in model `<|im_end|>`), plus the
+    end-of-turn ids of the model folder's generation_config.json (Llama 3 ends turns with `<|eot_id|>`
+    while its EOS is `<|end_of_text|>`); generation stops at any of them, so any of them is trained.
+    """
+    ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+    return ids | set(_generation_eos(str(getattr(tokenizer, "name_or_path", "") or "")))
+
+
+@functools.lru_cache(maxsize=16)
+def _generation_eos(folder: str) -> tuple[int, ...]:
+    gen = Path(folder) / "generation_config.json"
+    if not folder or not gen.is_file():
+        return ()
+    extra = json.loads(gen.read_text(encoding="utf-8")).get("eos_token_id")
+    return tuple(x for x in (extra if isinstance(extra, list) else [extra]) if isinstance(x, int))
 
 
 def encode_chat(tokenizer: Any, messages: Messages, train_on_prompt: bool = False) -> tuple[list[int], list[int]]:

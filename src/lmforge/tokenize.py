@@ -24,7 +24,7 @@ from lmforge.errors import UserError
 from lmforge.packing import pack
 from lmforge.tasks import Task, get_task, resolve_labels
 from lmforge.tasks.causal_lm import chunk
-from lmforge.templates import ensure_chat_template
+from lmforge.templates import ensure_chat_template, eos_token_ids
 
 log = logging.getLogger("lmforge.tokenize")
 BATCH = 512  # records per call of the fast tokenizer
@@ -129,6 +129,7 @@ def fingerprint(cfg: Any, path: Path, tokenizer: Any, task: Task) -> str:
             h.update(block)
     parts = {
         "tokenizer": tokenizer_state(tokenizer),
+        "eos": sorted(eos_token_ids(tokenizer)),
         "template": task.template,
         "labels": task.labels,
         "task": cfg.task.model_dump(mode="json"),

@@ -77,3 +77,21 @@ def test_template_breaking_prefix_property_fails_clearly(llama_tok, template):
             encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
     finally:
         tok.chat_template = saved
+
+
+def test_end_of_turn_from_generation_config_is_trained(tiny_llama, tmp_path):
+    """A Llama-3-style model ends turns with a token other than its EOS, listed in generation_config."""
+    import json
+    import shutil
+
+    from lmforge.models import load_tokenizer
+
+    for name in ("tokenizer.json", "tokenizer_config.json", "config.json"):
+        shutil.copy(f"{tiny_llama}/{name}", tmp_path / name)
+    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [2, 0]}))
+    tok = load_tokenizer(str(tmp_path))
+    tok.chat_template = ("{% for m in messages %}{{ m['role'] }}:\n{{ m['content'] }}<|endoftext|>\n{% endfor %}"
+                         "{% if add_generation_prompt %}assistant:\n{% endif %}")
+    ids, labels = encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
+    assert labels == expected(tok, [("user:\nHi<|endoftext|>\nassistant:\n", False), ("Yo<|endoftext|>", True),
+                                    ("\n", False)])[1]
