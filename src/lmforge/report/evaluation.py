@@ -48,7 +48,11 @@ def eval_table(result: dict[str, Any] | None) -> dict[str, Any] | None:
         )
     if not rows:
         return None
-    return {"split": result.get("split", ""), "rows": rows, "has_base": bool(base), "has_tuned": bool(tuned)}
+    return {
+        "split": result.get("split", ""),
+        "records": fmt(result.get("records")) if number(result.get("records")) is not None else "",
+        "rows": rows,
+    }
 
 
 def samples(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
