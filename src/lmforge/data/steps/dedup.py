@@ -47,10 +47,12 @@ class ExactDedup(GlobalStep):
 
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) minimising false positives + false negatives (datasketch's optimiser)."""
+    """(bands, rows) from datasketch's optimiser, weighting misses 9x over false candidates: every candidate
+    pair is verified on its signatures, so a false candidate costs a comparison while a miss keeps a
+    duplicate. threshold 0.8, 128 permutations -> (14, 9): 99.9% of pairs at jaccard 0.9 become candidates."""
     from datasketch.lsh import _optimal_param
 
-    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+    return _optimal_param(threshold, num_perm, 0.1, 0.9)
 
 
 class NearDedup(GlobalStep):
