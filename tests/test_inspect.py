@@ -38,7 +38,7 @@ def test_report_on_a_sound_config(tmp_path, tiny_llama, capsys):
     assert 0 < report["loss_token_share"] < 0.5
     assert report["overlap"] == {"val": 1, "test": 0}
     assert any("1 val record(s) equal a train record" in w for w in report["warnings"])
-    assert report["pad_eos"]["pad_equals_eos"] is True
+    assert report["pad_eos"]["pad_equals_eos"] is True and report["chat_template"] == "the tokenizer's own"
     assert report["example"].endswith("assistant\n[[Click reset 0.<|im_end|>]]\n")
     hist, length = report["length"]["histogram"], report["length"]
     assert sum(hist["counts"]) == 6 and hist["edges"][-1] == 512
@@ -71,4 +71,5 @@ def test_python_api_after_module_import(tmp_path, tiny_gpt2):
 
     report = lmforge.inspect(load_config(_experiment(tmp_path, tiny_gpt2)))
     assert report["fatal"] == [] and report["pad_eos"]["pad_id"] is None
+    assert report["chat_template"].startswith("lmforge's fallback")
     assert any("no pad token" in w for w in report["warnings"])

@@ -83,6 +83,7 @@ def test_truncation_counts(tmp_path, tiny_llama):
             assert (st["dropped"], st["truncated"], len(ex)) == (over, 0, 12 - over)
         else:
             assert st["truncated"] == over and st["dropped"] == 0
+            assert st["truncated_tokens"] == sum(n - limit for n in lengths if n > limit)
             assert len(ex) + st["no_loss"] == 12  # right cuts may leave no answer token: dropped, counted
 
 

@@ -33,6 +33,8 @@ def inspect(cfg: Any, strict: bool = True) -> dict[str, Any]:
 
     tokenizer = load_tokenizer(cfg.model.name, cfg.model.trust_remote_code)
     report: dict[str, Any] = {"fatal": [], "warnings": [], "task": cfg.task.type, "model": cfg.model.name}
+    report["chat_template"] = ("task.chat_template" if cfg.task.chat_template else "the tokenizer's own"
+                               if tokenizer.chat_template else "lmforge's fallback (the model has none)")
     try:
         examples, stats = tokenize_split_info(cfg, "train", tokenizer)
     except PrefixError as e:
@@ -190,8 +192,8 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"inspect: {report['task']} on {report['model']}"]
     if "counts" in report:
         c, ln = report["counts"], report["length"]
-        lines.append(f"records {c['records']}  examples {c['examples']}  truncated {c['truncated']}  "
-                     f"dropped {c['dropped'] + c['no_loss']}")
+        lines.append(f"records {c['records']}  examples {c['examples']}  truncated {c['truncated']} "
+                     f"({c['truncated_tokens']} tokens cut)  dropped {c['dropped'] + c['no_loss']}")
         lines.append("length  " + "  ".join(f"{k} {ln[k]:g}" for k in ("min", "p50", "p90", "p95", "p99", "max")))
         hist = ln["histogram"]
         peak = max(hist["counts"]) or 1
@@ -203,6 +205,8 @@ def format_report(report: dict[str, Any]) -> str:
         p = report["packing"]
         lines.append(f"packing {'on' if p['enabled'] else 'off'}: packed {p['packed_efficiency']:.1%} real tokens "
                      f"in {p['bins']} bins; padded batches {p['padded_efficiency']:.1%}")
+    if cfg_template := report.get("chat_template"):
+        lines.append(f"chat template: {cfg_template}")
     if "pad_eos" in report:
         pe = report["pad_eos"]
         lines.append(f"eos {pe['eos_token']!r} ({pe['eos_id']})  pad {pe['pad_token']!r} ({pe['pad_id']})"

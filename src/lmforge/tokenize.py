@@ -20,6 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from lmforge.errors import UserError
 from lmforge.packing import pack
 from lmforge.tasks import Task, get_task, resolve_labels
@@ -29,6 +31,7 @@ from lmforge.templates import ensure_chat_template, eos_token_ids
 log = logging.getLogger("lmforge.tokenize")
 BATCH = 512  # records per call of the fast tokenizer
 PARALLEL_MIN = 20_000  # below this many records a process pool costs more than it saves
+PROGRESS_MIN = 5_000  # a progress bar for splits at least this large
 
 
 def tokenize_split(cfg: Any, split: str, tokenizer: Any, packed: bool | None = None) -> list[dict]:
@@ -57,7 +60,7 @@ def tokenize_split_info(cfg: Any, split: str, tokenizer: Any) -> tuple[list[dict
     records = read_jsonl(path)
     examples, counts = encode_records(task, records, tokenizer, cfg.train.max_seq_len, cfg.data.workers)
     stats = {"split": split, "records": len(records), "examples": len(examples), "fingerprint": key,
-             **{k: counts.get(k, 0) for k in ("truncated", "dropped", "no_loss", "chunked")}}
+             **{k: counts.get(k, 0) for k in ("truncated", "truncated_tokens", "dropped", "no_loss", "chunked")}}
     _write(folder, examples, stats)
     if stats["truncated"] or stats["dropped"]:
         log.warning("%s: %d truncated (%s), %d dropped of %d records", split, stats["truncated"],
@@ -80,11 +83,13 @@ def encode_records(
     batches = [records[i : i + BATCH] for i in range(0, len(records), BATCH)]
     workers = min(workers or os.cpu_count() or 1, len(batches))
     args = [(task, b, tokenizer, max_seq_len) for b in batches]
+    bar = tqdm(total=len(records), desc="tokenize", unit="rec", disable=len(records) < PROGRESS_MIN, leave=False)
     if workers > 1 and len(records) >= PARALLEL_MIN:
         with ProcessPoolExecutor(workers, initializer=_quiet_tokenizers) as pool:
-            results = list(pool.map(_encode_batch, *zip(*args, strict=True)))
+            results = [_tick(bar, r) for r in pool.map(_encode_batch, *zip(*args, strict=True))]
     else:
-        results = [_encode_batch(*a) for a in args]
+        results = [_tick(bar, _encode_batch(*a)) for a in args]
+    bar.close()
     examples, counts = [], Counter()
     for batch_examples, batch_counts in results:
         examples += batch_examples
@@ -100,6 +105,11 @@ def _encode_batch(task: Task, records: list[dict], tokenizer: Any, max_seq_len: 
         return out, counts
     encoded, counts = task.encode_batch(records, tokenizer, max_seq_len)
     return [e for e in encoded if e is not None], counts
+
+
+def _tick(bar: Any, result: tuple[list[dict], Counter]) -> tuple[list[dict], Counter]:
+    bar.update(min(BATCH, bar.total - bar.n))  # batches are BATCH records, the last one fewer
+    return result
 
 
 def _quiet_tokenizers() -> None:

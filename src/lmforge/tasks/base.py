@@ -104,6 +104,7 @@ def truncate(example: Example, max_seq_len: int, policy: str, counts: Counter) -
             counts["dropped"] += 1
             return None
         counts["truncated"] += 1
+        counts["truncated_tokens"] += n - max_seq_len
         cut = slice(0, max_seq_len) if policy == "right" else slice(n - max_seq_len, n)
         example = {k: v[cut] if isinstance(v, list) else v for k, v in example.items()}
     if "labels" in example and all(x == -100 for x in example["labels"]):
