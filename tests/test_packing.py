@@ -114,3 +114,22 @@ def test_packed_mask_under_bf16_autocast(tiny_gpt2):
         single = [float(model(**collate([e], pad_id=0)).loss) for e in examples]
     expected = (single[0] * 5 + single[1] * 3) / 8
     assert packed == pytest.approx(expected, abs=3e-2)  # bf16 rounding, not leakage
+
+
+@pytest.mark.slow
+def test_packed_loss_on_the_builtin_model(builtin_model):
+    """The same equivalence on the real pretrained SmolLM2 (grouped-query attention, real weights)."""
+    from lmforge.config import TaskConfig
+    from lmforge.tasks import get_task
+
+    model, tok = builtin_model
+    task = get_task(TaskConfig(type="sft"))
+    records = [{"prompt": f"What is {a} plus {b}?", "response": f"{a + b}."} for a, b in ((2, 3), (10, 7), (1, 1))]
+    examples = [task.encode(r, tok, 512) for r in records]
+    with torch.no_grad():
+        one = [_loss_sum(model, collate([e], tok.pad_token_id)) for e in examples]
+        batch = collate(pack(examples, 256), tok.pad_token_id)
+        packed_count = int((batch["labels"][:, 1:] != -100).sum())
+        packed = float(model(**batch).loss)
+    assert packed_count == sum(n for _, n in one)
+    assert packed == pytest.approx(sum(s for s, _ in one) / packed_count, abs=1e-4)
