@@ -73,3 +73,10 @@ def test_python_api_after_module_import(tmp_path, tiny_gpt2):
     assert report["fatal"] == [] and report["pad_eos"]["pad_id"] is None
     assert report["chat_template"].startswith("lmforge's fallback")
     assert any("no pad token" in w for w in report["warnings"])
+
+
+def test_empty_train_split_is_fatal(tmp_path, tiny_gpt2, capsys):
+    exp = _experiment(tmp_path, tiny_gpt2)
+    (tmp_path / "data" / "train.jsonl").write_text("")
+    assert main(["inspect", str(exp)]) == 1
+    assert "the train split is empty" in capsys.readouterr().err

@@ -98,7 +98,9 @@ def loss_checks(examples: list[dict], tokenizer: Any, report: dict[str, Any]) ->
     trained = sum(sum(1 for x in e["labels"] if x != -100) for e in examples)
     eos = eos_token_ids(tokenizer)
     with_eos = sum(1 for e in examples if eos.intersection(e["labels"]))
-    if trained == 0:
+    if not examples and not report.get("counts", {}).get("records"):
+        report["fatal"].append("the train split is empty: nothing to train on")
+    elif trained == 0:
         report["fatal"].append("no token carries loss: check task.train_on_prompt, the chat template and max_seq_len")
     elif with_eos == 0:
         report["fatal"].append(
