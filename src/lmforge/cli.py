@@ -64,6 +64,19 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--merge", action="store_true", help="merge a LoRA adapter into full safetensors weights")
 
 
+def _eval_args(p: argparse.ArgumentParser) -> None:
+    _config_args(p)
+    p.add_argument("--model", default=None, help="fine-tuned model folder (default: train.output_dir/final)")
+    p.add_argument("--split", choices=["val", "test"], default=None, help="default: eval.split (test)")
+
+
+def _predict_args(p: argparse.ArgumentParser) -> None:
+    _config_args(p)
+    p.add_argument("--input", required=True, help="jsonl of records with the task's fields")
+    p.add_argument("--output", required=True, help="jsonl to write: each record plus its prediction")
+    p.add_argument("--model", default=None, help="model folder (default: train.output_dir/final)")
+
+
 # name -> (help, arguments, "module:function" called with the parsed namespace)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {
     "config": (
@@ -83,6 +96,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] 
     "demo": ("the quickstart that `make demo` runs", _no_args, "lmforge.commands:demo"),
     "report": ("self-contained HTML report of a run folder", _report_args, "lmforge.report:report_cli"),
     "train": ("fine-tune (full or LoRA); --resume continues the run", _train_args, "lmforge.train:train_cli"),
+    "eval": ("task metrics of base vs fine-tuned on val/test", _eval_args, "lmforge.evaluate:eval_cli"),
+    "predict": ("batch predictions, jsonl in, jsonl out", _predict_args, "lmforge.predict:predict_cli"),
     "export": ("model folder loadable anywhere; --merge folds LoRA in", _export_args, "lmforge.export:export_cli"),
 }
 

@@ -127,7 +127,10 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):
     """The fast tokenizer of a model; a missing pad token stays unset (the collators pad by position)."""
     from transformers import AutoTokenizer
 
-    source = resolve_model(name, trust_remote_code)
+    folder = Path(name).expanduser()
+    has_tokenizer = any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
+    # an adapter folder carries its tokenizer but no config.json
+    source = str(folder) if folder.is_dir() and has_tokenizer else resolve_model(name, trust_remote_code)
     try:
         return AutoTokenizer.from_pretrained(source, **_load_kwargs(trust_remote_code))
     except OSError as e:
