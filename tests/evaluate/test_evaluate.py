@@ -70,7 +70,7 @@ def test_eval_batches_are_not_accumulated(tiny_gpt2):
     refs, alive = [], []
 
     def batches():
-        for k in range(12):
+        for _ in range(12):
             ids = torch.randint(3, model.config.vocab_size, (4, 32))
             batch = {"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones_like(ids)}
             refs.append(weakref.ref(batch["input_ids"]))

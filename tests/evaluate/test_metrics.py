@@ -39,7 +39,7 @@ def test_rouge_matches_rouge_score():
     preds = ["the cat sat on the mat", "a quick brown fox"]
     refs = ["the cat is on the mat", "the quick brown fox jumps"]
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    expected = [scorer.score(r, p) for p, r in zip(preds, refs)]
+    expected = [scorer.score(r, p) for p, r in zip(preds, refs, strict=True)]
     out = rouge_metrics(preds, refs)
     assert out["rouge1"] == pytest.approx(sum(e["rouge1"].fmeasure for e in expected) / 2)
     assert out["rouge2"] == pytest.approx(sum(e["rouge2"].fmeasure for e in expected) / 2)
