@@ -80,3 +80,11 @@ def test_empty_train_split_is_fatal(tmp_path, tiny_gpt2, capsys):
     (tmp_path / "data" / "train.jsonl").write_text("")
     assert main(["inspect", str(exp)]) == 1
     assert "the train split is empty" in capsys.readouterr().err
+
+
+def test_template_breaking_the_prefix_property_is_fatal(tmp_path, tiny_llama, capsys):
+    spaced = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|im_end|>\n{% endfor %}"
+              "{% if add_generation_prompt %}assistant: {% endif %}")
+    assert main(["inspect", str(_experiment(tmp_path, tiny_llama, chat_template=spaced))]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "breaks the prefix property" in err[0]

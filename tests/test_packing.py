@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from transformers import AutoModelForCausalLM
 
 from lmforge.packing import block_causal_mask, collate, pack, packing_efficiency
@@ -133,3 +135,14 @@ def test_packed_loss_on_the_builtin_model(builtin_model):
         packed = float(model(**batch).loss)
     assert packed_count == sum(n for _, n in one)
     assert packed == pytest.approx(sum(s for s, _ in one) / packed_count, abs=1e-4)
+
+
+@given(st.lists(st.integers(1, 16), min_size=1, max_size=40), st.integers(16, 40))
+@settings(max_examples=60, deadline=None)
+def test_pack_property_every_token_once_and_bins_fit(lengths, max_len):
+    examples = [_ex(n, start=100 * i) for i, n in enumerate(lengths)]
+    bins = pack(examples, max_len)
+    assert all(len(b["input_ids"]) <= max_len for b in bins)
+    assert sorted(t for b in bins for t in b["input_ids"]) == sorted(t for e in examples for t in e["input_ids"])
+    assert sorted(n for b in bins for n in b["seq_lens"]) == sorted(lengths)
+    assert len(bins) <= 2 * sum(lengths) // max_len + 1  # BFD never needs more than twice the optimum

@@ -10,6 +10,7 @@ from task_helpers import chatml, expected
 from lmforge.config import TaskConfig
 from lmforge.errors import UserError
 from lmforge.tasks import get_task, resolve_labels
+from lmforge.templates import encode_prompt
 
 REC = {"text": "I love this phone", "label": "positive", "id": "r.jsonl:9", "meta": {}}
 LABELS = ["negative", "neutral", "positive"]
@@ -27,6 +28,7 @@ def test_head_classifier_gives_prompt_and_index(llama_tok):
     ex = task.encode(REC, llama_tok, 512)
     user = "Classify the text as one of: negative, neutral, positive.\n\nText: I love this phone"
     assert ex == {"input_ids": expected(llama_tok, [(chatml(user), False)])[0], "label": 2}
+    assert ex["input_ids"] == encode_prompt(llama_tok, task.prompt_messages(REC))  # what inference feeds
     with pytest.raises(UserError, match="label 'spam' is not in task.labels"):
         task.encode({**REC, "label": "spam"}, llama_tok, 512)
 
