@@ -133,3 +133,16 @@ def test_missing_split_and_bad_json_are_one_line_errors(tmp_path, tiny_llama):
     (tmp_path / "train.jsonl").write_text('{"prompt": "a", "response": "b"}\n{oops\n')
     with pytest.raises(UserError, match=r"train.jsonl:2: not valid JSON"):
         tokenize_split(_cfg(tiny_llama, tmp_path), "train", tok)
+
+
+def test_second_writer_keeps_the_whole_cache(tmp_path, tiny_llama):
+    """Two processes (DDP ranks) finishing the same cache: the second rename loses and leaves it whole."""
+    from lmforge.tokenize import _read
+    from lmforge.tokenize import _write as write_cache
+
+    _write(tmp_path, "train", SFT)
+    examples, stats = tokenize_split_info(_cfg(tiny_llama, tmp_path), "train", load_tokenizer(tiny_llama))
+    folder = tmp_path / "tokenized" / stats["fingerprint"]
+    write_cache(folder, examples[:1], stats)
+    assert _read(folder)[0] == examples
+    assert [p.name for p in (tmp_path / "tokenized").iterdir()] == [stats["fingerprint"]]  # no temp left

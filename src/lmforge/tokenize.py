@@ -160,7 +160,8 @@ def tokenizer_state(tokenizer: Any) -> str:
 
 
 def _write(folder: Path, examples: list[dict], stats: dict[str, Any]) -> None:
-    """Write atomically (temp folder, then rename): a killed run never leaves a half cache."""
+    """Write atomically (temp folder, then rename): a killed run never leaves a half cache, and processes
+    tokenising the same split at once (DDP ranks) all end with the same whole cache."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -171,8 +172,13 @@ def _write(folder: Path, examples: list[dict], stats: dict[str, Any]) -> None:
         table = pa.table({c: [e.get(c) for e in examples] for c in columns})
         pq.write_table(table, tmp / "examples.parquet")
         (tmp / "meta.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
-        shutil.rmtree(folder, ignore_errors=True)
-        os.rename(tmp, folder)
+        if folder.is_dir() and not (folder / "meta.json").is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # debris, not a cache: caches appear whole, by rename
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not (folder / "meta.json").is_file():  # another process (a DDP rank) wrote the same cache first
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
