@@ -139,7 +139,8 @@ def chat_labels(
 
 
 def _assistant_turns(messages: Messages) -> list[int]:
-    return [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    """Indices of the trained assistant turns; one that opens the conversation answers nothing: context."""
+    return [i for i, m in enumerate(messages) if m["role"] == "assistant" and i > 0]
 
 
 class PrefixError(UserError):

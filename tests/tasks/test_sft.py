@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from task_helpers import chatml, expected, fallback
+from task_helpers import CHATML_SYSTEM, chatml, expected, fallback
 
 from lmforge.config import TaskConfig
 from lmforge.errors import UserError
@@ -74,3 +74,13 @@ def test_missing_field_is_one_line_error(llama_tok):
         get_task(TaskConfig(type="sft")).encode({"prompt": "p", "id": "x"}, llama_tok, 512)
     with pytest.raises(UserError, match=r"slot \{question\}"):
         get_task(TaskConfig(type="sft", template="{question}")).encode(RECORD, llama_tok, 512)
+
+
+def test_conversation_opening_with_the_assistant_trains_only_answers(llama_tok):
+    turns = [{"role": "assistant", "content": "Welcome!"}, {"role": "user", "content": "Hi"},
+             {"role": "assistant", "content": "Hello!"}]
+    ex = get_task(TaskConfig(type="sft")).encode({"messages": turns}, llama_tok, 512)
+    ids, labels = expected(llama_tok, [
+        (CHATML_SYSTEM + "<|im_start|>assistant\nWelcome!<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+         "<|im_start|>assistant\n", False), ("Hello!<|im_end|>", True), ("\n", False)])
+    assert ex == {"input_ids": ids, "labels": labels}
