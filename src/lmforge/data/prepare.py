@@ -130,6 +130,7 @@ def _merge(work: str, stages: list[list[Any]], n: int, global_stats: list[Any], 
                 st = s["steps"][j]
                 row["in"] += st["in"]
                 row["out"] += st["out"]
+                row["changed"] += st["changed"]
                 row["time_s"] += st["time_s"]
                 for r, c in st["reasons"].items():
                     row["reasons"][r] = row["reasons"].get(r, 0) + c

@@ -37,6 +37,7 @@ class Record:
     fields: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
     orig: dict[str, Any] | None = None
+    changes: int = 0  # text rewrites so far (the funnel counts records a step changed)
 
     def text_keys(self, on: tuple[str, ...] | None = None) -> list[tuple[str, int | None]]:
         """(field, message index) of every text slot: `{"messages": [{..}, {..}]}` -> [("messages", 0), ("messages", 1)]."""
@@ -59,6 +60,7 @@ class Record:
             return
         if self.orig is None:  # first rewrite: keep what was read for rejects.jsonl
             self.orig = json.loads(json.dumps(self.fields))
+        self.changes += 1
         name, i = key
         if i is None:
             self.fields[name] = text

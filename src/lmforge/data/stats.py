@@ -28,7 +28,7 @@ def bin_label(b: int) -> str:
 
 
 def new_step_stats() -> dict[str, Any]:
-    return {"in": 0, "out": 0, "time_s": 0.0, "reasons": Counter()}
+    return {"in": 0, "out": 0, "changed": 0, "time_s": 0.0, "reasons": Counter()}
 
 
 class TextStats:

@@ -9,15 +9,16 @@ from typing import Any
 def print_summary(stats: dict[str, Any], out_dir: Path) -> None:
     """Example:
 
-        step               in      out  dropped    time  top reason
-        read            3,000    2,990       10       -  malformed JSON (7)
+        step                     in      out  dropped  changed    time  top reason
+        read                  3,000    2,990       10        -       -  malformed JSON (7)
     """
-    print(f"{'step':<18}{'in':>9}{'out':>9}{'dropped':>9}{'time':>8}  top reason")
+    print(f"{'step':<18}{'in':>9}{'out':>9}{'dropped':>9}{'changed':>9}{'time':>8}  top reason")
     for row in stats["steps"]:
         reasons = row.get("reasons") or {}
         top = max(reasons.items(), key=lambda kv: kv[1]) if reasons else None
         t = "-" if row.get("time_s") is None else f"{row['time_s']:.1f}s"
-        print(f"{row['step']:<18}{row['in']:>9,}{row['out']:>9,}{row['in'] - row['out']:>9,}{t:>8}  "
+        changed = f"{row['changed']:,}" if row.get("changed") is not None else "-"
+        print(f"{row['step']:<18}{row['in']:>9,}{row['out']:>9,}{row['in'] - row['out']:>9,}{changed:>9}{t:>8}  "
               + (f"{top[0]} ({top[1]:,})" if top else ""))
     a, s = stats["accounting"], stats["split"]
     print(f"split: train {s['train']:,}  val {s['val']:,}  test {s['test']:,}   "

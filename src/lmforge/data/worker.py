@@ -142,12 +142,14 @@ def _run_step(step: Step, batch: list[Record], st: dict[str, Any], out: _Out) ->
     st["in"] += len(batch)
     kept = []
     for rec in batch:
+        before = rec.changes
         try:
             verdict = step.process(rec)
         except Exception as e:  # one bad record must not sink the shard; the reason says what broke
             verdict = (False, f"error in step ({type(e).__name__}: {str(e)[:200]})")
         if verdict is True or verdict is None or (isinstance(verdict, tuple) and verdict[0]):
             kept.append(rec)
+            st["changed"] += rec.changes != before
         else:
             reason = verdict[1] if isinstance(verdict, tuple) else "dropped"
             st["reasons"][reason_key(reason)] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -41,7 +42,8 @@ class Decontaminate(Filter):
             if not files:
                 raise UserError(f"decontaminate: no eval file matches {pattern}")
             for f in files:
-                shard = Shard(0, f, f, detect_format(f, "auto"), split_ext(f)[1])
+                rel = os.path.relpath(f, self.ctx.base_dir) if f.startswith(str(self.ctx.base_dir)) else f
+                shard = Shard(0, f, rel, detect_format(f, "auto"), split_ext(f)[1])
                 for rid, row, _, _, _ in read_shard(shard, "line", "repair"):
                     for value in (row or {}).values():
                         if isinstance(value, str):
@@ -51,5 +53,5 @@ class Decontaminate(Filter):
     def keep(self, text: str) -> Any:
         for g in ngrams(text, self.n):
             if g in self.index:
-                return False, f"{self.n}-gram overlap with {self.index[g]} ('{g[:60]}')"
+                return False, f"eval overlap ({self.n}-gram '{g[:60]}' in {self.index[g]})"
         return True

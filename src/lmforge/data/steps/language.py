@@ -23,7 +23,7 @@ def identifier() -> Any:
 class Language(Step):
     """`{language: {keep: [en], min_score: 0.65}}` -> meta.language = "en", meta.language_score = 0.99.
 
-    keep: null keeps every language (only tags). The first 2,000 characters decide (speed; enough for langid).
+    keep: null keeps every language (only tags). The first 1,000 characters decide (speed; enough for langid).
     """
 
     name = "language"
@@ -34,7 +34,7 @@ class Language(Step):
         self.min_score = min_score
 
     def process(self, rec: Record) -> Any:
-        text = rec.text(self.on)[:2000]
+        text = rec.text(self.on)[:1000]
         lang, score = identifier().classify(text)
         rec.meta["language"], rec.meta["language_score"] = lang, round(float(score), 4)
         if self.keep_langs is not None and lang not in self.keep_langs:
