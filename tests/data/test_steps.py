@@ -151,7 +151,7 @@ def test_near_dedup_reason_names_kept_record():
 def test_decontaminate(runner):
     runner.write("eval/test.jsonl", '{"question": "' + PROSE[:200] + '"}\n')
     d = step({"decontaminate": {"against": ["eval/*.jsonl"]}}, base_dir=runner.root)
-    assert d.keep("intro. " + PROSE[50:150] + " outro")[1].startswith("eval overlap (13-gram 'the committee met")
+    assert d.keep("intro. " + PROSE[50:150] + " outro")[1].startswith("eval overlap (13-gram 'and the members agreed")
     assert d.keep("intro. " + PROSE[50:150])[1].endswith(" in eval/test.jsonl:1)")
     assert d.keep("Nothing in common with the eval set at all, not one bit of it.") is True
     with pytest.raises(UserError, match="no eval file"):
