@@ -23,6 +23,7 @@ _API = {
     "resolve_model": "lmforge.models:resolve_model",
     "evaluate": "lmforge.evaluate:evaluate",
     "predict": "lmforge.predict:predict",
+    "tune": "lmforge.tune:tune",
     "prepare": "lmforge.data.prepare:prepare",
     "inspect": "lmforge.inspect:inspect",
     "tokenize_split": "lmforge.tokenize:tokenize_split",

@@ -98,6 +98,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] 
     "train": ("fine-tune (full or LoRA); --resume continues the run", _train_args, "lmforge.train:train_cli"),
     "eval": ("task metrics of base vs fine-tuned on val/test", _eval_args, "lmforge.evaluate:eval_cli"),
     "predict": ("batch predictions, jsonl in, jsonl out", _predict_args, "lmforge.predict:predict_cli"),
+    "tune": ("hyper-parameter search (Optuna, pruning, resumable)", _config_args, "lmforge.tune:tune_cli"),
     "export": ("model folder loadable anywhere; --merge folds LoRA in", _export_args, "lmforge.export:export_cli"),
 }
 

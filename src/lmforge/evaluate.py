@@ -25,8 +25,12 @@ from lmforge.tasks import Task
 SAMPLES_SHOWN = 8  # generations kept in samples.jsonl for the report
 
 
-def evaluate(cfg: ExperimentConfig, model_dir: str | None = None, split: str | None = None) -> dict[str, Any]:
+def evaluate(
+    cfg: ExperimentConfig, model_dir: str | None = None, split: str | None = None, compare: bool = True
+) -> dict[str, Any]:
     """Score base and fine-tuned on `split`; write eval.json and samples.jsonl; return the eval dict.
+
+    `compare=False` scores the fine-tuned model alone (hyper-parameter trials); `base` is then empty.
 
     >>> lmforge.evaluate(cfg)["finetuned"]["loss"]  # doctest: +SKIP
     1.73
@@ -47,12 +51,11 @@ def evaluate(cfg: ExperimentConfig, model_dir: str | None = None, split: str | N
         )
     task = make_task(cfg)
     sample = _sample(len(records), cfg.eval.generate_n, cfg.seed)
-    results, generations = {}, {}
-    for side, loader in (
-        ("base", lambda: load_base(cfg, task)),
-        ("finetuned", lambda: load_trained(tuned_path, cfg, task)),
-    ):
-        model, tokenizer = loader()
+    results = {"base": {"metrics": {}, "details": {}}}
+    generations: dict[str, list[str]] = {"base": [""] * len(sample)}
+    loaders = {"base": lambda: load_base(cfg, task), "finetuned": lambda: load_trained(tuned_path, cfg, task)}
+    for side in ("base", "finetuned") if compare else ("finetuned",):
+        model, tokenizer = loaders[side]()
         results[side], generations[side] = score(cfg, task, model, tokenizer, records, sample, split)
         del model
     out = {
