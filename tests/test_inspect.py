@@ -83,8 +83,8 @@ def test_empty_train_split_is_fatal(tmp_path, tiny_gpt2, capsys):
 
 
 def test_template_breaking_the_prefix_property_is_fatal(tmp_path, tiny_llama, capsys):
-    spaced = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|im_end|>\n{% endfor %}"
-              "{% if add_generation_prompt %}assistant: {% endif %}")
-    assert main(["inspect", str(_experiment(tmp_path, tiny_llama, chat_template=spaced))]) == 1
+    bot = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|im_end|>\n{% endfor %}"
+           "{% if add_generation_prompt %}bot: {% endif %}")  # the conversation says "assistant: "
+    assert main(["inspect", str(_experiment(tmp_path, tiny_llama, chat_template=bot))]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "breaks the prefix property" in err[0]

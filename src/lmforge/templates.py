@@ -91,51 +91,64 @@ def _generation_eos(folder: str) -> tuple[int, ...]:
 def encode_chat(tokenizer: Any, messages: Messages, train_on_prompt: bool = False) -> tuple[list[int], list[int]]:
     """Token ids and labels of a conversation; loss on the assistant turns only (unless train_on_prompt).
 
-    Works with any chat template, with or without `{% generation %}` markers: the template is rendered once
-    for the whole conversation and once per assistant turn for the prefix before it (with the generation
-    prompt, i.e. exactly what `encode_prompt` feeds the model at inference) and the prefix through it.
-    The prompt's tokens must be a prefix of the conversation's tokens (else training and inference would
-    see different tokens, and a clear error says so). Each assistant turn is trained up to and including
-    its last EOS; what the template adds after the EOS (ChatML's "\\n") is not trained, because inference
-    stops at EOS and never generates it.
+    Works with any chat template, with or without `{% generation %}` markers: per assistant turn the
+    template renders the conversation before it with the generation prompt (exactly the text `encode_prompt`
+    sends at inference) and the conversation through it. Each render must be a prefix of the next and of
+    the whole conversation's render (the prefix property; a clear error when a template breaks it). The
+    text is then tokenised piece by piece at those boundaries, so the tokens before each answer are the
+    inference prompt's tokens and the answer is the tokens the model must generate after them (no BPE
+    merge across the boundary, e.g. of ChatML's "assistant\n" with an answer starting with "\n").
+    Each answer is trained up to and including its last EOS; what the template adds after the EOS
+    (ChatML's "\n") is not trained: generation stops at EOS and never produces it.
 
     >>> encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])  # doctest: +SKIP
     ([1, 9690, ..., 1, 520, 9531, 198, 56, 78, 2, 198], [-100, ..., -100, 56, 78, 2, -100])
     """
-    texts = chat_texts(tokenizer, messages, train_on_prompt)
-    return chat_labels(tokenizer, messages, tokenizer(texts, add_special_tokens=False)["input_ids"], train_on_prompt)
+    pieces = chat_texts(tokenizer, messages, train_on_prompt)
+    ids = tokenizer(pieces, add_special_tokens=False)["input_ids"]
+    return chat_labels(tokenizer, messages, ids, train_on_prompt)
 
 
 def chat_texts(tokenizer: Any, messages: Messages, train_on_prompt: bool = False) -> list[str]:
-    """The renders `encode_chat` tokenizes: the conversation, then per assistant turn (prompt, through it).
+    """The conversation's text cut into pieces: prompt, answer, prompt, answer, ..., tail.
 
-    Split out so that many records can be tokenized in one batched call of the fast tokenizer.
+    Split out so that many records can be tokenised in one batched call of the fast tokenizer.
+    `train_on_prompt` does not change the pieces, so it changes only the labels, never the tokens.
+    >>> chat_texts(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])  # doctest: +SKIP
+    ['<|im_start|>system\n...<|im_start|>assistant\n', 'Yo<|im_end|>\n', '']
     """
-    texts = [render(tokenizer, messages)]
-    if not train_on_prompt:
-        for i in _assistant_turns(messages):
-            texts += [render(tokenizer, messages[:i], add_generation_prompt=True), render(tokenizer, messages[: i + 1])]
-    return texts
+    full = render(tokenizer, messages)
+    bounds = [0]
+    for i in _assistant_turns(messages):
+        prompt = render(tokenizer, messages[:i], add_generation_prompt=True)
+        through = render(tokenizer, messages[: i + 1])
+        for text, what in ((prompt, "the generation prompt"), (through, "the conversation through it")):
+            if not full.startswith(text) or len(text) < bounds[-1]:
+                raise PrefixError(_prefix_message(full, text, i, what))
+            bounds.append(len(text))
+    bounds.append(len(full))
+    return [full[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def chat_labels(
     tokenizer: Any, messages: Messages, ids: list[list[int]], train_on_prompt: bool = False
 ) -> tuple[list[int], list[int]]:
-    """(input_ids, labels) from the token ids of `chat_texts(...)`, in the same order."""
-    full = list(ids[0])
-    if train_on_prompt:
-        return full, list(full)
-    labels = [-100] * len(full)
+    """(input_ids, labels) from the token ids of the `chat_texts(...)` pieces (odd pieces are answers)."""
     eos = eos_token_ids(tokenizer)
-    for k, i in enumerate(_assistant_turns(messages)):
-        prompt, through = ids[1 + 2 * k], ids[2 + 2 * k]
-        if full[: len(prompt)] != list(prompt):
-            raise PrefixError(_prefix_message(tokenizer, full, list(prompt), i))
-        end = _common_prefix(full, through)
-        turn_eos = [j for j in range(len(prompt), end) if full[j] in eos]
-        stop = turn_eos[-1] + 1 if turn_eos else end  # no EOS in the turn: `lmforge inspect` flags it
-        labels[len(prompt) : stop] = full[len(prompt) : stop]
-    return full, labels
+    input_ids: list[int] = []
+    labels: list[int] = []
+    for k, piece in enumerate(ids):
+        piece = list(piece)
+        input_ids += piece
+        if train_on_prompt:
+            labels += piece
+        elif k % 2 == 0:
+            labels += [-100] * len(piece)
+        else:
+            ends = [j for j, t in enumerate(piece) if t in eos]
+            stop = ends[-1] + 1 if ends else len(piece)  # no EOS in the turn: `lmforge inspect` flags it
+            labels += piece[:stop] + [-100] * (len(piece) - stop)
+    return input_ids, labels
 
 
 def _assistant_turns(messages: Messages) -> list[int]:
@@ -144,22 +157,13 @@ def _assistant_turns(messages: Messages) -> list[int]:
 
 
 class PrefixError(UserError):
-    """The chat template renders a prompt whose tokens are not a prefix of the full conversation's."""
+    """The chat template renders a prefix of the conversation that is not a prefix of the whole render."""
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def _prefix_message(tokenizer: Any, full: list[int], prompt: list[int], turn: int) -> str:
-    at = _common_prefix(full, prompt)
+def _prefix_message(full: str, part: str, turn: int, what: str) -> str:
+    at = next((j for j, (x, y) in enumerate(zip(full, part, strict=False)) if x != y), min(len(full), len(part)))
     return (
-        f"chat template breaks the prefix property at message {turn}: the prompt rendered for generation "
-        f"({tokenizer.decode(prompt[at:at + 8])!r}...) differs from the conversation's tokens at position {at} "
-        f"({tokenizer.decode(full[at:at + 8])!r}...); training and inference would see different tokens"
+        f"chat template breaks the prefix property at message {turn}: {what} renders "
+        f"{part[max(0, at - 15):at + 15]!r} where the whole conversation has {full[max(0, at - 15):at + 15]!r}; "
+        "training and inference would see different text"
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from task_helpers import expected
 
 from lmforge.config import TaskConfig
 from lmforge.generate import _encode
 from lmforge.tasks import get_task
-from lmforge.templates import FALLBACK_TEMPLATE, PrefixError, encode_chat, encode_prompt
+from lmforge.templates import FALLBACK_TEMPLATE, PrefixError, encode_chat, encode_prompt, render
 
 RECORDS = {
     "sft": {"prompt": "Where is the office?", "response": "In Berlin.", "system": "Be brief."},
@@ -59,24 +61,37 @@ def test_template_without_eos_gives_no_eos_in_labels(llama_tok):
     assert labels == expected(tok, [("user:\nHi\nassistant:\n", False), ("Yo\n", True)])[1]
 
 
-@pytest.mark.parametrize("template", [
+@pytest.mark.parametrize("template, where", [
     # the generation prompt says "bot:" but the conversation says "assistant:"
-    "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}"
-    "{% if add_generation_prompt %}bot: {% endif %}",
-    # a prompt ending in a space: BPE merges it into the answer's first word (" Yo"), so the prompt's
-    # tokens at inference differ from those seen in training
-    "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}assistant: {% endif %}",
+    ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}"
+     "{% if add_generation_prompt %}bot: {% endif %}", "the generation prompt"),
+    # a template that rewrites history: the last message is rendered differently from earlier ones
+    ("{% for m in messages %}{{ m['role'] }}:\n{{ m['content'] if loop.last else '...' }}{{ eos_token }}"
+     "{% endfor %}{% if add_generation_prompt %}assistant:\n{% endif %}", "the generation prompt"),
 ])
-def test_template_breaking_prefix_property_fails_clearly(llama_tok, template):
+def test_template_breaking_prefix_property_fails_clearly(llama_tok, template, where):
     tok = llama_tok
     saved = tok.chat_template
     tok.chat_template = template
     try:
-        with pytest.raises(PrefixError, match="prefix property at message 1"):
+        with pytest.raises(PrefixError, match=f"prefix property at message 1: {where} renders"):
             encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
     finally:
         tok.chat_template = saved
+
+
+def test_answer_is_tokenised_apart_from_the_prompt(llama_tok):
+    """ChatML's "assistant\n" followed by an answer starting with "\n": tokenised whole, the two newlines
+    merge into one token, so the prompt's last token would differ from inference's. Tokenised piece by piece,
+    the prompt is exactly inference's and the answer exactly what the model must generate after it."""
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "\n Yo"}]
+    whole = llama_tok(render(llama_tok, messages), add_special_tokens=False)["input_ids"]
+    prompt = encode_prompt(llama_tok, messages[:1])
+    assert whole[: len(prompt)] != prompt  # the merge this design avoids
+    ids, labels = encode_chat(llama_tok, messages)
+    answer = llama_tok("\n Yo<|im_end|>", add_special_tokens=False)["input_ids"]
+    assert ids[: len(prompt)] == prompt
+    assert labels == [-100] * len(prompt) + answer + [-100]
 
 
 def test_end_of_turn_from_generation_config_is_trained(tiny_llama, tmp_path):
@@ -95,3 +110,26 @@ def test_end_of_turn_from_generation_config_is_trained(tiny_llama, tmp_path):
     ids, labels = encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
     assert labels == expected(tok, [("user:\nHi<|endoftext|>\nassistant:\n", False), ("Yo<|endoftext|>", True),
                                     ("\n", False)])[1]
+
+
+TEXT = st.text(alphabet="abcdefghij XYZ.,?!\n0123456789", min_size=0, max_size=30)
+
+
+@given(turns=st.lists(st.tuples(TEXT, TEXT), min_size=1, max_size=3), data=st.data())
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_property_trained_tokens_are_exactly_the_answers_and_eos(llama_tok, gpt2_tok, turns, data):
+    tok = data.draw(st.sampled_from([llama_tok, gpt2_tok]))
+    messages = [m for u, a in turns for m in ({"role": "user", "content": u}, {"role": "assistant", "content": a})]
+    ids, labels = encode_chat(tok, messages)
+    spans, current = [], []
+    for t, lab in zip(ids, labels, strict=True):
+        if lab != -100:
+            current.append(t)
+        elif current:
+            spans.append(current)
+            current = []
+    spans += [current] if current else []
+    assert [s[-1] for s in spans] == [tok.eos_token_id] * len(turns)  # every turn ends with a trained EOS
+    assert [tok.decode(s) for s in spans] == [a + tok.eos_token for _, a in turns]
+    prompt = encode_prompt(tok, messages[:1])  # the first answer's prompt is exactly inference's
+    assert ids[: len(prompt)] == prompt and all(x == -100 for x in labels[: len(prompt)])
