@@ -32,6 +32,7 @@ log = logging.getLogger("lmforge.tokenize")
 BATCH = 512  # records per call of the fast tokenizer
 PARALLEL_MIN = 20_000  # below this many records a process pool costs more than it saves
 PROGRESS_MIN = 5_000  # a progress bar for splits at least this large
+FORMAT = 2  # bump when the encoding changes within one lmforge version, so old caches are not reused
 
 
 def tokenize_split(cfg: Any, split: str, tokenizer: Any, packed: bool | None = None) -> list[dict]:
@@ -145,7 +146,7 @@ def fingerprint(cfg: Any, path: Path, tokenizer: Any, task: Task) -> str:
         "task": cfg.task.model_dump(mode="json"),
         "max_seq_len": cfg.train.max_seq_len,
         "packing": cfg.train.packing,
-        "version": lmforge.__version__,
+        "version": f"{lmforge.__version__}/{FORMAT}",
     }
     h.update(json.dumps(parts, sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
