@@ -8,6 +8,7 @@ import yaml
 
 from lmforge.cli import main
 from lmforge.config import load_config
+from lmforge.inspect import inspect as inspect_api
 
 TRAIN = [{"prompt": f"How do I reset password {i}?", "response": f"Click reset {i}.", "id": f"t:{i}", "meta": {}}
          for i in range(6)]
@@ -88,3 +89,15 @@ def test_template_breaking_the_prefix_property_is_fatal(tmp_path, tiny_llama, ca
     assert main(["inspect", str(_experiment(tmp_path, tiny_llama, chat_template=bot))]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "breaks the prefix property" in err[0]
+
+
+def test_classifier_head_reports_label_counts(tmp_path, tiny_gpt2, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"text": f"item {i}", "label": ["neg", "pos", "pos"][i % 3], "id": f"c:{i}", "meta": {}} for i in range(6)]
+    (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = load_config(None, [f"model.name={tiny_gpt2}", f"data.output_dir={data}", "task.type=classification",
+                             "task.head=classifier", f"train.output_dir={tmp_path / 'run'}"])
+    report = inspect_api(cfg)
+    assert report["label_counts"] == {"neg": 2, "pos": 4} and report["fatal"] == []
+    assert "loss_token_share" not in report  # one label per sequence: no token mask to check

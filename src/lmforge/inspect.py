@@ -207,6 +207,8 @@ def format_report(report: dict[str, Any]) -> str:
         p = report["packing"]
         lines.append(f"packing {'on' if p['enabled'] else 'off'}: packed {p['packed_efficiency']:.1%} real tokens "
                      f"in {p['bins']} bins; padded batches {p['padded_efficiency']:.1%}")
+    if "label_counts" in report:
+        lines.append("labels  " + "  ".join(f"{k} {v}" for k, v in report["label_counts"].items()))
     if cfg_template := report.get("chat_template"):
         lines.append(f"chat template: {cfg_template}")
     if "pad_eos" in report:
