@@ -52,8 +52,14 @@ def render(tokenizer: Any, messages: Messages, add_generation_prompt: bool = Fal
     >>> render(tok, [{"role": "user", "content": "Hi"}], add_generation_prompt=True)  # doctest: +SKIP
     '<|im_start|>system\\n...<|im_end|>\\n<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
     """
+    from jinja2 import TemplateError
+
     ensure_chat_template(tokenizer)
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    try:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    except TemplateError as e:  # e.g. Gemma's "System role not supported", or a broken task.chat_template
+        roles = "/".join(m["role"] for m in messages)
+        raise UserError(f"the chat template refused a conversation ({roles}): {e}") from None
 
 
 def encode_prompt(tokenizer: Any, messages: Messages) -> list[int]:

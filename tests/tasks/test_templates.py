@@ -133,3 +133,17 @@ def test_property_trained_tokens_are_exactly_the_answers_and_eos(llama_tok, gpt2
     assert [tok.decode(s) for s in spans] == [a + tok.eos_token for _, a in turns]
     prompt = encode_prompt(tok, messages[:1])  # the first answer's prompt is exactly inference's
     assert ids[: len(prompt)] == prompt and all(x == -100 for x in labels[: len(prompt)])
+
+
+def test_template_error_is_one_line(llama_tok):
+    from lmforge.errors import UserError
+
+    saved = llama_tok.chat_template
+    llama_tok.chat_template = ("{% for m in messages %}{% if m['role'] == 'system' %}"
+                               "{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}"
+                               "{% endfor %}")
+    try:
+        with pytest.raises(UserError, match=r"refused a conversation \(system/user/assistant\): System role"):
+            get_task(TaskConfig(type="sft", system="Be brief.")).encode(RECORDS["sft"], llama_tok, 512)
+    finally:
+        llama_tok.chat_template = saved
