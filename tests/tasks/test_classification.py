@@ -41,3 +41,9 @@ def test_label_set_from_train_split(tmp_path):
     assert resolve_labels(None, tmp_path / "absent.jsonl") is None
     with pytest.raises(UserError, match="needs a label set"):
         get_task(TaskConfig(type="classification")).to_messages(REC)
+
+
+def test_custom_template_without_label_slot_needs_no_label_set(llama_tok):
+    task = get_task(TaskConfig(type="classification", template="Sentiment of: {text}"))
+    assert task.to_messages(REC)[-2:] == [{"role": "user", "content": "Sentiment of: I love this phone"},
+                                          {"role": "assistant", "content": "positive"}]

@@ -23,7 +23,8 @@ class ClassificationTask(Task):
     target_field = "label"
 
     def slots(self, record: dict[str, Any]) -> dict[str, Any]:
-        return {"labels": ", ".join(self.label_set())}
+        # a custom template without {labels} needs no label set (unless the head is a classifier)
+        return {"labels": ", ".join(self.label_set())} if "{labels}" in self.template else {}
 
     def label_set(self) -> list[str]:
         if not self.labels:
