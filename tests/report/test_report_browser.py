@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from lmforge.report import write_report
-
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = [
@@ -89,8 +87,8 @@ def assert_page_ok(page: dict) -> None:
 
 
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_report_loads_cleanly_in_chromium(browser, tiny_run: Path, size, tmp_path: Path) -> None:
-    page = open_page(browser, write_report(tiny_run), size)
+def test_report_loads_cleanly_in_chromium(browser, tiny_report: Path, size, tmp_path: Path) -> None:
+    page = open_page(browser, tiny_report, size)
     assert_page_ok(page)
     assert len(page["images"]) >= 8  # funnel, reasons, lengths, words, labels, loss, lr, tokens/s
     assert page["overflow"] <= 1, "the page scrolls sideways: not readable on a phone"

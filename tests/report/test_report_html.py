@@ -36,10 +36,8 @@ def images(html: str) -> list[Image.Image]:
     return out
 
 
-def test_finished_run_has_every_section_and_valid_images(tiny_run: Path) -> None:
-    path = write_report(tiny_run)
-    assert path == tiny_run / "report.html"
-    html = path.read_text(encoding="utf-8")
+def test_finished_run_has_every_section_and_valid_images(tiny_report: Path) -> None:
+    html = tiny_report.read_text(encoding="utf-8")
     assert section_ids(html) == set(SECTIONS)
     imgs = images(html)
     # funnel, reasons, lengths, words, labels, loss, lr, tokens/s
@@ -49,8 +47,8 @@ def test_finished_run_has_every_section_and_valid_images(tiny_run: Path) -> None
     assert "lmforge report" in html and "tiny-run" in html
 
 
-def test_numbers_from_the_run_files_are_on_the_page(tiny_run: Path) -> None:
-    html = write_report(tiny_run).read_text(encoding="utf-8")
+def test_numbers_from_the_run_files_are_on_the_page(tiny_report: Path) -> None:
+    html = tiny_report.read_text(encoding="utf-8")
     assert "120 records read, 90 kept, 30 rejected" in html
     assert "read = kept + rejected" in html
     assert "too_short (16)" in html and "raw/a.jsonl:3" in html  # a reason and its example reject
@@ -63,8 +61,8 @@ def test_numbers_from_the_run_files_are_on_the_page(tiny_run: Path) -> None:
     assert "transformers" in html and "cpu cores" in html  # the environment
 
 
-def test_run_text_is_escaped(tiny_run: Path) -> None:
-    html = write_report(tiny_run).read_text(encoding="utf-8")
+def test_run_text_is_escaped(tiny_report: Path) -> None:
+    html = tiny_report.read_text(encoding="utf-8")
     assert EVIL not in html
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
     assert "naïve café ✓" in html
