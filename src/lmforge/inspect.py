@@ -9,8 +9,6 @@ no token carries loss, EOS never in the labels, a train record equal to a test r
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -224,12 +222,4 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-class _CallableModule(types.ModuleType):
-    """`lmforge.inspect(cfg)` works even after `import lmforge.inspect` binds the module to that name."""
-
-    def __call__(self, cfg: Any, strict: bool = True) -> dict[str, Any]:
-        return inspect(cfg, strict)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 __all__ = ["inspect", "inspect_cli"]
