@@ -66,6 +66,8 @@ def prepare(cfg: ExperimentConfig | str | Path, overrides: list[str] | None = No
     data, t0 = cfg.data, time.perf_counter()
     if not data.sources:
         raise UserError("data.sources is empty: add at least one {path: ...}")
+    if data.executor != "local":
+        raise UserError(f"data.executor: '{data.executor}' is not available yet; use local (processes)")
     ctx = StepContext(base_dir=cfg.base_dir, model=cfg.model.name, seed=cfg.seed, task=cfg.task.type)
     build_steps(data.steps, ctx)  # unknown steps and options fail here, before any work
     shards = plan(cfg)

@@ -17,6 +17,8 @@ def identifier() -> Any:
         from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
         _IDENTIFIER = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        # float16 weights make numpy matmuls slow: float32 costs ~57 MB per process, saves ~30% CPU
+        _IDENTIFIER.nb_ptc = _IDENTIFIER.nb_ptc.astype("float32")
     return _IDENTIFIER
 
 
