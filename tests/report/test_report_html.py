@@ -92,7 +92,7 @@ def test_missing_keys_and_bad_lines_do_not_break_the_report(tmp_path: Path) -> N
     html = write_report(run).read_text(encoding="utf-8")
     assert "records were lost" in html  # 10 read != 7 kept + 2 rejected
     assert "metrics.jsonl: 1 malformed line(s) skipped" in html
-    assert "The loss became NaN at step 2" in html
+    assert "The loss became nan at step 2." in html
     assert section_ids(html) == {"data", "training", "eval", "environment"}
     assert "accuracy" in html
 

@@ -68,10 +68,10 @@ def training(
     mem = [number(r.get("peak_mem_mb")) for r in metrics if number(r.get("peak_mem_mb")) is not None]
     if mem:
         summary.append(("peak memory", f"{fmt(round(max(mem)))} MB"))
-    nan_at = next((x for x, y in zip(*loss, strict=True) if math.isnan(y) or math.isinf(y)), None)
+    bad = next(((x, y) for x, y in zip(*loss, strict=True) if not math.isfinite(y)), None)
     return {
         "summary": summary,
-        "nan_step": fmt(nan_at) if nan_at is not None else None,
+        "diverged": f"The loss became {bad[1]} at step {fmt(bad[0])}." if bad else None,
         "stop_note": stop_note(metrics, best, info, config or {}),
         "loss_img": plots.curves(lines, "loss", best[0] if best else None) if lines else None,
         "lr_img": plots.curves({"learning rate": lr}, "learning rate") if lr[0] else None,
