@@ -65,8 +65,8 @@ def data_funnel(stats: dict[str, Any] | None, examples: dict[str, dict[str, Any]
 def funnel_bars(read: float | None, kept: float | None, steps: list[dict[str, Any]]) -> tuple[list, list]:
     """Bar labels and heights: records read, left after each step, and finally kept (after the split).
 
-    >>> funnel_bars(10, 7, [{"name": "read", "out": 9}, {"name": "dedup", "out": 8}])
-    (['read', 'parsed', 'dedup', 'kept'], [10, 9, 8, 7])
+    >>> funnel_bars(10.0, 7.0, [{"name": "read", "out": 9}, {"name": "dedup", "out": 8}])
+    (['read', 'parsed', 'dedup', 'kept'], [10.0, 9.0, 8.0, 7.0])
     """
     first = read if read is not None else (number(steps[0].get("in")) if steps else None)
     names, counts = (["read"], [first]) if first is not None else ([], [])
