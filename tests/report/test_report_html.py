@@ -168,3 +168,11 @@ def test_trainer_record_in_final_wins(tmp_path: Path) -> None:
     assert "2.25 at step 20" in html
     assert "Early stopping ended the run at step 50" in html
     assert "<title>lmforge report · from-final</title>" in html
+
+
+def test_end_of_run_call_warns_instead_of_failing(tmp_path: Path, tiny_run: Path, capsys) -> None:
+    from lmforge.report import write_report_safely
+
+    assert write_report_safely(tmp_path / "nope") is None
+    assert "warning: no report.html" in capsys.readouterr().err
+    assert write_report_safely(tiny_run) == tiny_run / "report.html"

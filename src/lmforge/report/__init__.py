@@ -15,9 +15,9 @@ import sys
 import types
 from pathlib import Path
 
-from lmforge.report.render import report_cli, write_report
+from lmforge.report.render import report_cli, write_report, write_report_safely
 
-__all__ = ["report_cli", "write_report"]
+__all__ = ["report_cli", "write_report", "write_report_safely"]
 
 
 class _CallableModule(types.ModuleType):

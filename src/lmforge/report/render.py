@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,20 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
     os.replace(tmp, path)
     return path
+
+
+def write_report_safely(run_dir: str | Path) -> Path | None:
+    """For the end of prepare/train/eval: write the report, or warn in one line and return None.
+
+    The run's own outputs are already on disk; a report that cannot be drawn must not fail the run.
+    >>> write_report_safely("runs/support-bot")  # doctest: +SKIP
+    PosixPath('runs/support-bot/report.html')
+    """
+    try:
+        return write_report(run_dir)
+    except Exception as e:  # noqa: BLE001 - any failure here is reported, and the run still succeeds
+        print(f"lmforge: warning: no report.html for {run_dir} ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
 
 
 def report_cli(args: argparse.Namespace) -> int:
