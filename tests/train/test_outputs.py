@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from train_helpers import write_sft_project
 
 from lmforge.cli import main
 
 FIELDS = ("step", "epoch", "loss", "lr", "tokens", "tokens_per_s", "peak_mem_mb")
-
-
-def write_sft_project(root: Path, model: str, n: int = 48, **train: object) -> Path:
-    """A prepared SFT dataset (train/val jsonl, as `lmforge prepare` writes it) and its EXP.yaml."""
-    cities = ["Paris", "Berlin", "Rome", "Madrid", "Oslo", "Vienna"]
-    rows = [{"id": f"t:{i}", "meta": {}, "prompt": f"Where is office {i}?", "response": f"In {cities[i % 6]}."}
-            for i in range(n)]
-    data = root / "data"
-    data.mkdir(parents=True)
-    for split, part in (("train", rows[: n - 8]), ("val", rows[n - 8 :])):
-        (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
-    settings = {"output_dir": str(root / "run"), "max_steps": 6, "batch_size": 4, "save_every": 3,
-                "eval_every": 3, "log_every": 2, "max_seq_len": 64, "precision": "fp32", **train}
-    exp = {"name": "t", "task": {"type": "sft"}, "model": {"name": model}, "data": {"output_dir": str(data)},
-           "train": settings}
-    (root / "exp.yaml").write_text(json.dumps(exp))
-    return root / "exp.yaml"
 
 
 def test_cli_run_writes_loadable_final(tiny_model, tmp_path):
@@ -41,7 +24,7 @@ def test_cli_run_writes_loadable_final(tiny_model, tmp_path):
     train_rows = [r for r in rows if "loss" in r]
     assert [r["step"] for r in train_rows] == [2, 4, 6]
     assert all(k in r for r in train_rows for k in FIELDS)
-    assert [r["step"] for r in rows if "val_loss" in r] == [3, 6]
+    assert [r["step"] for r in rows if "val_loss" in r] == [0, 3, 6]  # 0: the untrained baseline
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert (run / "best" / "adapter_model.safetensors").is_file()
     meta = json.loads((run / "final" / "lmforge.json").read_text())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import torch
 
@@ -46,3 +48,20 @@ def make_cfg(model: str, out: str, *overrides: str) -> ExperimentConfig:
     base = [f"model.name={model}", f"train.output_dir={out}", "train.packing=false", "train.precision=fp32",
             "train.log_every=1", "train.eval_every=0", "train.warmup_ratio=0", "train.batch_size=4"]
     return load_config(None, base + list(overrides))
+
+
+def write_sft_project(root: Path, model: str, n: int = 48, **train: object) -> Path:
+    """A prepared SFT dataset (train/val jsonl, as `lmforge prepare` writes it) and its EXP.yaml."""
+    cities = ["Paris", "Berlin", "Rome", "Madrid", "Oslo", "Vienna"]
+    rows = [{"id": f"t:{i}", "meta": {}, "prompt": f"Where is office {i}?", "response": f"In {cities[i % 6]}."}
+            for i in range(n)]
+    data = root / "data"
+    data.mkdir(parents=True)
+    for split, part in (("train", rows[: n - 8]), ("val", rows[n - 8 :])):
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+    settings = {"output_dir": str(root / "run"), "max_steps": 6, "batch_size": 4, "save_every": 3,
+                "eval_every": 3, "log_every": 2, "max_seq_len": 64, "precision": "fp32", **train}
+    exp = {"name": "t", "task": {"type": "sft"}, "model": {"name": model}, "data": {"output_dir": str(data)},
+           "train": settings}
+    (root / "exp.yaml").write_text(json.dumps(exp))
+    return root / "exp.yaml"

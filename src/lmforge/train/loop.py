@@ -71,6 +71,8 @@ def run_loop(run: Run) -> None:
     """Epochs of windows until `total_steps` or early stopping."""
     st, t = run.state, run.cfg.train
     acc = run.accelerator
+    if st.step == 0 and run.val_units:
+        baseline_eval(run)
     bar = progress_bar(run.total_steps, st.step, acc.is_main_process)
     try:
         while st.step < run.total_steps and not run.stop:
@@ -180,8 +182,7 @@ def evaluate(run: Run) -> dict[str, float]:
     """Val loss and perplexity; tracks the best (saved to best/) and early stopping."""
     from lmforge.train.run import save_best
 
-    with run.accelerator.autocast():
-        res = eval_loss(run.model, eval_batches(run.val_units, run.cfg.train.batch_size, run.collate, run.pad_id))
+    res = _val_loss(run)
     st, es = run.state, run.cfg.train.early_stopping
     min_delta = es.min_delta if es else 0.0
     if st.best_val is None or res["loss"] < st.best_val - min_delta:
@@ -191,6 +192,19 @@ def evaluate(run: Run) -> dict[str, float]:
         st.bad_evals += 1
         run.stop = es is not None and st.bad_evals >= es.patience
     return {"val_loss": res["loss"], "val_perplexity": res["perplexity"]}
+
+
+def baseline_eval(run: Run) -> None:
+    """Val loss of the untrained model, logged as step 0 (the start of the curve; not a 'best')."""
+    res = _val_loss(run)
+    row = {"step": 0, "epoch": 0.0, "val_loss": res["loss"], "val_perplexity": res["perplexity"]}
+    run.log.write(row)
+    run.last.update(row)
+
+
+def _val_loss(run: Run) -> dict[str, float]:
+    with run.accelerator.autocast():
+        return eval_loss(run.model, eval_batches(run.val_units, run.cfg.train.batch_size, run.collate, run.pad_id))
 
 
 def plan_steps(n_units: int, cfg: ExperimentConfig, world: int) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,9 @@ def apply_lora(model: Any, lora: LoraConfig, head: str = "lm", quantized: bool =
         fan_in_fan_out=_has_conv1d(model),
     )
     try:
-        return get_peft_model(model, peft_cfg)
+        with warnings.catch_warnings():  # peft reads a transformers attribute deprecated in 5.x
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return get_peft_model(model, peft_cfg)
     except ValueError as e:  # e.g. a target module name that the model does not have
         raise UserError(f"model.lora.target: {str(e).splitlines()[0]}") from None
 
