@@ -67,9 +67,9 @@ def test_minhash_recall_and_precision_on_a_planted_set():
     texts, planted = [], set()
     for words in originals:
         texts.append(" ".join(words))
-    for i in range(100):  # near copies: 2 words changed in 200 -> jaccard of 5-grams ~0.9
+    for i in range(100):  # near copies: 2-3 words changed in 200 -> jaccard of 5-grams 0.86-0.9
         planted.add(len(texts))
-        texts.append(" ".join(_mutate(originals[i], rng, 2)))
+        texts.append(" ".join(_mutate(originals[i], rng, 2 + i % 2)))
     for i in range(100, 150):  # distant edits: 30 words changed -> jaccard ~0.2, not duplicates
         texts.append(" ".join(_mutate(originals[i], rng, 30)))
     step = build_steps([{"near_dedup": {"threshold": 0.8}}], StepContext())[0]
@@ -78,7 +78,12 @@ def test_minhash_recall_and_precision_on_a_planted_set():
     found = set(drops)
     recall = len(found & planted) / len(planted)
     precision = len(found & planted) / max(len(found), 1)
-    assert recall >= 0.95 and precision == 1.0, (recall, precision)
+    assert recall >= 0.9 and precision == 1.0, (recall, precision)  # signature estimates only
+    exact = step.decide(step.keys(texts), ids, lambda idx: {i: texts[i] for i in idx})
+    assert set(exact) == planted  # with texts read back: every planted copy, nothing else
+    for i, reason in exact.items():
+        a, b = set(step.shingles(texts[i])), set(step.shingles(texts[i - 300]))
+        assert reason == f"near-duplicate of d:{i - 300} (jaccard {len(a & b) / len(a | b):.2f})"
     # the reported jaccard agrees with datasketch's estimate on the same shingles
     i = min(found)
     src = int(drops[i].split("d:")[1].split(" ")[0])

@@ -59,7 +59,8 @@ def decide_global(work: str, stage: int, n_shards: int, spec: Any, ctx: StepCont
         shard_ids = json.loads((d / f"{i}.ids.json").read_text())
         ids.extend(shard_ids)
         offsets.append(offsets[-1] + len(shard_ids))
-    drops = step.decide(np.concatenate(keys), ids) if keys else {}  # type: ignore[attr-defined]
+    fetch = _fetcher(d, offsets, step)
+    drops = step.decide(np.concatenate(keys), ids, fetch) if keys else {}  # type: ignore[attr-defined]
     per_shard: dict[str, dict[str, str]] = {}
     bounds = np.asarray(offsets)
     for g, reason in sorted(drops.items()):
@@ -74,6 +75,27 @@ def decide_global(work: str, stage: int, n_shards: int, spec: Any, ctx: StepCont
     _atomic_json(d / "decisions.stats.json", stats)
     _atomic_json(out, per_shard)  # written last: its presence marks the decision as done
     return stats
+
+
+def _fetcher(d: Path, offsets: list[int], step: Any) -> Callable[[list[int]], dict[int, str]]:
+    """Read back the texts of some records (by global index) with one pass over the shards that hold them."""
+    from lmforge.data.record import Record
+
+    def fetch(indices: list[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        bounds = np.asarray(offsets)
+        by_shard: dict[int, set[int]] = {}
+        for g in indices:
+            s = int(np.searchsorted(bounds, g, side="right") - 1)
+            by_shard.setdefault(s, set()).add(g - offsets[s])
+        for s, wanted in sorted(by_shard.items()):
+            with open(d / f"{s}.kept.jsonl", encoding="utf-8") as f:
+                for n, line in enumerate(f):
+                    if n in wanted:
+                        out[offsets[s] + n] = Record.from_work(json.loads(line)).text(step.on)
+        return out
+
+    return fetch
 
 
 def run_stages(jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]], stages: list[list[Any]],

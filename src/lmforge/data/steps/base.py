@@ -75,5 +75,6 @@ class GlobalStep(Step):
     def keys(self, texts: list[str]) -> np.ndarray:  # (n, k) per batch, computed in the workers
         raise NotImplementedError
 
-    def decide(self, keys: np.ndarray, ids: list[str]) -> dict[int, str]:  # global index -> reason
+    def decide(self, keys: np.ndarray, ids: list[str], fetch: Any = None) -> dict[int, str]:
+        """Global index -> reason; `fetch(indices) -> {index: text}` reads texts back when needed."""
         raise NotImplementedError

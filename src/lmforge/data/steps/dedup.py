@@ -39,7 +39,7 @@ class ExactDedup(GlobalStep):
             out[i, 0] = int.from_bytes(hashlib.blake2b(norm(t).encode(), digest_size=8).digest(), "little")
         return out
 
-    def decide(self, keys: np.ndarray, ids: list[str]) -> dict[int, str]:
+    def decide(self, keys: np.ndarray, ids: list[str], fetch: Any = None) -> dict[int, str]:
         h = keys[:, 0]
         _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
         keeper = first[inverse]  # index of the first record with the same hash
@@ -56,16 +56,21 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 class NearDedup(GlobalStep):
-    """MinHash LSH over word n-grams (rensa's Rust MinHash); candidate pairs are confirmed by the
-    signatures' estimated Jaccard >= threshold, so LSH false positives are not dropped."""
+    """MinHash LSH over word n-grams (rensa's Rust MinHash), then every candidate pair is checked on the
+    exact Jaccard of its shingle sets (`verify: exact`, the texts are fetched back from the stage files),
+    or on the signatures' estimate (`verify: estimate`, nothing re-read). LSH bands aim below the
+    threshold so that pairs just above it are not missed; the check removes the extra candidates."""
 
     name = "near_dedup"
 
-    def __init__(self, threshold: float = 0.8, ngram: int = 5, num_perm: int = 128,
+    def __init__(self, threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, verify: str = "exact",
                  bands: int | None = None, rows: int | None = None, **kw) -> None:
         super().__init__(**kw)
-        self.threshold, self.ngram, self.num_perm = threshold, ngram, num_perm
-        self.bands, self.rows = (bands, rows) if bands and rows else lsh_params(threshold, num_perm)
+        if verify not in ("exact", "estimate"):
+            raise ValueError(f"verify must be exact or estimate, got {verify!r}")
+        self.threshold, self.ngram, self.num_perm, self.verify = threshold, ngram, num_perm, verify
+        aim = max(threshold - 0.1, 0.3) if verify == "exact" else threshold
+        self.bands, self.rows = (bands, rows) if bands and rows else lsh_params(aim, num_perm)
 
     def shingles(self, text: str) -> list[str]:
         """Word n-grams of the normalised text; a text shorter than n words is one shingle."""
@@ -82,9 +87,10 @@ class NearDedup(GlobalStep):
                                                          self.ctx.seed)
         return np.asarray(m.to_rows(), dtype=np.uint32)  # (n, num_perm)
 
-    def decide(self, keys: np.ndarray, ids: list[str]) -> dict[int, str]:
+    def candidates(self, keys: np.ndarray) -> np.ndarray:
+        """(m, 2) pairs (earlier, later) that share at least one LSH band, each pair once."""
         n = len(keys)
-        parent = np.arange(n)
+        pairs = []
         for b in range(self.bands):
             band = keys[:, b * self.rows:(b + 1) * self.rows].astype(np.uint64)  # (n, rows)
             digest = (band * _MIX[:self.rows]).sum(axis=1)  # (n,) one 64-bit key per band; wraps on purpose
@@ -93,17 +99,45 @@ class NearDedup(GlobalStep):
             new_run = np.concatenate([[True], ~same])  # (n,) True where a run of equal bands starts
             run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
             dup_pos = np.nonzero(~new_run)[0]
-            if not len(dup_pos):
-                continue
-            a, c = order[run_start[dup_pos]], order[dup_pos]  # (earliest record of the run, a later one)
-            est = (keys[a] == keys[c]).mean(axis=1)
-            ok = est >= self.threshold
-            for x, y in zip(a[ok], c[ok], strict=True):
+            # each later member of a run pairs with the run's earliest record
+            pairs.append(np.stack([order[run_start[dup_pos]], order[dup_pos]], axis=1))
+        if not pairs:
+            return np.empty((0, 2), dtype=np.int64)
+        return np.unique(np.concatenate(pairs), axis=0)
+
+    def decide(self, keys: np.ndarray, ids: list[str], fetch: Any = None) -> dict[int, str]:
+        """Global index -> reason. `fetch(indices) -> {index: text}` reads texts back for exact checks."""
+        n = len(keys)
+        pairs = self.candidates(keys) if n else np.empty((0, 2), dtype=np.int64)
+        est = (keys[pairs[:, 0]] == keys[pairs[:, 1]]).mean(axis=1) if len(pairs) else np.empty(0)
+        sim = self._similarity(keys, fetch, pairs, est)
+        parent = np.arange(n)
+        for (x, y), j in zip(pairs, sim(pairs, est), strict=True):
+            if j >= self.threshold:
                 _union(parent, int(x), int(y))
-        roots = np.array([_find(parent, i) for i in range(n)])
+        roots = np.array([_find(parent, i) for i in range(n)], dtype=np.int64)
         dups = np.nonzero(roots != np.arange(n))[0]
-        sims = (keys[roots[dups]] == keys[dups]).mean(axis=1) if len(dups) else []
-        return {int(i): f"near-duplicate of {ids[roots[i]]} (jaccard {s:.2f})" for i, s in zip(dups, sims, strict=True)}
+        pair = np.stack([roots[dups], dups], axis=1) if len(dups) else np.empty((0, 2), dtype=np.int64)
+        j = sim(pair, (keys[pair[:, 0]] == keys[pair[:, 1]]).mean(axis=1) if len(pair) else np.empty(0))
+        return {int(i): f"near-duplicate of {ids[r]} (jaccard {s:.2f})" for (r, i), s in zip(pair, j, strict=True)}
+
+    def _similarity(self, keys: np.ndarray, fetch: Any, pairs: np.ndarray, est: np.ndarray) -> Any:
+        if self.verify == "estimate" or fetch is None:
+            return lambda p, e: e
+        # only pairs whose estimate is within reach of the threshold are re-read (4 sigma at 128 perms)
+        near = pairs[est >= self.threshold - 0.15]
+        texts = fetch(sorted({int(i) for i in near.ravel()}))
+        sets: dict[int, set[str]] = {}
+
+        def jaccard(a: int, b: int) -> float:
+            for i in (a, b):
+                if i not in sets:
+                    sets[i] = set(self.shingles(texts[i])) if i in texts else set()
+            inter = len(sets[a] & sets[b])
+            return inter / max(len(sets[a] | sets[b]), 1)
+
+        return lambda p, e: [jaccard(int(a), int(b)) if int(a) in texts and int(b) in texts else 0.0
+                             for a, b in p]
 
 
 _MIX = np.random.default_rng(0).integers(1, 2**63, size=256, dtype=np.uint64) | np.uint64(1)

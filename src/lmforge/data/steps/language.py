@@ -25,18 +25,20 @@ def identifier() -> Any:
 class Language(Step):
     """`{language: {keep: [en], min_score: 0.65}}` -> meta.language = "en", meta.language_score = 0.99.
 
-    keep: null keeps every language (only tags). The first 1,000 characters decide (speed; enough for langid).
+    keep: null keeps every language (only tags). The first `chars` characters decide: py3langid walks
+    its automaton in Python byte by byte, and 500 characters are plenty to tell languages apart.
     """
 
     name = "language"
 
-    def __init__(self, keep: list[str] | None = None, min_score: float = 0.65, **kw) -> None:
+    def __init__(self, keep: list[str] | None = None, min_score: float = 0.65, chars: int = 500, **kw) -> None:
         super().__init__(**kw)
+        self.chars = chars
         self.keep_langs = set(keep) if keep else None
         self.min_score = min_score
 
     def process(self, rec: Record) -> Any:
-        text = rec.text(self.on)[:1000]
+        text = rec.text(self.on)[:self.chars]
         lang, score = identifier().classify(text)
         rec.meta["language"], rec.meta["language_score"] = lang, round(float(score), 4)
         if self.keep_langs is not None and lang not in self.keep_langs:
