@@ -1,4 +1,4 @@
-"""Fixtures of the report tests: a finished tiny run folder."""
+"""Fixtures of the report tests: a finished tiny run folder, its report, a headless Chromium."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ from pathlib import Path
 
 import pytest
 from run_files import make_run
+
+pytest.register_assert_rewrite("browser_check")  # its checks fail with pytest's detailed messages
+from browser_check import start_browser  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for all report tests (starting it takes seconds)."""
+    yield from start_browser()
 
 
 @pytest.fixture
