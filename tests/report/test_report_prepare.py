@@ -36,3 +36,29 @@ def test_report_of_a_prepared_data_folder(tmp_path: Path, monkeypatch) -> None:
     for reason in ("read: malformed JSON", "length: too short", "exact_dedup: exact duplicate"):
         assert reason in html
     assert re.search(r"<title>lmforge report · prepared</title>", html)  # the name from manifest.json
+
+
+def test_label_balance_of_a_prepared_classification_set(tmp_path: Path, monkeypatch) -> None:
+    """stats.json has no label table: the report counts the labels of the split files."""
+    moods = {"pos": ["great", "lovely", "superb", "fine"], "neg": ["awful", "bad", "poor"]}
+    rows = [
+        {"text": f"the {w} service on day {d} was noted", "label": label}
+        for label, ws in moods.items()
+        for w in ws
+        for d in ("one", "two", "three", "four", "five")
+    ]
+    (tmp_path / "raw.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (tmp_path / "exp.yaml").write_text(
+        "name: moods\ntask: {type: classification}\n"
+        "data:\n  sources: [{path: raw.jsonl}]\n  split: {train: 0.6, val: 0.2, test: 0.2, stratify: label}\n"
+        "  output_dir: out\n  workers: 1\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    lmforge.prepare(lmforge.load_config("exp.yaml"), quiet=True)
+    html = write_report(tmp_path / "out").read_text(encoding="utf-8")
+    assert "<h2>Splits and label balance</h2>" in html
+    assert 'alt="label counts per split"' in html
+    train = [
+        json.loads(line)["label"] for line in (tmp_path / "out" / "train.jsonl").read_text().splitlines()
+    ]
+    assert re.search(rf"<td>train</td><td class=\"num\">{train.count('neg')} \(\d+%\)</td>", html)

@@ -17,6 +17,7 @@ import yaml
 
 MAX_SAMPLES = 20  # generations shown side by side; more only lengthens the page
 MAX_REJECT_LINES = 200_000  # rejects.jsonl can be huge: examples come from its head
+MAX_LABEL_LINES = 1_000_000  # per split when counting labels that stats.json does not hold
 
 
 @dataclass
@@ -27,6 +28,7 @@ class RunData:
     data_dir: Path | None = None
     stats: dict[str, Any] | None = None
     reject_examples: dict[str, dict[str, Any]] = field(default_factory=dict)  # "step: reason" -> record
+    label_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> label -> records
     metrics: list[dict[str, Any]] = field(default_factory=list)
     eval: dict[str, Any] | None = None
     samples: list[dict[str, Any]] = field(default_factory=list)
@@ -156,6 +158,36 @@ def reject_examples(path: Path, notes: list[str]) -> dict[str, dict[str, Any]]:
     return examples
 
 
+def count_labels(data_dir: Path, notes: list[str]) -> dict[str, dict[str, int]]:
+    """{split: {label: records}} from the split files of a classification dataset; {} for other tasks.
+
+    A split whose first record has no `label` is not read further (not a classification dataset).
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for split in ("train", "val", "test"):
+        path = data_dir / f"{split}.jsonl"
+        if not path.is_file():
+            continue
+        labels: dict[str, int] = {}
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for i, line in enumerate(f):
+                if i >= MAX_LABEL_LINES:
+                    notes.append(f"{path.name}: labels counted over the first {MAX_LABEL_LINES:,} records")
+                    break
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(row, dict) or "label" not in row:
+                    if i == 0:
+                        break
+                    continue
+                labels[str(row["label"])] = labels.get(str(row["label"]), 0) + 1
+        if labels:
+            counts[split] = labels
+    return counts
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Gather the files of a run folder (train or data output folder).
 
@@ -180,6 +212,8 @@ def load_run(run_dir: str | Path) -> RunData:
         data.stats = read_json(data.data_dir / "stats.json", notes)
         data.manifest = read_json(data.data_dir / "manifest.json", notes)
         data.reject_examples = reject_examples(data.data_dir / "rejects.jsonl", notes)
+        if not (data.stats or {}).get("labels"):
+            data.label_counts = count_labels(data.data_dir, notes)
         _config_fallback(data, data.manifest)
     data.metrics = clean_metrics(read_jsonl(run_dir / "metrics.jsonl", notes))
     data.eval = read_json(run_dir / "eval.json", notes)

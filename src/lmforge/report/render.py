@@ -24,6 +24,8 @@ TEMPLATE = "report.html.j2"
 def build_context(run: RunData) -> dict[str, Any]:
     """All the template needs; each section is None when its data are absent (the template skips it)."""
     stats = normalise(run.stats)
+    if run.label_counts:  # counted from the split files when stats.json has no label table
+        stats = {**(stats or {}), "labels": run.label_counts}
     ctx: dict[str, Any] = {
         "title": str(
             run.config.get("name") or (run.manifest or {}).get("name") or run.run_dir.resolve().name
