@@ -145,6 +145,10 @@ def test_bad_run_folders_are_user_errors(tmp_path: Path) -> None:
         write_report(tmp_path / "nope")
     with pytest.raises(UserError, match="holds no run files"):
         write_report(tmp_path)
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "loss": 2.0}\n')
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UserError, match="cannot write the report"):
+        write_report(tmp_path, tmp_path / "a-file" / "report.html")  # a file where a folder should be
 
 
 def test_cli(tiny_run: Path, tmp_path: Path, capsys) -> None:

@@ -94,14 +94,25 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         )
     html = render(build_context(run))
     path = Path(out) if out is not None else run_dir / "report.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # write then rename: a browser or a second writer never sees half a page
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".html")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(html)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-    os.replace(tmp, path)
+    try:
+        _write_atomic(path, html)
+    except OSError as e:
+        raise UserError(f"cannot write the report to {path}: {e.strerror or e}") from None
     return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write then rename: a browser or a second writer never sees half a page."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".html")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def write_report_safely(run_dir: str | Path) -> Path | None:
