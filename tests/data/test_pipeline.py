@@ -144,3 +144,21 @@ def test_kill_9_then_rerun_gives_identical_files(runner):
         s.SHARD_BYTES = old
     assert _outputs(runner.root / "out") == _outputs(runner.root / "ref")
     assert not (runner.root / "out" / ".work").exists()
+
+
+def test_near_duplicates_across_files_and_shards_are_verified_exactly(runner):
+    words = [f"token{i}" for i in range(80)]
+    near = list(words)
+    near[40] = "changed"
+    runner.write("a.jsonl", json.dumps({"text": " ".join(words)}) + "\n" + json.dumps({"text": "something else entirely"}) + "\n")
+    runner.write("b.jsonl", json.dumps({"text": " ".join(near)}) + "\n")
+    stats, kept, rejects = runner.run([{"path": "*.jsonl"}], steps=["near_dedup"])
+    a, b = set(), set()
+    for i in range(76):
+        a.add(" ".join(words[i:i + 5]))
+        b.add(" ".join(near[i:i + 5]))
+    assert [r["id"] for r in kept] == ["a.jsonl:1", "a.jsonl:2"]
+    assert rejects[0]["id"] == "b.jsonl:1"
+    assert rejects[0]["reason"] == f"near-duplicate of a.jsonl:1 (jaccard {len(a & b) / len(a | b):.2f})"
+    assert stats["steps"][-1] == {"step": "near_dedup", "in": 3, "out": 2, "time_s": stats["steps"][-1]["time_s"],
+                                  "reasons": {"near-duplicate": 1}}

@@ -14,6 +14,7 @@ from typing import Any
 from lmforge.config import ExperimentConfig, load_config
 from lmforge.data.executor import plan_stages, run_stages
 from lmforge.data.sources import detect_format, expand, plan_shards
+from lmforge.data.split import sizes
 from lmforge.data.stats import merge_histograms, merge_text_stats, new_step_stats
 from lmforge.data.steps import StepContext, build_steps, parse_spec
 from lmforge.data.summary import print_summary
@@ -70,6 +71,7 @@ def prepare(cfg: ExperimentConfig | str | Path, overrides: list[str] | None = No
         raise UserError(f"data.executor: '{data.executor}' is not available yet; use local (processes)")
     ctx = StepContext(base_dir=cfg.base_dir, model=cfg.model.name, seed=cfg.seed, task=cfg.task.type)
     build_steps(data.steps, ctx)  # unknown steps and options fail here, before any work
+    sizes(0, data.split.model_dump())  # so do split sizes that are neither ratios nor counts
     shards = plan(cfg)
     out_dir = Path(data.output_dir)
     work = out_dir / ".work"
