@@ -258,10 +258,13 @@ def load_trained(path: Path, cfg: ExperimentConfig, task: Task) -> tuple[Any, An
 
 def eval_cli(args: argparse.Namespace) -> int:
     """`lmforge eval EXP.yaml [--model DIR] [--split val|test] [k=v ...]`: print base vs fine-tuned."""
+    from lmforge.report import write_report_safely
+
     cfg = load_config(args.config, args.overrides)
     out = evaluate(cfg, args.model, args.split)
     print(format_table(out))
-    print(f"wrote {Path(cfg.train.output_dir) / 'eval.json'}")
+    report = write_report_safely(cfg.train.output_dir)
+    print(f"wrote {Path(cfg.train.output_dir) / 'eval.json'}" + (f" and {report}" if report else ""))
     return 0
 
 
