@@ -44,6 +44,11 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", type=float, default=1.0)
 
 
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("overrides", nargs="*", metavar="k=v", help="dotted overrides, e.g. train.max_steps=10")
+    p.add_argument("--example", default=None, help="example folder (default: examples/support-bot)")
+
+
 def _no_args(p: argparse.ArgumentParser) -> None:
     pass
 
@@ -93,7 +98,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] 
     "prepare": ("read, clean, filter, dedup and split data", _config_args, "lmforge.data.prepare:prepare_cli"),
     "inspect": ("pre-flight checks of the tokenised training data", _config_args, "lmforge.inspect:inspect_cli"),
     "doctor": ("environment report", _no_args, "lmforge.doctor:doctor_cli"),
-    "demo": ("the quickstart that `make demo` runs", _no_args, "lmforge.commands:demo"),
+    "demo": ("the quickstart that `make demo` runs, end to end", _demo_args, "lmforge.demo:demo_cli"),
     "report": ("self-contained HTML report of a run folder", _report_args, "lmforge.report:report_cli"),
     "train": ("fine-tune (full or LoRA); --resume continues the run", _train_args, "lmforge.train:train_cli"),
     "eval": ("task metrics of base vs fine-tuned on val/test", _eval_args, "lmforge.evaluate:eval_cli"),

@@ -70,14 +70,3 @@ def chat(args: argparse.Namespace) -> int:
             streamer=streamer,
         )[0]
         history.append({"role": "assistant", "content": out.text})
-
-
-def demo(args: argparse.Namespace) -> int:
-    """Until the end-to-end demo lands: answer a question with the built-in model, and say so."""
-    print("lmforge demo: the end-to-end demo (prepare -> train -> eval) is not built yet;")
-    print("for now it shows the built-in model answering with its chat template.\n")
-    question = "What is the capital of France?"
-    model, tokenizer = load_for_inference("smollm2-135m-instruct")
-    print(f"Q: {question}")
-    print(f"A: {generate_batch(model, tokenizer, [question], max_new_tokens=64)[0].text}")
-    return 0
