@@ -25,126 +25,243 @@ class Section(BaseModel):
 
 # ---------------------------------------------------------------- data
 class SourceConfig(Section):
-    path: str  # file, folder or glob; relative to the YAML file
-    format: Literal["auto", "jsonl", "json", "csv", "tsv", "parquet", "txt", "md", "html", "hf"] = "auto"
-    unit: Literal["file", "line", "paragraph"] = "file"  # record unit for txt/md/html
-    fields: dict[str, str] = Field(default_factory=dict)  # task field -> source field
-    encoding_errors: Literal["repair", "reject"] = "repair"
+    path: str = Field(
+        description="File, folder (read recursively) or glob of raw input; relative to the YAML file."
+    )  # file, folder or glob; relative to the YAML file
+    format: Literal["auto", "jsonl", "json", "csv", "tsv", "parquet", "txt", "md", "html", "hf"] = Field(
+        "auto",
+        description="Input format; auto goes by the file extension (a folder with state.json is a Hugging Face save_to_disk folder).",
+    )
+    unit: Literal["file", "line", "paragraph"] = Field(
+        "file", description="What one record is for txt/md/html input: a whole file, a line, or a paragraph."
+    )  # record unit for txt/md/html
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Task field -> source field, e.g. {prompt: question}; other source fields go to meta.extra.",
+    )  # task field -> source field
+    encoding_errors: Literal["repair", "reject"] = Field(
+        "repair",
+        description="Bytes that are not UTF-8: repair (decode as cp1252, then ftfy) or reject the record.",
+    )
 
 
 class SplitConfig(Section):
-    train: float = 0.9  # ratios (sum 1) or record counts (>= 1)
-    val: float = 0.05
-    test: float = 0.05
-    stratify: str | None = None  # field to stratify by, e.g. "label"
+    train: float = Field(
+        0.9,
+        description="Share of records for train (ratios summing to 1), or a record count when the three sum to more than 1.",
+    )  # ratios (sum 1) or record counts (>= 1)
+    val: float = Field(0.05, description="Share (or count) of records for validation.")
+    test: float = Field(0.05, description="Share (or count) of records for the held-out test split.")
+    stratify: str | None = Field(
+        None,
+        description="Field (task field or meta key) to stratify by, e.g. label; null = no stratification.",
+    )  # field to stratify by, e.g. "label"
 
 
 StepSpec = str | dict[str, dict[str, Any] | None]
 
 
 class StatsConfig(Section):
-    top_k: int = Field(50, gt=0)  # words and co-occurring pairs listed in stats.json
-    window: int = Field(5, gt=0)  # words apart that still count as co-occurring
+    top_k: int = Field(
+        50, gt=0, description="Words and co-occurring word pairs listed in stats.json."
+    )  # words and co-occurring pairs listed in stats.json
+    window: int = Field(
+        5, gt=0, description="How many words apart two words may be and still count as co-occurring."
+    )  # words apart that still count as co-occurring
 
 
 class DataConfig(Section):
-    sources: list[SourceConfig] = Field(default_factory=list)
-    steps: list[StepSpec] = Field(default_factory=list)
-    split: SplitConfig = Field(default_factory=SplitConfig)
-    output_dir: str | None = None  # default: runs/<name>/data
-    workers: int | None = None  # processes; None = all cores
-    executor: Literal["local", "ray"] = "local"
-    augment: dict[str, Any] | None = None
-    stats: StatsConfig = Field(default_factory=StatsConfig)
+    sources: list[SourceConfig] = Field(default_factory=list, description="Raw inputs, read in order.")
+    steps: list[StepSpec] = Field(
+        default_factory=list,
+        description="Cleaning, filtering and dedup steps, in order: a name, or {name: {options}} (see docs/prepare.md).",
+    )
+    split: SplitConfig = Field(
+        default_factory=SplitConfig, description="How kept records are split into train/val/test."
+    )
+    output_dir: str | None = Field(
+        None,
+        description="Where train/val/test.jsonl, rejects.jsonl, stats.json and manifest.json go; null = <train.output_dir>/data.",
+    )  # default: runs/<name>/data
+    workers: int | None = Field(
+        None, description="Processes for prepare; null = all cores."
+    )  # processes; None = all cores
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Where prepare runs; only local (a process pool) is available."
+    )
+    augment: dict[str, Any] | None = Field(
+        None, description="Data augmentation options (not used by prepare yet); null = none."
+    )
+    stats: StatsConfig = Field(default_factory=StatsConfig, description="What stats.json counts.")
 
 
 # ---------------------------------------------------------------- task
 class TaskConfig(Section):
-    type: Literal["causal_lm", "sft", "classification", "qa", "summarization"] = "sft"
-    head: Literal["lm", "classifier"] = "lm"  # classification only
-    labels: list[str] | None = None  # classification label set; None = read from the train split
-    template: str | None = None  # prompt template with {field} slots; None = the task's default
-    chat_template: str | None = None  # Jinja chat template replacing the tokenizer's; saved with the model
-    system: str | None = None  # system message added to every example
-    train_on_prompt: bool = False
-    truncate: Literal["left", "right", "drop"] = "right"
+    type: Literal["causal_lm", "sft", "classification", "qa", "summarization"] = Field(
+        "sft",
+        description="What is trained: causal_lm (every token), sft (answers), classification, qa or summarization.",
+    )
+    head: Literal["lm", "classifier"] = Field(
+        "lm",
+        description="Classification only: lm (the model writes the label word) or classifier (a linear head on the last token).",
+    )  # classification only
+    labels: list[str] | None = Field(
+        None, description="Classification label set; null = the sorted distinct labels of train.jsonl."
+    )  # classification label set; None = read from the train split
+    template: str | None = Field(
+        None, description="User-message template with {field} slots; null = the task's default prompt."
+    )  # prompt template with {field} slots; None = the task's default
+    chat_template: str | None = Field(
+        None, description="Jinja chat template that replaces the tokenizer's; saved with the trained model."
+    )  # Jinja chat template replacing the tokenizer's; saved with the model
+    system: str | None = Field(
+        None, description="System message added to every example (a record's own system wins)."
+    )  # system message added to every example
+    train_on_prompt: bool = Field(
+        False, description="Put loss on the prompt tokens too, not only on the answers."
+    )
+    truncate: Literal["left", "right", "drop"] = Field(
+        "right",
+        description="Examples longer than train.max_seq_len: keep the start (right), the end (left), or drop them.",
+    )
 
 
 # ---------------------------------------------------------------- model
 class LoraConfig(Section):
-    r: int = Field(16, gt=0)
-    alpha: float = 32
-    dropout: float = Field(0.05, ge=0, lt=1)
-    target: Literal["all-linear"] | list[str] = "all-linear"
-    dora: bool = False
+    r: int = Field(16, gt=0, description="LoRA rank.")
+    alpha: float = Field(32, description="LoRA scaling numerator (the update is scaled by alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    target: Literal["all-linear"] | list[str] = Field(
+        "all-linear", description="Modules that get adapters: all-linear, or a list of module names."
+    )
+    dora: bool = Field(False, description="Use DoRA (weight-decomposed LoRA).")
 
 
 class ModelConfig(Section):
-    name: str = "smollm2-135m-instruct"  # alias, local HF folder, .gguf file or hub id
-    lora: LoraConfig | None = Field(default_factory=LoraConfig)  # None = full fine-tune
-    trust_remote_code: bool = False
-    quantize: Literal["4bit", "8bit"] | None = None  # QLoRA; needs CUDA + bitsandbytes
+    name: str = Field(
+        "smollm2-135m-instruct",
+        description="Model to fine-tune: the alias smollm2-135m-instruct, a local Hugging Face folder, a .gguf file or a hub id.",
+    )  # alias, local HF folder, .gguf file or hub id
+    lora: LoraConfig | None = Field(
+        default_factory=LoraConfig,
+        description="LoRA adapter settings; null = full fine-tune of every weight.",
+    )  # None = full fine-tune
+    trust_remote_code: bool = Field(False, description="Allow the model folder's own Python code to run.")
+    quantize: Literal["4bit", "8bit"] | None = Field(
+        None,
+        description="Load the base model in 4 or 8 bit (QLoRA); needs CUDA and bitsandbytes; null = no quantization.",
+    )  # QLoRA; needs CUDA + bitsandbytes
 
 
 # ---------------------------------------------------------------- train
 class EarlyStoppingConfig(Section):
-    patience: int = Field(3, ge=1)  # evaluations without improvement of val loss
-    min_delta: float = 0.0
+    patience: int = Field(
+        3, ge=1, description="Evaluations without an improvement of val loss before training stops."
+    )  # evaluations without improvement of val loss
+    min_delta: float = Field(0.0, description="Smallest decrease of val loss that counts as an improvement.")
 
 
 class TrainConfig(Section):
-    output_dir: str | None = None  # default: runs/<name>
-    epochs: float = Field(1, gt=0)
-    max_steps: int | None = Field(None, gt=0)  # optimizer steps; wins over epochs
-    batch_size: int = Field(8, gt=0)  # per process
-    grad_accum: int = Field(1, gt=0)
-    lr: float = Field(2.0e-4, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    scheduler: Literal["constant", "linear", "cosine"] = "cosine"
-    warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    warmup_steps: int | None = Field(None, ge=0)  # wins over warmup_ratio
-    max_grad_norm: float | None = 1.0
-    max_seq_len: int = Field(512, gt=0)
-    packing: bool = True
-    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
-    gradient_checkpointing: bool = False
-    log_every: int = Field(10, gt=0)
-    eval_every: int = Field(50, ge=0)  # 0 = only at the end
-    save_every: int = Field(100, gt=0)
-    keep: int = Field(2, ge=1)
-    early_stopping: EarlyStoppingConfig | None = Field(default_factory=EarlyStoppingConfig)
-    num_processes: int = Field(1, ge=1)
-    distributed: Literal["ddp", "fsdp"] = "ddp"
+    output_dir: str | None = Field(
+        None, description="Run folder (checkpoints, metrics, final model, eval, report); null = runs/<name>."
+    )  # default: runs/<name>
+    epochs: float = Field(1, gt=0, description="Passes over the train split (fractions allowed).")
+    max_steps: int | None = Field(
+        None, gt=0, description="Optimizer steps to run; wins over epochs; null = from epochs."
+    )  # optimizer steps; wins over epochs
+    batch_size: int = Field(
+        8, gt=0, description="Sequences per optimizer micro-step, per process."
+    )  # per process
+    grad_accum: int = Field(1, gt=0, description="Micro-steps accumulated per optimizer step.")
+    lr: float = Field(2.0e-4, gt=0, description="Peak learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    scheduler: Literal["constant", "linear", "cosine"] = Field(
+        "cosine", description="Learning-rate schedule after warmup."
+    )
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of the steps spent warming up linearly.")
+    warmup_steps: int | None = Field(
+        None, ge=0, description="Warmup steps; wins over warmup_ratio; null = from warmup_ratio."
+    )  # wins over warmup_ratio
+    max_grad_norm: float | None = Field(1.0, description="Gradient clipping norm; null = no clipping.")
+    max_seq_len: int = Field(
+        512, gt=0, description="Tokens per sequence; longer examples are truncated (task.truncate)."
+    )
+    packing: bool = Field(
+        True, description="Pack several examples into one sequence (block-diagonal attention, no cross-talk)."
+    )
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="Training precision; auto = bf16 where fast, fp16 on older GPUs, else fp32."
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass to save memory."
+    )
+    log_every: int = Field(10, gt=0, description="Steps between lines of metrics.jsonl.")
+    eval_every: int = Field(
+        50, ge=0, description="Steps between val-loss evaluations; 0 = only at the end."
+    )  # 0 = only at the end
+    save_every: int = Field(100, gt=0, description="Steps between checkpoints.")
+    keep: int = Field(2, ge=1, description="Checkpoints kept (older ones are deleted; best/ is kept apart).")
+    early_stopping: EarlyStoppingConfig | None = Field(
+        default_factory=EarlyStoppingConfig,
+        description="Stop when val loss stops improving; null = never stop early.",
+    )
+    num_processes: int = Field(
+        1, ge=1, description="Processes (devices) to train on; more than 1 launches distributed training."
+    )
+    distributed: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="Strategy with several processes: ddp or fsdp."
+    )
 
 
 # ---------------------------------------------------------------- eval, tune
 class EvalConfig(Section):
-    split: Literal["val", "test"] = "test"
-    batch_size: int = Field(8, gt=0)
-    generate_n: int = Field(32, ge=0)  # records sampled for generation metrics
-    max_new_tokens: int = Field(128, gt=0)
-    extra_metrics: list[Literal["bleu", "chrf"]] = Field(default_factory=list)
+    split: Literal["val", "test"] = Field("test", description="Split that lmforge eval scores.")
+    batch_size: int = Field(8, gt=0, description="Records per batch when scoring and generating.")
+    generate_n: int = Field(
+        32, ge=0, description="Records sampled for generation metrics (ROUGE, exact match, ...)."
+    )  # records sampled for generation metrics
+    max_new_tokens: int = Field(128, gt=0, description="Token limit of each generation in eval.")
+    extra_metrics: list[Literal["bleu", "chrf"]] = Field(
+        default_factory=list, description="Additional generation metrics: bleu, chrf (sacrebleu)."
+    )
 
 
 class TuneConfig(Section):
-    space: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    n_trials: int = Field(10, gt=0)
-    timeout: float | None = None  # seconds
-    metric: str = "val_loss"
-    direction: Literal["minimize", "maximize"] = "minimize"
-    pruner: Literal["median", "hyperband", "none"] = "median"
-    sampler: Literal["tpe", "random"] = "tpe"
+    space: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Search space: dotted config key -> one distribution: {log_uniform: [low, high]}, uniform, int, log_int, or {choice: [values]}.",
+    )
+    n_trials: int = Field(10, gt=0, description="Trials to run.")
+    timeout: float | None = Field(
+        None, description="Stop starting trials after this many seconds; null = no limit."
+    )  # seconds
+    metric: str = Field("val_loss", description="Metric the search optimises.")
+    direction: Literal["minimize", "maximize"] = Field(
+        "minimize", description="Whether the metric is minimised or maximised."
+    )
+    pruner: Literal["median", "hyperband", "none"] = Field(
+        "median", description="Stops unpromising trials early, judged on val loss."
+    )
+    sampler: Literal["tpe", "random"] = Field("tpe", description="How the next trial's values are chosen.")
 
 
 class ExperimentConfig(Section):
-    name: str = "experiment"
-    seed: int = 42
-    data: DataConfig = Field(default_factory=DataConfig)
-    task: TaskConfig = Field(default_factory=TaskConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    eval: EvalConfig = Field(default_factory=EvalConfig)
-    tune: TuneConfig = Field(default_factory=TuneConfig)
+    name: str = Field("experiment", description="Experiment name; output folders default to runs/<name>.")
+    seed: int = Field(42, description="Seed for the split, sampling, initialisation and data order.")
+    data: DataConfig = Field(
+        default_factory=DataConfig, description="Raw inputs, cleaning steps and the split (lmforge prepare)."
+    )
+    task: TaskConfig = Field(
+        default_factory=TaskConfig, description="What the model learns and how records become prompts."
+    )
+    model: ModelConfig = Field(
+        default_factory=ModelConfig, description="The pretrained model and the adapter."
+    )
+    train: TrainConfig = Field(
+        default_factory=TrainConfig, description="Optimisation, sequence length, logging and checkpoints."
+    )
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="What lmforge eval scores.")
+    tune: TuneConfig = Field(default_factory=TuneConfig, description="Hyper-parameter search (lmforge tune).")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
