@@ -51,7 +51,8 @@ def demo(example: str | None = None, out: Path = OUT, overrides: list[str] | Non
     lmforge.prepare(cfg)
     _banner(2, "inspect: what the model will see")
     print(format_report(lmforge.inspect(cfg)))
-    _banner(3, f"train: LoRA r={cfg.model.lora.r} on {cfg.model.name} ({cfg.train.precision} precision)")
+    method = f"LoRA r={cfg.model.lora.r}" if cfg.model.lora else "full fine-tune"
+    _banner(3, f"train: {method} of {cfg.model.name} ({cfg.train.precision} precision)")
     lmforge.train(cfg)
     _banner(4, f"eval: base vs fine-tuned on the {cfg.eval.split} split")
     result = lmforge.evaluate(cfg)
