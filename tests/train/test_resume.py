@@ -44,6 +44,6 @@ def test_kill9_then_resume_equals_uninterrupted(tiny_model, tmp_path):
     for name in ref:
         assert torch.equal(ref[name], got[name]), name
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == list(range(1, 13))  # each step logged once: rows the killed run wrote after step 6 dropped
+    assert steps == list(range(13))  # each step once (0: baseline val); rows logged after step-6 by the killed run dropped
     kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert kept == ["step-6", "step-9"]  # keep: 2

@@ -26,9 +26,9 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0,
     g = torch.Generator().manual_seed(seed + epoch)
     order = torch.randperm(n, generator=g).tolist()
     batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
-    if world > 1:  # every rank gets the same number of batches, or DDP would hang on the last step
-        per_rank = len(batches) // world
-        batches = batches[rank * per_rank : (rank + 1) * per_rank]
+    if world > 1:  # interleaved, so W ranks x batch b see what one process sees with batch W x b;
+        # every rank gets the same number of batches, or DDP would hang on the last step
+        batches = batches[: len(batches) // world * world][rank::world]
     return batches
 
 

@@ -96,12 +96,17 @@ def run_loop(run: Run) -> None:
 def optimizer_step(run: Run, window: list[dict[str, torch.Tensor]]) -> tuple[float, int, int]:
     """Backward the window, stop on a non-finite loss, then clip, step and schedule (once per window).
 
-    Returns (mean loss of the window, its label tokens, its input tokens) for this process.
+    Returns (mean loss of the window, its label tokens, its input tokens), over all processes.
     """
     acc = run.accelerator
     window = [{k: v.to(acc.device) for k, v in b.items()} for b in window]
     total, local_n = backward_window(acc, run.wrapped, window)
-    loss = float(total) / max(local_n, 1)
+    tokens = sum(count_tokens(b) for b in window)
+    stats = torch.tensor([float(total), float(local_n), float(tokens)])
+    if acc.num_processes > 1:  # log the window of all processes, not rank 0's share
+        stats = acc.reduce(stats.to(acc.device), "sum").cpu()
+    total_sum, n, tokens = float(stats[0]), int(stats[1]), int(stats[2])
+    loss = total_sum / max(n, 1)
     if not math.isfinite(loss):
         run.optimizer.zero_grad(set_to_none=True)
         kept = list_checkpoints(run.out)
@@ -112,7 +117,7 @@ def optimizer_step(run: Run, window: list[dict[str, torch.Tensor]]) -> tuple[flo
     run.optimizer.step()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
-    return loss, local_n, sum(count_tokens(b) for b in window)
+    return loss, n, tokens
 
 
 def backward_window(acc: Any, model: Any, window: list[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, int]:

@@ -50,6 +50,8 @@ def train_cli(args: argparse.Namespace) -> int:
     if cfg.train.num_processes > 1 and "LOCAL_RANK" not in os.environ:
         return _launch(args, cfg.train.num_processes)
     metrics = train(cfg, resume=args.resume)
+    if int(os.environ.get("RANK", 0)) != 0:
+        return 0
     shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
     print(f"trained {metrics['steps']} steps -> {Path(cfg.train.output_dir) / 'final'} ({shown})")
     return 0
@@ -126,7 +128,10 @@ def _accelerator(cfg: ExperimentConfig) -> Any:
     precision = resolve_precision(cfg.train.precision)
     if "LOCAL_RANK" not in os.environ:  # a second run in one process (notebook, tests) may change precision
         AcceleratorState._reset_state(True)
-    return Accelerator(mixed_precision=precision)
+    import torch
+
+    # cpu=True is what makes Accelerate see a torchrun launch on CPUs as MULTI_CPU (gloo)
+    return Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available())
 
 
 def load_examples(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Examples, Examples]:
