@@ -78,8 +78,8 @@ def run_loop(run: Run) -> None:
         while st.step < run.total_steps and not run.stop:
             order = epoch_batches(len(run.units), t.batch_size, run.cfg.seed, st.epoch,
                                   acc.process_index, acc.num_processes)
+            started = time.perf_counter()  # tokens/s counts collation and the step, not eval or saving
             for window in windows(run.units, order, t.grad_accum, st.window, run.collate, run.pad_id):
-                started = time.perf_counter()
                 loss, n, tokens = optimizer_step(run, window)
                 st.step, st.window, st.tokens = st.step + 1, st.window + 1, st.tokens + tokens
                 _account(run, loss, n, tokens, time.perf_counter() - started)
@@ -87,6 +87,7 @@ def run_loop(run: Run) -> None:
                 after_step(run, bar)
                 if st.step >= run.total_steps or run.stop:
                     break
+                started = time.perf_counter()
             else:
                 st.epoch, st.window = st.epoch + 1, 0
     finally:
