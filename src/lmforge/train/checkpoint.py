@@ -54,15 +54,18 @@ def atomic_dir(target: Path, write: Any) -> Path:
 
 
 def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any, state: TrainState,
-                    config_yaml: str, keep: int, scaler: Any = None) -> Path:
-    """Write checkpoints/step-N atomically and drop all but the last `keep`."""
+                    config_yaml: str, keep: int, scaler: Any = None, rngs: list[dict] | None = None) -> Path:
+    """Write checkpoints/step-N atomically and drop all but the last `keep`.
+
+    `rngs` holds every process's RNG state, by rank (default: this process's only).
+    """
     def write(tmp: Path) -> None:
         save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         if scaler is not None:
             torch.save(scaler.state_dict(), tmp / "scaler.pt")
-        torch.save(rng_state(), tmp / "rng.pt")
+        torch.save({"ranks": rngs or [rng_state()]}, tmp / "rng.pt")
         (tmp / "state.json").write_text(json.dumps(asdict(state), indent=1), encoding="utf-8")
         (tmp / "config.yaml").write_text(config_yaml, encoding="utf-8")
 
@@ -73,8 +76,8 @@ def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: Any, sched
 
 
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any,
-                    scaler: Any = None) -> TrainState:
-    """Restore weights, optimizer, scheduler, RNG; return the saved TrainState."""
+                    scaler: Any = None, rank: int = 0) -> TrainState:
+    """Restore weights, optimizer, scheduler, this rank's RNG; return the saved TrainState."""
     tensors = load_file(str(path / "trainable.safetensors"))
     params = dict(model.named_parameters())
     with torch.no_grad():
@@ -84,7 +87,8 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any, schedule
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
     if scaler is not None and (path / "scaler.pt").is_file():
         scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=False))
-    set_rng_state(torch.load(path / "rng.pt", weights_only=False))
+    ranks = torch.load(path / "rng.pt", weights_only=False)["ranks"]
+    set_rng_state(ranks[rank % len(ranks)])  # a run resumed on more processes reuses states
     return TrainState(**json.loads((path / "state.json").read_text(encoding="utf-8")))
 
 

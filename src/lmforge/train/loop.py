@@ -20,7 +20,7 @@ import torch
 from lmforge.config import ExperimentConfig
 from lmforge.errors import RunFailed, UserError
 from lmforge.train.batches import count_tokens, epoch_batches, eval_batches, steps_per_epoch, windows
-from lmforge.train.checkpoint import TrainState, list_checkpoints, save_checkpoint
+from lmforge.train.checkpoint import TrainState, list_checkpoints, rng_state, save_checkpoint
 from lmforge.train.evaluation import eval_loss
 from lmforge.train.loss import count_targets, loss_sum
 from lmforge.train.metrics import MetricsLog, peak_mem_mb, progress_bar
@@ -166,12 +166,21 @@ def after_step(run: Run, bar: Any) -> None:
         shown = {"loss": "loss", "lr": "lr", "tokens_per_s": "tok/s", "val_loss": "val_loss"}
         bar.set_postfix({name: f"{run.last[k]:.4g}" for k, name in shown.items() if k in run.last})
     if st.step % t.save_every == 0 and not last and not run.stop:
-        if run.accelerator.is_main_process:
-            save_checkpoint(run.out, run.model, run.optimizer, run.scheduler, st, run.config_yaml, t.keep,
-                            getattr(run.accelerator, "scaler", None))
-        run.accelerator.wait_for_everyone()
+        save(run)
     for callback in run.callbacks:
         callback(run, row)
+
+
+def save(run: Run) -> None:
+    """Checkpoint on the main process, with every process's RNG state (dropout masks differ by rank)."""
+    from accelerate.utils import gather_object
+
+    acc, t = run.accelerator, run.cfg.train
+    rngs = gather_object([rng_state()]) if acc.num_processes > 1 else [rng_state()]
+    if acc.is_main_process:
+        save_checkpoint(run.out, run.model, run.optimizer, run.scheduler, run.state, run.config_yaml, t.keep,
+                        getattr(acc, "scaler", None), rngs)
+    acc.wait_for_everyone()
 
 
 def _train_row(run: Run) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def train(cfg: ExperimentConfig, resume: bool = False, *, data: tuple[Examples, 
     run = setup_run(cfg, out, data, collate, list(callbacks), resume_step=_step_of(checkpoint))
     if checkpoint is not None:
         run.state = load_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler,
-                                    getattr(run.accelerator, "scaler", None))
+                                    getattr(run.accelerator, "scaler", None), run.accelerator.process_index)
     try:
         run_loop(run)
     finally:
