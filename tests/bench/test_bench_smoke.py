@@ -1,0 +1,73 @@
+"""Every benchmark at tiny sizes, one repetition, on the tiny model fixtures: the scripts stay alive.
+
+The numbers mean nothing at these sizes; the checks are that each benchmark runs both (or all three)
+sides, writes its JSON, and that the quality figures it reports are sane.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+pytest.importorskip("trl")
+pytest.importorskip("datatrove")
+pytest.importorskip("spacy")
+
+from bench import harness  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def results_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setattr(harness, "RESULTS_DIR", tmp_path / "results")
+    monkeypatch.setattr(harness, "RESULTS_MD", tmp_path / "RESULTS.md")
+
+
+def _saved(tmp_path, name):
+    return json.loads((tmp_path / "results" / f"{name}.json").read_text())
+
+
+def test_summarize_and_paired_ratio():
+    assert harness.summarize([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0, "n": 3}
+    runs = {"a": [{"x": 4.0}, {"x": 6.0}], "b": [{"x": 2.0}, {"x": 2.0}]}
+    assert harness.paired_ratio(runs, "x", "a", "b")["median"] == 2.5
+
+
+def test_neardup_smoke(tmp_path):
+    from bench.neardup import bench_neardup
+
+    s = bench_neardup(400, 1, tmp_path / "w", smoke=True)
+    for side in ("lmforge", "datasketch"):
+        assert s[side]["recall"]["median"] > 0.8 and s[side]["precision"]["median"] > 0.8
+    assert _saved(tmp_path, "neardup")["targets"][0]["target"] == ">= 5x"
+    assert not (tmp_path / "RESULTS.md").exists()  # smoke runs append no row
+
+
+def test_prep_and_scaling_smoke(tmp_path):
+    from bench.prep import bench_prep, bench_scaling
+
+    s = bench_prep(300, 1, tmp_path / "w", smoke=True)
+    assert s["agreement"]["jaccard"] > 0.8  # the same steps keep mostly the same documents
+    assert s["lmforge"]["docs_per_s"]["median"] > 0 and s["datatrove"]["docs_per_s"]["median"] > 0
+    sc = bench_scaling(100, 1, tmp_path / "s", factors=(1, 2), smoke=True)
+    assert set(sc) == {"x1", "x2"} and sc["x2"]["peak_rss_mb"]["median"] > 0
+
+
+def test_tokpack_smoke(tmp_path, tiny_llama):
+    from bench.tokpack import bench_tokpack
+
+    s = bench_tokpack(tiny_llama, 60, 1, tmp_path / "w", max_seq_len=256, smoke=True)
+    for side in ("lmforge", "datasets_map"):
+        assert 0.5 < s[side]["fill"]["median"] <= 1
+    assert math.isfinite(s["speedup_vs_datasets_map"]["median"])
+
+
+def test_train_smoke(tmp_path, tiny_llama):
+    from bench.train import bench_train
+
+    s = bench_train(tiny_llama, 8, 4, 1, tmp_path / "w", batch=4, rows=1, max_seq_len=256, smoke=True)
+    for side in ("lmforge", "hf_trainer", "trl_sft"):
+        assert math.isfinite(s[side]["val_loss"]["median"]) and s[side]["steps"]["median"] >= 1
+    assert {t["what"] for t in _saved(tmp_path, "train")["targets"]} == {
+        "train tok/s vs hf_trainer", "train tok/s vs trl_sft"}
