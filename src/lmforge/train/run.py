@@ -54,6 +54,9 @@ def train_cli(args: argparse.Namespace) -> int:
         return 0
     shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
     print(f"trained {metrics['steps']} steps -> {Path(cfg.train.output_dir) / 'final'} ({shown})")
+    from lmforge.report import write_report_safely
+
+    write_report_safely(cfg.train.output_dir)
     return 0
 
 
