@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from lmforge.data.steps import STEPS, GlobalStep, StepContext, build_steps, parse_spec
-from lmforge.data.worker import Job, is_done, run_job, stage_dir
+from lmforge.data.worker import Job, die_with_parent, is_done, run_job, stage_dir
 
 
 def plan_stages(specs: list[Any]) -> list[list[Any]]:
@@ -111,7 +111,8 @@ def run_stages(jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]]
             bar = progress(f"stage {k + 1}/{len(stages)}", len(jobs))
             bar.update(len(jobs) - len(todo))
             if workers > 1 and len(todo) > 1:
-                pool = pool or ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+                pool = pool or ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                                   initializer=die_with_parent)
                 for _ in pool.map(run_job, todo):
                     bar.update(1)
             else:

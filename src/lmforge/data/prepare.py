@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lmforge.config import ExperimentConfig, load_config
+from lmforge.data.augment import augment_train
 from lmforge.data.executor import plan_stages, run_stages
 from lmforge.data.sources import detect_format, expand, plan_shards
 from lmforge.data.split import sizes
@@ -47,7 +48,7 @@ def _fingerprint(cfg: ExperimentConfig, shards: list[Any]) -> str:
     """Changes when the inputs or the pipeline change; a stale work folder is then discarded."""
     from lmforge import __version__
 
-    data = cfg.data.model_dump(mode="json", exclude={"workers", "executor", "output_dir"})
+    data = cfg.data.model_dump(mode="json", exclude={"workers", "executor", "ray", "output_dir"})
     files = sorted({(s.path, os.path.getsize(s.path) if os.path.isfile(s.path) else 0,
                      os.stat(s.path).st_mtime_ns) for s in shards})
     blob = json.dumps([data, cfg.task.type, cfg.seed, cfg.model.name, files, __version__], default=str)
@@ -67,14 +68,18 @@ def prepare(cfg: ExperimentConfig | str | Path, overrides: list[str] | None = No
     data, t0 = cfg.data, time.perf_counter()
     if not data.sources:
         raise UserError("data.sources is empty: add at least one {path: ...}")
-    if data.executor != "local":
-        raise UserError(f"data.executor: '{data.executor}' is not available yet; use local (processes)")
+    run = run_stages
+    if data.executor == "ray":  # the same jobs as Ray tasks: same files as a local run
+        from lmforge.data.ray_executor import ray_run_stages
+
+        run = ray_run_stages(data.ray)
     ctx = StepContext(base_dir=cfg.base_dir, model=cfg.model.name, seed=cfg.seed, task=cfg.task.type)
     build_steps(data.steps, ctx)  # unknown steps and options fail here, before any work
     sizes(0, data.split.model_dump())  # so do split sizes that are neither ratios nor counts
     shards = plan(cfg)
     out_dir = Path(data.output_dir)
     work = out_dir / ".work"
+    shutil.rmtree(out_dir / ".work.done", ignore_errors=True)
     fp = _fingerprint(cfg, shards)
     if (work / "fingerprint").exists() and (work / "fingerprint").read_text() != fp:
         shutil.rmtree(work)
@@ -89,16 +94,22 @@ def prepare(cfg: ExperimentConfig | str | Path, overrides: list[str] | None = No
         return [Job(k, i, sh, sources[sh.source], str(work), specs, prev, last, ctx, data.split.stratify,
                     stats_cfg.top_k, stats_cfg.window) for i, sh in enumerate(shards)]
 
-    global_stats = run_stages(jobs_for, stages, str(work), workers, ctx, _progress(quiet))
+    global_stats = run(jobs_for, stages, str(work), workers, ctx, _progress(quiet))
     counts = assemble(str(work), len(stages), len(shards), data.split.model_dump(), data.split.stratify, out_dir)
+    # augmentations are extra train records, counted apart: read = kept + rejected covers the sources only
+    aug = augment_train(cfg, out_dir, ctx) if data.augment else None
     stats = _merge(str(work), stages, len(shards), global_stats, stats_cfg)
     stats["split"] = {k: counts[k] for k in ("train", "val", "test")}
-    stats["accounting"] = _check(out_dir, stats["read"])
+    stats["accounting"] = _check(out_dir, stats["read"], aug)
+    if aug is not None:
+        stats["augmented"] = aug
     stats["time_s"] = round(time.perf_counter() - t0, 3)
     stats["workers"] = workers
     _write_json(out_dir / "stats.json", stats)
     _write_json(out_dir / "manifest.json", _manifest(cfg, shards, stats, fp))
-    shutil.rmtree(work)
+    trash = out_dir / ".work.done"
+    os.replace(work, trash)  # one atomic step: a kill during the delete cannot leave half a work folder
+    shutil.rmtree(trash)
     if not quiet:
         print_summary(stats, out_dir)
     if not stats["accounting"]["ok"]:
@@ -107,9 +118,9 @@ def prepare(cfg: ExperimentConfig | str | Path, overrides: list[str] | None = No
     return stats
 
 
-def _check(out_dir: Path, read: int) -> dict[str, Any]:
-    kept = sum(count_lines(out_dir / n) for n in OUTPUTS[:3])
-    rejected = count_lines(out_dir / "rejects.jsonl")
+def _check(out_dir: Path, read: int, aug: dict[str, Any] | None = None) -> dict[str, Any]:
+    kept = sum(count_lines(out_dir / n) for n in OUTPUTS[:3]) - (aug["kept"] if aug else 0)
+    rejected = count_lines(out_dir / "rejects.jsonl") - (aug["rejected"] if aug else 0)
     return {"read": read, "kept": kept, "rejected": rejected, "ok": read == kept + rejected}
 
 

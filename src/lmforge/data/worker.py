@@ -14,7 +14,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,6 @@ class Job:
     stratify: str | None = None
     stats_top_k: int = 50
     stats_window: int = 5
-    step_offset: int = 0  # index of this stage's first step in data.steps (for the stats table)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _STEPS: dict[tuple[int, str], list[Step]] = {}  # built once per process and stage
@@ -72,8 +70,9 @@ class _Out:
     def __init__(self, d: Path, i: int) -> None:
         d.mkdir(parents=True, exist_ok=True)
         self.d, self.i = d, i
-        self.kept = open(d / f"{i}.kept.jsonl.tmp", "w", encoding="utf-8", errors="backslashreplace")
-        self.rejects = open(d / f"{i}.rejects.jsonl.tmp", "w", encoding="utf-8", errors="backslashreplace")
+        self.tmp = f"tmp{os.getpid()}"  # per process: a stray worker of a killed run cannot clobber ours
+        self.kept = open(d / f"{i}.kept.jsonl.{self.tmp}", "w", encoding="utf-8", errors="backslashreplace")
+        self.rejects = open(d / f"{i}.rejects.jsonl.{self.tmp}", "w", encoding="utf-8", errors="backslashreplace")
         self.n_rejects = 0
 
     def reject(self, rid: str, step: str, reason: str, record: Any) -> None:
@@ -82,7 +81,7 @@ class _Out:
         self.n_rejects += 1
 
     def save(self, name: str, obj: Any) -> None:
-        tmp = self.d / f"{self.i}.{name}.tmp"
+        tmp = self.d / f"{self.i}.{name}.{self.tmp}"
         if isinstance(obj, np.ndarray):
             with open(tmp, "wb") as f:
                 np.save(f, obj)
@@ -93,7 +92,7 @@ class _Out:
         self.kept.close()
         self.rejects.close()
         for name in ["kept.jsonl", "rejects.jsonl", *names]:
-            os.replace(self.d / f"{self.i}.{name}.tmp", self.d / f"{self.i}.{name}")
+            os.replace(self.d / f"{self.i}.{name}.{self.tmp}", self.d / f"{self.i}.{name}")
         (self.d / f"{self.i}.done").write_text("ok")
 
 
@@ -157,6 +156,18 @@ def _run_step(step: Step, batch: list[Record], st: dict[str, Any], out: _Out) ->
     st["out"] += len(kept)
     st["time_s"] += time.perf_counter() - t0
     return kept
+
+
+def die_with_parent() -> None:
+    """Pool initializer: on Linux, a worker gets SIGKILL when the main process dies (kill -9 included),
+    instead of running on as an orphan next to the rerun."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def run_job(job: Job) -> None:

@@ -18,7 +18,6 @@ import numpy as np
 
 from lmforge.data.record import Record
 
-Verdict = "bool | tuple[bool, str]"
 # words as spaCy's English tokenizer cuts them for the web heuristics: words, and punctuation apart
 WORD_RE = re.compile(r"\w+(?:['’.-]\w+)*|\.{2,}|[^\w\s]")
 
