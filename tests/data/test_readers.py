@@ -60,6 +60,9 @@ def test_parquet_by_row_group(runner):
     pq.write_table(table, runner.root / "a.parquet", row_group_size=2)
     _, kept, _ = runner.run([{"path": "a.parquet"}])
     assert [(r["id"], r["text"]) for r in kept] == [(f"a.parquet:{i}", f"row {i}") for i in range(5)]
+    runner.write("z/a.parquet.gz", gzip.compress((runner.root / "a.parquet").read_bytes()))
+    _, kept, _ = runner.run([{"path": "z"}], out="z_out")
+    assert [(r["id"], r["text"]) for r in kept] == [(f"z/a.parquet.gz:{i}", f"row {i}") for i in range(5)]
 
 
 def test_text_units(runner):

@@ -149,9 +149,13 @@ def _parquet(shard: Shard, policy: str) -> Iterator[Item]:
     if pf.metadata.num_rows == 0:
         yield _empty(shard)
         return
-    offset = sum(pf.metadata.row_group(j).num_rows for j in range(shard.start))
-    for i, row in enumerate(pf.read_row_group(shard.start).to_pylist(), offset):
-        yield _fixed(f"{shard.rel}:{i}", row, policy)
+    # a compressed file is one shard holding every row group; a plain one has a shard per row group
+    groups = range(pf.num_row_groups) if shard.compression else [shard.start]
+    offset = sum(pf.metadata.row_group(j).num_rows for j in range(groups[0]))
+    for g in groups:
+        for row in pf.read_row_group(g).to_pylist():
+            yield _fixed(f"{shard.rel}:{offset}", row, policy)
+            offset += 1
 
 
 def _hf(shard: Shard, policy: str) -> Iterator[Item]:
