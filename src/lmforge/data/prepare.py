@@ -198,5 +198,9 @@ def _progress(quiet: bool) -> Any:
 
 def prepare_cli(args: Any) -> int:
     """CLI handler: `lmforge prepare EXP.yaml [k=v ...]`."""
-    prepare(load_config(args.config, args.overrides))
+    from lmforge.report import write_report_safely
+
+    cfg = load_config(args.config, args.overrides)
+    prepare(cfg)
+    write_report_safely(cfg.data.output_dir)
     return 0
