@@ -70,6 +70,42 @@ class StatsConfig(Section):
     )  # words apart that still count as co-occurring
 
 
+class EdaConfig(Section):
+    n: int = Field(1, ge=0, description="Edited copies made per train record; 0 = none.")
+    synonym: float = Field(0.1, ge=0, le=1, description="Share of words replaced by a synonym.")
+    insert: float = Field(0.1, ge=0, le=1, description="Share of words for which a synonym of a word is inserted at a random place.")
+    swap: float = Field(0.1, ge=0, le=1, description="Share of words swapped with another word.")
+    delete: float = Field(0.1, ge=0, le=1, description="Chance that each word is deleted.")
+    synonyms: str | None = Field(
+        None, description="JSON file {word: [synonyms]} replacing the small built-in English table; relative to the YAML."
+    )
+
+
+class ParaphraseConfig(Section):
+    n: int = Field(1, ge=0, description="Paraphrases generated per train record; 0 = none.")
+    model: str = Field("smollm2-135m-instruct", description="Model that writes the paraphrases: an alias, folder or run.")
+    prompt: str = Field(
+        "Rewrite this text in other words, keeping its meaning, tone and language; "
+        "reply with the rewritten text only: {text}",
+        description="User message sent to the model; {text} is the field being paraphrased.",
+    )
+    temperature: float = Field(0.8, ge=0, description="Sampling temperature; 0 = greedy (then n > 1 repeats itself).")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    max_new_tokens: int = Field(96, gt=0, description="Longest paraphrase, in tokens; unfinished ones are rejected.")
+    batch_size: int = Field(8, gt=0, description="Prompts generated together.")
+
+
+class AugmentConfig(Section):
+    eda: EdaConfig | None = Field(None, description="Token edits (synonym, insert, swap, delete); null = off.")
+    paraphrase: ParaphraseConfig | None = Field(None, description="Paraphrases by an LLM; null = off.")
+    fields: list[str] | None = Field(
+        None, description="Text fields rewritten; null = the task's input (text, prompt/instruction, question, document)."
+    )
+    max_records: int | None = Field(
+        None, gt=0, description="Augment only the first N train records (in file order); null = all."
+    )
+
+
 class DataConfig(Section):
     sources: list[SourceConfig] = Field(default_factory=list, description="Raw inputs, read in order.")
     steps: list[StepSpec] = Field(
@@ -89,8 +125,8 @@ class DataConfig(Section):
     executor: Literal["local", "ray"] = Field(
         "local", description="Where prepare runs; only local (a process pool) is available."
     )
-    augment: dict[str, Any] | None = Field(
-        None, description="Data augmentation options (not used by prepare yet); null = none."
+    augment: AugmentConfig | None = Field(
+        None, description="Extra train records made after the split (eda, paraphrase); null = none (see docs/prepare.md)."
     )
     stats: StatsConfig = Field(default_factory=StatsConfig, description="What stats.json counts.")
 

@@ -28,7 +28,7 @@ def clean(text: str) -> str:
 
 
 def paraphrase(texts: list[str], cfg: Any, seed: int) -> list[tuple[str, str | None]]:
-    """For each text, (paraphrase, None) or ("", reason) when the model did not finish.
+    """For each text, (paraphrase, None), or (what came out, reason) when it is unfinished or empty.
 
     `cfg` is a ParaphraseConfig; its prompt must contain `{text}`.
     >>> paraphrase(["The food was cold."], ParaphraseConfig(n=1), 42)  # doctest: +SKIP
@@ -52,10 +52,9 @@ def paraphrase(texts: list[str], cfg: Any, seed: int) -> list[tuple[str, str | N
                     top_p=cfg.top_p, batch_size=cfg.batch_size)
     out: list[tuple[str, str | None]] = []
     for g in gens:
+        text = clean(g.text)  # kept in the reject too, so a bad prompt shows in rejects.jsonl
         if not g.finished:
-            out.append(("", f"paraphrase unfinished after {cfg.max_new_tokens} tokens"))
-        elif not clean(g.text):
-            out.append(("", "empty paraphrase"))
+            out.append((text, f"paraphrase unfinished after {cfg.max_new_tokens} tokens"))
         else:
-            out.append((clean(g.text), None))
+            out.append((text, None if text else "empty paraphrase"))
     return out
