@@ -3,7 +3,8 @@
 No WordNet ships offline in a form this project can install (the `wn` package downloads its data at run
 time; nltk's corpora come from nltk.org), so synonyms come from a small built-in English table of common
 words (below) or from a user's JSON file `{word: [synonyms]}`. Words not in the table are only swapped
-or deleted. Every variant draws from its own `random.Random(f"{seed}:{id}:{k}")`: the same seed gives the
+or deleted. nlpaug is not used: its SynonymAug needs the same nltk WordNet download, and its swap and
+delete are a few lines each. Every variant draws from its own `random.Random(f"{seed}:{id}:{k}")`: the same seed gives the
 same edits whatever the order or the number of records.
 """
 
