@@ -24,6 +24,16 @@ class Section(BaseModel):
 
 
 # ---------------------------------------------------------------- data
+class RayConfig(Section):
+    address: str | None = Field(
+        None,
+        description="Ray cluster for data.executor: ray: auto (the cluster this machine joined with `ray start`), ray://host:port, or null = start a local Ray for this run.",
+    )
+    num_cpus: int | None = Field(
+        None, gt=0, description="CPUs of the local Ray started when address is null; null = data.workers, else all cores."
+    )
+
+
 class SourceConfig(Section):
     path: str = Field(
         description="File, folder (read recursively) or glob of raw input; relative to the YAML file."
@@ -123,8 +133,9 @@ class DataConfig(Section):
         None, description="Processes for prepare; null = all cores."
     )  # processes; None = all cores
     executor: Literal["local", "ray"] = Field(
-        "local", description="Where prepare runs; only local (a process pool) is available."
+        "local", description="Where prepare runs: local (a process pool) or ray (Ray tasks; see data.ray)."
     )
+    ray: RayConfig = Field(default_factory=RayConfig, description="Where Ray runs when data.executor is ray.")
     augment: AugmentConfig | None = Field(
         None, description="Extra train records made after the split (eda, paraphrase); null = none (see docs/prepare.md)."
     )

@@ -58,6 +58,7 @@ def connect(ray_cfg: Any, workers: int) -> tuple[Any, bool]:
         return ray, False
     try:
         if ray_cfg.address:
+            _reachable(ray_cfg.address)
             ray.init(address=ray_cfg.address, include_dashboard=False)
         else:
             ray.init(num_cpus=ray_cfg.num_cpus or workers, include_dashboard=False)
@@ -65,6 +66,23 @@ def connect(ray_cfg: Any, workers: int) -> tuple[Any, bool]:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"data.ray.address: cannot reach Ray at {ray_cfg.address!r} ({first})") from None
     return ray, True
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a host:port nobody listens on (Ray itself retries for minutes); `auto` is left to Ray.
+
+    >>> _reachable("127.0.0.1:1")                                           # doctest: +SKIP
+    ConnectionError: nothing listens at 127.0.0.1:1
+    """
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConnectionError(f"nothing listens at {host}:{port}: {e}") from None
 
 
 def _run(ray: Any, jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]], stages: list[list[Any]],
