@@ -115,6 +115,12 @@ class AugmentConfig(Section):
         None, gt=0, description="Augment only the first N train records (in file order); null = all."
     )
 
+    @model_validator(mode="after")
+    def _label_kept(self) -> AugmentConfig:
+        if self.fields and "label" in self.fields:
+            raise ValueError("label is never rewritten (augmented records keep their label)")
+        return self
+
 
 class DataConfig(Section):
     sources: list[SourceConfig] = Field(default_factory=list, description="Raw inputs, read in order.")

@@ -3,6 +3,7 @@ rejects with reasons, and read = kept + rejected still true with the augmentatio
 
 from __future__ import annotations
 
+import pytest
 from dedup_helpers import norm
 
 EDA = {"eda": {"n": 2, "synonym": 0.2, "insert": 0.1, "swap": 0.1, "delete": 0.1}}
@@ -62,3 +63,10 @@ def test_pipeline_filters_apply_to_augmentations(experiment):
     reasons = stats["augmented"]["reasons"]
     assert reasons.get("augment/length: too short", 0) >= 15
     assert stats["accounting"]["ok"]
+
+
+def test_label_cannot_be_an_augmented_field(experiment):
+    from lmforge.errors import UserError
+
+    with pytest.raises(UserError, match="label is never rewritten"):
+        experiment({"eda": {"n": 1}, "fields": ["text", "label"]})

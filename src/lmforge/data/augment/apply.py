@@ -49,7 +49,8 @@ def make_eda(sources: list[dict[str, Any]], fields: list[str], cfg: Any, seed: i
             rng = random.Random(f"{seed}:{row['id']}:eda:{k}")
             texts = {f: eda(row[f], rng, table, cfg.synonym, cfg.insert, cfg.swap, cfg.delete)
                      for f in fields if isinstance(row.get(f), str)}
-            out.append(_variant(row, "eda", k, texts))
+            if texts:  # a record without the field (e.g. sft messages only) is not augmented
+                out.append(_variant(row, "eda", k, texts))
     return out
 
 
