@@ -12,7 +12,9 @@ on a cluster, `data.output_dir` must be on a filesystem every node mounts at the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from lmforge.data.executor import decide_global
@@ -94,7 +96,8 @@ def _run(ray: Any, jobs_for: Callable[[int, list[Any], str | None, bool], list[J
     global_stats: list[Any] = []
     prev_global = None
     for k, specs in enumerate(stages):
-        jobs = jobs_for(k, specs, prev_global, k == len(stages) - 1)
+        # a relative data.output_dir is relative to this process's folder, which a worker node does not share
+        jobs = [replace(j, work=os.path.abspath(j.work)) for j in jobs_for(k, specs, prev_global, k == len(stages) - 1)]
         todo = [j for j in jobs if not is_done(work, k, j.shard_index)]
         bar = progress(f"stage {k + 1}/{len(stages)} (ray)", len(jobs))
         bar.update(len(jobs) - len(todo))
