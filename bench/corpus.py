@@ -17,21 +17,23 @@ from pathlib import Path
 from typing import Any
 
 STOP = "the be to of and that have with a in is it for on as at by this from".split()
-CONTENT = ("people time year way day thing man world life hand part child eye woman place work week case point "
-           "company number group problem fact house water money story night month lot right study book job word "
-           "business issue side kind head service friend father power hour game line end member law car city "
-           "community name president team minute idea kid body information back parent face others level office "
-           "door health person art war history party result change morning reason research girl guy moment air "
-           "teacher force education foot boy age policy process music market sense nation plan college interest "
-           "death experience effect class control care field development role effort rate heart drug show leader "
-           "light voice wife police mind price report decision son view relationship town road arm difference "
-           "value building action model season society tax director position player record paper space ground "
-           "form event official matter center couple site project activity star table need court oil situation "
-           "cost industry figure street image phone data picture practice piece land product doctor wall patient "
-           "worker news test movie north love support technology step baby computer type attention film tree "
-           "source organization hair window evidence population site river garden bridge engine letter signal "
-           "answer method theory series stage island forest valley machine summer winter spring autumn station "
-           "garden kitchen bottle camera battery cloud planet ocean mountain desert village harbor castle tower").split()
+CONTENT = (
+    "people time year way day thing man world life hand part child eye woman place work week case point "
+    "company number group problem fact house water money story night month lot right study book job word "
+    "business issue side kind head service friend father power hour game line end member law car city "
+    "community name president team minute idea kid body information back parent face others level office "
+    "door health person art war history party result change morning reason research girl guy moment air "
+    "teacher force education foot boy age policy process music market sense nation plan college interest "
+    "death experience effect class control care field development role effort rate heart drug show leader "
+    "light voice wife police mind price report decision son view relationship town road arm difference "
+    "value building action model season society tax director position player record paper space ground "
+    "form event official matter center couple site project activity star table need court oil situation "
+    "cost industry figure street image phone data picture practice piece land product doctor wall patient "
+    "worker news test movie north love support technology step baby computer type attention film tree "
+    "source organization hair window evidence population site river garden bridge engine letter signal "
+    "answer method theory series stage island forest valley machine summer winter spring autumn station "
+    "garden kitchen bottle camera battery cloud planet ocean mountain desert village harbor castle tower"
+).split()
 VERBS = "makes takes gives finds tells asks works seems feels leaves keeps holds brings begins shows hears plays runs moves lives believes".split()
 JUNK = [
     lambda r: " ".join(r.choices(CONTENT, k=r.randint(3, 20))),  # too short, no stop words
@@ -56,9 +58,13 @@ def paragraph(r: random.Random, n: int) -> str:
 
 
 def pii(r: random.Random) -> str:
-    return r.choice([f"Write to {r.choice(CONTENT)}.{r.randint(1, 99)}@example.com for details.",
-                     f"Call +1 415 {r.randint(200, 999)} {r.randint(1000, 9999)} today.",
-                     f"The server at 192.168.{r.randint(0, 255)}.{r.randint(1, 254)} is down."])
+    return r.choice(
+        [
+            f"Write to {r.choice(CONTENT)}.{r.randint(1, 99)}@example.com for details.",
+            f"Call +1 415 {r.randint(200, 999)} {r.randint(1000, 9999)} today.",
+            f"The server at 192.168.{r.randint(0, 255)}.{r.randint(1, 254)} is down.",
+        ]
+    )
 
 
 def near_copy(r: random.Random, text: str, rate: float) -> str:
@@ -82,7 +88,11 @@ def web_docs(n: int, seed: int = 0, dup_rate: float = 0.1, near_rate: float = 0.
             kind, of = "exact", src["id"]
         elif docs and u < dup_rate + near_rate:
             src = r.choice(docs)
-            text, kind, of = near_copy(r, src["text"], r.choice([0.005, 0.01, 0.02, 0.04, 0.08])), "near", src["id"]
+            text, kind, of = (
+                near_copy(r, src["text"], r.choice([0.005, 0.01, 0.02, 0.04, 0.08])),
+                "near",
+                src["id"],
+            )
         elif u < dup_rate + near_rate + 0.1:
             text, kind, of = r.choice(JUNK)(r), "junk", None
         else:
@@ -102,14 +112,24 @@ def write_jsonl_parts(docs: list[dict[str, Any]], folder: Path, parts: int) -> l
     for k in range(parts):
         p = folder / f"part{k}.jsonl"
         with p.open("w", encoding="utf-8") as f:
-            for d in docs[k * size:(k + 1) * size]:
+            for d in docs[k * size : (k + 1) * size]:
                 f.write(json.dumps({"id": d["id"], "text": d["text"]}) + "\n")
         paths.append(p)
     return paths
 
 
-TOPICS = ["billing", "shipping", "passwords", "refunds", "the mobile app", "invoices", "account access",
-          "the api", "subscriptions", "data export"]
+TOPICS = [
+    "billing",
+    "shipping",
+    "passwords",
+    "refunds",
+    "the mobile app",
+    "invoices",
+    "account access",
+    "the api",
+    "subscriptions",
+    "data export",
+]
 
 
 def sft_records(n: int, seed: int = 0) -> list[dict[str, str]]:
@@ -121,7 +141,10 @@ def sft_records(n: int, seed: int = 0) -> list[dict[str, str]]:
         prompt = f"I have a question about {topic}. " + " ".join(sentence(r) for _ in range(r.randint(1, 3)))
         n_sent = max(1, min(30, int(r.lognormvariate(1.6, 0.8))))
         steps = [f"Step {k + 1}: {sentence(r)}" for k in range(n_sent)]
-        response = f"Thanks for asking about {topic}. Here is what to do.\n" + "\n".join(steps) + \
-            f"\nThat should fix your problem with {topic}."
+        response = (
+            f"Thanks for asking about {topic}. Here is what to do.\n"
+            + "\n".join(steps)
+            + f"\nThat should fix your problem with {topic}."
+        )
         out.append({"prompt": prompt, "response": response})
     return out

@@ -29,8 +29,18 @@ import psutil
 BENCH = Path(__file__).resolve().parent
 RESULTS_MD = BENCH / "RESULTS.md"
 RESULTS_DIR = BENCH / "results"  # the smoke test points both elsewhere
-PACKAGES = ("lmforge", "torch", "transformers", "trl", "peft", "datasets", "tokenizers", "datatrove",
-            "datasketch", "rensa")
+PACKAGES = (
+    "lmforge",
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "datasets",
+    "tokenizers",
+    "datatrove",
+    "datasketch",
+    "rensa",
+)
 
 
 def summarize(values: list[float]) -> dict[str, float]:
@@ -51,8 +61,9 @@ def run_child(module: str, variant: str, params: dict[str, Any], timeout: float 
     cmd = [sys.executable, "-m", "bench.child", module, variant, json.dumps(params)]
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(BENCH.parent)}
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=BENCH.parent)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=BENCH.parent
+    )
     peak = _poll_peak_rss(proc, t0 + timeout)
     out, err = proc.communicate()
     wall = time.perf_counter() - t0
@@ -94,18 +105,24 @@ def _rss(p: psutil.Process) -> int:
         return 0
 
 
-def interleave(module: str, variants: list[str], params: dict[str, Any], reps: int,
-               log: Callable[[str], None] = print) -> dict[str, list[dict[str, Any]]]:
+def interleave(
+    module: str, variants: list[str], params: dict[str, Any], reps: int, log: Callable[[str], None] = print
+) -> dict[str, list[dict[str, Any]]]:
     """Every variant `reps` times, rotating the order each repetition: {variant: [result, ...]}."""
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for r in range(reps):
-        order = variants[r % len(variants):] + variants[:r % len(variants)]
+        order = variants[r % len(variants) :] + variants[: r % len(variants)]
         for v in order:
             res = run_child(module, v, params)
             runs[v].append(res)
-            log(f"[{module}] rep {r + 1}/{reps} {v}: " + ", ".join(
-                f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
-                for k, val in res.items() if isinstance(val, (int, float)) and not isinstance(val, bool)))
+            log(
+                f"[{module}] rep {r + 1}/{reps} {v}: "
+                + ", ".join(
+                    f"{k}={val:.4g}" if isinstance(val, float) else f"{k}={val}"
+                    for k, val in res.items()
+                    if isinstance(val, (int, float)) and not isinstance(val, bool)
+                )
+            )
     return runs
 
 
@@ -137,18 +154,32 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, load {os.getloadavg()[0]:.1f}"
 
 
-def save(name: str, params: dict[str, Any], runs: dict[str, Any], summary: dict[str, Any],
-         targets: list[tuple[str, str, dict[str, float], bool]], note: str = "",
-         out_dir: Path | None = None) -> Path:
+def save(
+    name: str,
+    params: dict[str, Any],
+    runs: dict[str, Any],
+    summary: dict[str, Any],
+    targets: list[tuple[str, str, dict[str, float], bool]],
+    note: str = "",
+    out_dir: Path | None = None,
+) -> Path:
     """Write results/<name>.json and append one row to RESULTS.md.
 
     `targets`: (what, target text, measured ratio summary, met?)."""
     out_dir = out_dir or RESULTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    blob = {"benchmark": name, "date": stamp, "machine": machine(), "versions": versions(), "params": params,
-            "summary": summary, "targets": [{"what": w, "target": t, "measured": m, "met": ok}
-                                            for w, t, m, ok in targets], "runs": runs, "note": note}
+    blob = {
+        "benchmark": name,
+        "date": stamp,
+        "machine": machine(),
+        "versions": versions(),
+        "params": params,
+        "summary": summary,
+        "targets": [{"what": w, "target": t, "measured": m, "met": ok} for w, t, m, ok in targets],
+        "runs": runs,
+        "note": note,
+    }
     path = out_dir / f"{name}.json"
     path.write_text(json.dumps(blob, indent=1, default=str), encoding="utf-8")
     if not params.get("smoke"):

@@ -87,8 +87,12 @@ def truth(docs: list[dict[str, Any]], step: Any) -> set[int]:
 def score(docs: list[dict[str, Any]], removed: set[int], step: Any) -> dict[str, float]:
     true = truth(docs, step)
     tp = len(removed & true)
-    return {"removed": len(removed), "true_dups": len(true), "precision": tp / max(1, len(removed)),
-            "recall": tp / max(1, len(true))}
+    return {
+        "removed": len(removed),
+        "true_dups": len(true),
+        "precision": tp / max(1, len(removed)),
+        "recall": tp / max(1, len(true)),
+    }
 
 
 def bench_neardup(n: int, reps: int, work: Path, smoke: bool = False) -> dict[str, Any]:
@@ -104,13 +108,21 @@ def bench_neardup(n: int, reps: int, work: Path, smoke: bool = False) -> dict[st
     ratio = harness.paired_ratio(runs, "docs_per_s", "lmforge", "datasketch")
     summary["speedup_vs_datasketch"] = ratio
     s = summary
-    note = (f"{n} docs (~33% planted copies), 5-grams, 128 perm, threshold 0.8, {reps} reps; docs/s "
-            f"{harness.fmt(s['lmforge']['docs_per_s'])} vs {harness.fmt(s['datasketch']['docs_per_s'])}; "
-            f"peak RSS MB {s['lmforge']['peak_rss_mb']['median']:.0f} vs {s['datasketch']['peak_rss_mb']['median']:.0f}; "
-            f"precision/recall lmforge {s['lmforge']['precision']['median']:.3f}/{s['lmforge']['recall']['median']:.3f}, "
-            f"datasketch {s['datasketch']['precision']['median']:.3f}/{s['datasketch']['recall']['median']:.3f}")
-    harness.save("neardup", params, runs, summary, [("near-dup docs/s vs datasketch", ">= 5x", ratio,
-                                                     ratio["median"] >= 5)], note)
+    note = (
+        f"{n} docs (~33% planted copies), 5-grams, 128 perm, threshold 0.8, {reps} reps; docs/s "
+        f"{harness.fmt(s['lmforge']['docs_per_s'])} vs {harness.fmt(s['datasketch']['docs_per_s'])}; "
+        f"peak RSS MB {s['lmforge']['peak_rss_mb']['median']:.0f} vs {s['datasketch']['peak_rss_mb']['median']:.0f}; "
+        f"precision/recall lmforge {s['lmforge']['precision']['median']:.3f}/{s['lmforge']['recall']['median']:.3f}, "
+        f"datasketch {s['datasketch']['precision']['median']:.3f}/{s['datasketch']['recall']['median']:.3f}"
+    )
+    harness.save(
+        "neardup",
+        params,
+        runs,
+        summary,
+        [("near-dup docs/s vs datasketch", ">= 5x", ratio, ratio["median"] >= 5)],
+        note,
+    )
     return summary
 
 

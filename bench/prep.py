@@ -38,9 +38,16 @@ def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
     work = Path(p["work"]) / "lmforge"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    exp = {"name": "bench", "task": {"type": "causal_lm"},
-           "data": {"sources": [{"path": str(Path(p["corpus"]) / "*.jsonl")}], "steps": STEPS,
-                    "output_dir": str(work / "out"), "workers": p["workers"]}}
+    exp = {
+        "name": "bench",
+        "task": {"type": "causal_lm"},
+        "data": {
+            "sources": [{"path": str(Path(p["corpus"]) / "*.jsonl")}],
+            "steps": STEPS,
+            "output_dir": str(work / "out"),
+            "workers": p["workers"],
+        },
+    }
     (work / "exp.yaml").write_text(yaml.safe_dump(exp))
     t0 = time.perf_counter()
     stats = lmforge.prepare(str(work / "exp.yaml"), quiet=True)
@@ -87,22 +94,57 @@ def run_datatrove(p: dict[str, Any]) -> dict[str, Any]:
     mh, ex = MinhashConfig(), ExactDedupConfig(content_getter=_content)
 
     def ex_(pipeline: list, n: int, name: str, dep: Any = None) -> LocalPipelineExecutor:
-        return LocalPipelineExecutor(pipeline=pipeline, tasks=n, workers=min(workers, n),
-                                     logging_dir=str(w / "logs" / name), depends=dep)
+        return LocalPipelineExecutor(
+            pipeline=pipeline,
+            tasks=n,
+            workers=min(workers, n),
+            logging_dir=str(w / "logs" / name),
+            depends=dep,
+        )
 
     t0 = time.perf_counter()
-    s1 = ex_([JsonlReader(p["corpus"]), GopherQualityFilter(), GopherRepetitionFilter(), C4QualityFilter(),
-              FineWebQualityFilter(), PIIFormatter(), JsonlWriter(str(w / "filtered"))], tasks, "filter")
-    s2 = ex_([JsonlReader(str(w / "filtered")), ExactDedupSignature(str(w / "ex_sigs"), ex)], tasks, "ex1", s1)
+    s1 = ex_(
+        [
+            JsonlReader(p["corpus"]),
+            GopherQualityFilter(),
+            GopherRepetitionFilter(),
+            C4QualityFilter(),
+            FineWebQualityFilter(),
+            PIIFormatter(),
+            JsonlWriter(str(w / "filtered")),
+        ],
+        tasks,
+        "filter",
+    )
+    s2 = ex_(
+        [JsonlReader(str(w / "filtered")), ExactDedupSignature(str(w / "ex_sigs"), ex)], tasks, "ex1", s1
+    )
     s3 = ex_([ExactFindDedups(str(w / "ex_sigs"), str(w / "ex_dups"), ex)], 1, "ex2", s2)
-    s4 = ex_([JsonlReader(str(w / "filtered")), ExactDedupFilter(str(w / "ex_dups"), ex),
-              JsonlWriter(str(w / "exact"))], tasks, "ex3", s3)
+    s4 = ex_(
+        [
+            JsonlReader(str(w / "filtered")),
+            ExactDedupFilter(str(w / "ex_dups"), ex),
+            JsonlWriter(str(w / "exact")),
+        ],
+        tasks,
+        "ex3",
+        s3,
+    )
     s5 = ex_([JsonlReader(str(w / "exact")), MinhashDedupSignature(str(w / "mh_sigs"), mh)], tasks, "mh1", s4)
-    s6 = ex_([MinhashDedupBuckets(str(w / "mh_sigs"), str(w / "mh_buckets"), config=mh)], mh.num_buckets,
-             "mh2", s5)
+    s6 = ex_(
+        [MinhashDedupBuckets(str(w / "mh_sigs"), str(w / "mh_buckets"), config=mh)], mh.num_buckets, "mh2", s5
+    )
     s7 = ex_([MinhashDedupCluster(str(w / "mh_buckets"), str(w / "mh_remove"), config=mh)], 1, "mh3", s6)
-    s8 = ex_([JsonlReader(str(w / "exact")), MinhashDedupFilter(str(w / "mh_remove")),
-              JsonlWriter(str(w / "final"))], tasks, "mh4", s7)
+    s8 = ex_(
+        [
+            JsonlReader(str(w / "exact")),
+            MinhashDedupFilter(str(w / "mh_remove")),
+            JsonlWriter(str(w / "final")),
+        ],
+        tasks,
+        "mh4",
+        s7,
+    )
     s8.run()
     secs = time.perf_counter() - t0
     kept = []
@@ -128,47 +170,81 @@ def agreement(work: Path, corpus: Path) -> dict[str, float]:
             where.update({json.loads(line)["id"]: f"{f.name}:{i}" for i, line in enumerate(fh, 1)})
     a = set((work / "kept-lmforge.txt").read_text().split())
     b = {where[d] for d in (work / "kept-datatrove.txt").read_text().split()}
-    return {"jaccard": len(a & b) / max(1, len(a | b)), "only_lmforge": len(a - b), "only_datatrove": len(b - a),
-            "both": len(a & b)}
+    return {
+        "jaccard": len(a & b) / max(1, len(a | b)),
+        "only_lmforge": len(a - b),
+        "only_datatrove": len(b - a),
+        "both": len(a & b),
+    }
 
 
 def bench_prep(n: int, reps: int, work: Path, smoke: bool = False) -> dict[str, Any]:
     corpus = make_corpus(work, n)
     params = {"work": str(work), "corpus": str(corpus), "n": n, "workers": 2, "tasks": 4, "smoke": smoke}
     runs = harness.interleave("prep", list(VARIANTS), params, reps)
-    summary = {v: {k: harness.summarize([r[k] for r in rs]) for k in ("docs_per_s", "peak_rss_mb", "wall_s")}
-               for v, rs in runs.items()}
+    summary = {
+        v: {k: harness.summarize([r[k] for r in rs]) for k in ("docs_per_s", "peak_rss_mb", "wall_s")}
+        for v, rs in runs.items()
+    }
     summary["agreement"] = agreement(work, corpus)
     ratio = harness.paired_ratio(runs, "docs_per_s", "lmforge", "datatrove")
     summary["speedup_vs_datatrove"] = ratio
     ag = summary["agreement"]
-    note = (f"{n} docs, 2 workers, {reps} reps; docs/s lmforge {harness.fmt(summary['lmforge']['docs_per_s'])} "
-            f"vs datatrove {harness.fmt(summary['datatrove']['docs_per_s'])}; peak RSS MB "
-            f"{summary['lmforge']['peak_rss_mb']['median']:.0f} vs {summary['datatrove']['peak_rss_mb']['median']:.0f}; "
-            f"kept-set Jaccard {ag['jaccard']:.3f} (only lmforge {ag['only_lmforge']}, only datatrove "
-            f"{ag['only_datatrove']})")
-    harness.save("prep", params, runs, summary, [("prep docs/s vs datatrove", ">= 2x", ratio, ratio["median"] >= 2)],
-                 note)
+    note = (
+        f"{n} docs, 2 workers, {reps} reps; docs/s lmforge {harness.fmt(summary['lmforge']['docs_per_s'])} "
+        f"vs datatrove {harness.fmt(summary['datatrove']['docs_per_s'])}; peak RSS MB "
+        f"{summary['lmforge']['peak_rss_mb']['median']:.0f} vs {summary['datatrove']['peak_rss_mb']['median']:.0f}; "
+        f"kept-set Jaccard {ag['jaccard']:.3f} (only lmforge {ag['only_lmforge']}, only datatrove "
+        f"{ag['only_datatrove']})"
+    )
+    harness.save(
+        "prep",
+        params,
+        runs,
+        summary,
+        [("prep docs/s vs datatrove", ">= 2x", ratio, ratio["median"] >= 2)],
+        note,
+    )
     return summary
 
 
-def bench_scaling(n: int, reps: int, work: Path, factors: tuple[int, ...] = (1, 3, 10),
-                  smoke: bool = False) -> dict[str, Any]:
+def bench_scaling(
+    n: int, reps: int, work: Path, factors: tuple[int, ...] = (1, 3, 10), smoke: bool = False
+) -> dict[str, Any]:
     """lmforge prepare at n x each factor: time and peak memory (memory should stay flat)."""
     summary, runs = {}, {}
     for f in factors:
         corpus = make_corpus(work, n * f)
-        params = {"work": str(work / f"x{f}"), "corpus": str(corpus), "n": n * f, "workers": 2, "smoke": smoke}
+        params = {
+            "work": str(work / f"x{f}"),
+            "corpus": str(corpus),
+            "n": n * f,
+            "workers": 2,
+            "smoke": smoke,
+        }
         rs = harness.interleave("prep", ["lmforge"], params, reps)["lmforge"]
         runs[f"x{f}"] = rs
-        summary[f"x{f}"] = {k: harness.summarize([r[k] for r in rs]) for k in ("seconds", "docs_per_s", "peak_rss_mb")}
-    lo, hi = summary[f"x{factors[0]}"]["peak_rss_mb"]["median"], summary[f"x{factors[-1]}"]["peak_rss_mb"]["median"]
+        summary[f"x{f}"] = {
+            k: harness.summarize([r[k] for r in rs]) for k in ("seconds", "docs_per_s", "peak_rss_mb")
+        }
+    lo, hi = (
+        summary[f"x{factors[0]}"]["peak_rss_mb"]["median"],
+        summary[f"x{factors[-1]}"]["peak_rss_mb"]["median"],
+    )
     growth = {"median": hi / lo, "min": hi / lo, "max": hi / lo}
-    note = "; ".join(f"{k}: {v['seconds']['median']:.1f}s, {v['docs_per_s']['median']:.0f} docs/s, "
-                     f"peak RSS {v['peak_rss_mb']['median']:.0f} MB" for k, v in summary.items())
-    harness.save("scaling", {"n": n, "factors": factors, "reps": reps, "smoke": smoke}, runs, summary,
-                 [(f"peak RSS x{factors[-1]} / x{factors[0]}", "flat (<= 1.5)", growth, growth["median"] <= 1.5)],
-                 f"base {n} docs; " + note)
+    note = "; ".join(
+        f"{k}: {v['seconds']['median']:.1f}s, {v['docs_per_s']['median']:.0f} docs/s, "
+        f"peak RSS {v['peak_rss_mb']['median']:.0f} MB"
+        for k, v in summary.items()
+    )
+    harness.save(
+        "scaling",
+        {"n": n, "factors": factors, "reps": reps, "smoke": smoke},
+        runs,
+        summary,
+        [(f"peak RSS x{factors[-1]} / x{factors[0]}", "flat (<= 1.5)", growth, growth["median"] <= 1.5)],
+        f"base {n} docs; " + note,
+    )
     return summary
 
 
@@ -185,7 +261,9 @@ def main() -> None:
     if a.only in (None, "prep"):
         print(json.dumps(bench_prep(a.docs, a.reps, work), indent=1, default=str))
     if a.only in (None, "scaling"):
-        print(json.dumps(bench_scaling(a.scaling_docs, a.scaling_reps, work / "scaling"), indent=1, default=str))
+        print(
+            json.dumps(bench_scaling(a.scaling_docs, a.scaling_reps, work / "scaling"), indent=1, default=str)
+        )
 
 
 if __name__ == "__main__":

@@ -41,18 +41,30 @@ def _fresh(p: dict[str, Any], who: str) -> Path:
 
 def hf_examples(records: list[dict[str, Any]], tok: Any, max_len: int) -> list[dict[str, list[int]]]:
     """The transformers-docs recipe: chat template rendered, prompt tokens labelled -100, truncated."""
-    prompts = tok.apply_chat_template([[{"role": "user", "content": r["prompt"]}] for r in records],
-                                      tokenize=False, add_generation_prompt=True)
-    fulls = tok.apply_chat_template([[{"role": "user", "content": r["prompt"]},
-                                      {"role": "assistant", "content": r["response"]}] for r in records],
-                                    tokenize=False)
+    prompts = tok.apply_chat_template(
+        [[{"role": "user", "content": r["prompt"]}] for r in records],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
+    fulls = tok.apply_chat_template(
+        [
+            [{"role": "user", "content": r["prompt"]}, {"role": "assistant", "content": r["response"]}]
+            for r in records
+        ],
+        tokenize=False,
+    )
     p_ids = tok(prompts, add_special_tokens=False)["input_ids"]
     f_ids = tok(fulls, add_special_tokens=False)["input_ids"]
     out = []
     for p, f in zip(p_ids, f_ids, strict=True):
         f = f[:max_len]
-        out.append({"input_ids": f, "attention_mask": [1] * len(f),
-                    "labels": [-100] * min(len(p), len(f)) + f[len(p):]})
+        out.append(
+            {
+                "input_ids": f,
+                "attention_mask": [1] * len(f),
+                "labels": [-100] * min(len(p), len(f)) + f[len(p) :],
+            }
+        )
     return out
 
 
@@ -61,13 +73,28 @@ def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
     from lmforge.config import ExperimentConfig
 
     out = _fresh(p, "lmforge")
-    cfg = ExperimentConfig.model_validate({
-        "name": "bench", "seed": 0, "task": {"type": "sft"},
-        "model": {"name": p["model"], "lora": LORA},
-        "data": {"output_dir": str(out / "data"), "workers": 2},
-        "train": {"output_dir": str(out / "run"), "epochs": 1, "batch_size": p["rows"], "lr": p["lr"],
-                  "max_seq_len": p["max_seq_len"], "packing": True, "precision": "bf16", "eval_every": 0,
-                  "save_every": 10**6, "log_every": 5, "early_stopping": None}})
+    cfg = ExperimentConfig.model_validate(
+        {
+            "name": "bench",
+            "seed": 0,
+            "task": {"type": "sft"},
+            "model": {"name": p["model"], "lora": LORA},
+            "data": {"output_dir": str(out / "data"), "workers": 2},
+            "train": {
+                "output_dir": str(out / "run"),
+                "epochs": 1,
+                "batch_size": p["rows"],
+                "lr": p["lr"],
+                "max_seq_len": p["max_seq_len"],
+                "packing": True,
+                "precision": "bf16",
+                "eval_every": 0,
+                "save_every": 10**6,
+                "log_every": 5,
+                "early_stopping": None,
+            },
+        }
+    )
     t0 = time.perf_counter()
     metrics = lmforge.train(cfg)
     secs = time.perf_counter() - t0
@@ -91,16 +118,36 @@ def run_hf(p: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     tok = AutoTokenizer.from_pretrained(p["model_dir"])
     ds = Dataset.from_json(str(out / "data" / "train.jsonl"))
-    ds = ds.map(lambda b: _columns(hf_examples([dict(zip(b, v, strict=True)) for v in zip(*b.values(), strict=True)],
-                                                tok, p["max_seq_len"])),
-                batched=True, remove_columns=ds.column_names)
+    ds = ds.map(
+        lambda b: _columns(
+            hf_examples(
+                [dict(zip(b, v, strict=True)) for v in zip(*b.values(), strict=True)], tok, p["max_seq_len"]
+            )
+        ),
+        batched=True,
+        remove_columns=ds.column_names,
+    )
     model = _peft(AutoModelForCausalLM.from_pretrained(p["model_dir"]))
-    args = TrainingArguments(output_dir=str(out / "run"), per_device_train_batch_size=p["batch"],
-                             learning_rate=p["lr"], num_train_epochs=1, lr_scheduler_type="cosine",
-                             warmup_steps=0.03, bf16=True, use_cpu=True, logging_steps=5, save_strategy="no",
-                             report_to="none", seed=0)
-    trainer = Trainer(model=model, args=args, train_dataset=ds,
-                      data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100))
+    args = TrainingArguments(
+        output_dir=str(out / "run"),
+        per_device_train_batch_size=p["batch"],
+        learning_rate=p["lr"],
+        num_train_epochs=1,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        bf16=True,
+        use_cpu=True,
+        logging_steps=5,
+        save_strategy="no",
+        report_to="none",
+        seed=0,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=ds,
+        data_collator=DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100),
+    )
     trainer.train()
     secs = time.perf_counter() - t0
     return _result(p, secs, model, trainer.state.global_step)
@@ -116,16 +163,45 @@ def run_trl(p: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     tok = AutoTokenizer.from_pretrained(p["model_dir"])
     recs = _records({"data": out / "data"}, "train")
-    ds = Dataset.from_list([{"prompt": [{"role": "user", "content": r["prompt"]}],
-                             "completion": [{"role": "assistant", "content": r["response"]}]} for r in recs])
-    args = SFTConfig(output_dir=str(out / "run"), per_device_train_batch_size=p["rows"], learning_rate=p["lr"],
-                     num_train_epochs=1, lr_scheduler_type="cosine", warmup_steps=0.03, bf16=True, use_cpu=True,
-                     logging_steps=5, save_strategy="no", report_to="none", seed=0, packing=True,
-                     max_length=p["max_seq_len"])
-    peft_cfg = LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
-                          target_modules="all-linear", task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(p["model_dir"]), args=args, train_dataset=ds,
-                         processing_class=tok, peft_config=peft_cfg)
+    ds = Dataset.from_list(
+        [
+            {
+                "prompt": [{"role": "user", "content": r["prompt"]}],
+                "completion": [{"role": "assistant", "content": r["response"]}],
+            }
+            for r in recs
+        ]
+    )
+    args = SFTConfig(
+        output_dir=str(out / "run"),
+        per_device_train_batch_size=p["rows"],
+        learning_rate=p["lr"],
+        num_train_epochs=1,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        bf16=True,
+        use_cpu=True,
+        logging_steps=5,
+        save_strategy="no",
+        report_to="none",
+        seed=0,
+        packing=True,
+        max_length=p["max_seq_len"],
+    )
+    peft_cfg = LoraConfig(
+        r=LORA["r"],
+        lora_alpha=LORA["alpha"],
+        lora_dropout=LORA["dropout"],
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(p["model_dir"]),
+        args=args,
+        train_dataset=ds,
+        processing_class=tok,
+        peft_config=peft_cfg,
+    )
     trainer.train()
     secs = time.perf_counter() - t0
     return _result(p, secs, trainer.model, trainer.state.global_step)
@@ -141,15 +217,29 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list]:
 def _peft(model: Any) -> Any:
     from peft import LoraConfig, get_peft_model
 
-    return get_peft_model(model, LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
-                                            target_modules="all-linear", task_type="CAUSAL_LM"))
+    return get_peft_model(
+        model,
+        LoraConfig(
+            r=LORA["r"],
+            lora_alpha=LORA["alpha"],
+            lora_dropout=LORA["dropout"],
+            target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        ),
+    )
 
 
-def _result(p: dict[str, Any], secs: float, model: Any, steps: int, own_val: float | None = None) -> dict[str, Any]:
-    res = {"seconds": secs, "steps": steps, "label_tokens_per_s": p["label_tokens"] / secs,
-           "input_tokens_per_s": p["input_tokens"] / secs,
-           "mfu_bf16": 6 * p["n_params"] * p["input_tokens"] / secs / p["peak_bf16"],
-           "val_loss": val_loss(model, p)}
+def _result(
+    p: dict[str, Any], secs: float, model: Any, steps: int, own_val: float | None = None
+) -> dict[str, Any]:
+    res = {
+        "seconds": secs,
+        "steps": steps,
+        "label_tokens_per_s": p["label_tokens"] / secs,
+        "input_tokens_per_s": p["input_tokens"] / secs,
+        "mfu_bf16": 6 * p["n_params"] * p["input_tokens"] / secs / p["peak_bf16"],
+        "val_loss": val_loss(model, p),
+    }
     if own_val is not None:
         res["own_val_loss"] = own_val
     return res
@@ -166,14 +256,18 @@ def val_loss(model: Any, p: dict[str, Any], batch: int = 8) -> float:
     total, n = 0.0, 0
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         for i in range(0, len(exs), batch):
-            part = exs[i:i + batch]
+            part = exs[i : i + batch]
             width = max(len(e["input_ids"]) for e in part)
             ids = torch.tensor([e["input_ids"] + [0] * (width - len(e["input_ids"])) for e in part])
             att = torch.tensor([e["attention_mask"] + [0] * (width - len(e["input_ids"])) for e in part])
             lab = torch.tensor([e["labels"] + [-100] * (width - len(e["input_ids"])) for e in part])
             logits = model(input_ids=ids, attention_mask=att).logits.float()  # (B, T, V)
-            ce = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)),
-                                                   lab[:, 1:].reshape(-1), reduction="sum", ignore_index=-100)
+            ce = torch.nn.functional.cross_entropy(
+                logits[:, :-1].reshape(-1, logits.size(-1)),
+                lab[:, 1:].reshape(-1),
+                reduction="sum",
+                ignore_index=-100,
+            )
             total, n = total + float(ce), n + int((lab[:, 1:] != -100).sum())
     return total / n
 
@@ -207,14 +301,32 @@ def make_data(work: Path, n_train: int, n_val: int, model_dir: str, max_len: int
                 f.write(json.dumps({**r, "id": f"bench/{split}.jsonl:{i + 1}", "meta": {}}) + "\n")
     exs = hf_examples(recs[:n_train], AutoTokenizer.from_pretrained(model_dir), max_len)
     lens = sorted(len(e["input_ids"]) for e in exs)
-    return {"data": str(data), "label_tokens": sum(sum(x != -100 for x in e["labels"]) for e in exs),
-            "input_tokens": sum(lens), "len_p10_p50_p90_max": [lens[len(lens) // 10], lens[len(lens) // 2],
-                                                               lens[9 * len(lens) // 10], lens[-1]]}
+    return {
+        "data": str(data),
+        "label_tokens": sum(sum(x != -100 for x in e["labels"]) for e in exs),
+        "input_tokens": sum(lens),
+        "len_p10_p50_p90_max": [
+            lens[len(lens) // 10],
+            lens[len(lens) // 2],
+            lens[9 * len(lens) // 10],
+            lens[-1],
+        ],
+    }
 
 
-def bench_train(model: str, n_train: int, n_val: int, reps: int, work: Path, batch: int = 6, rows: int = 2,
-                max_seq_len: int = 512, lr: float = 2e-4, variants: list[str] | None = None,
-                smoke: bool = False) -> dict[str, Any]:
+def bench_train(
+    model: str,
+    n_train: int,
+    n_val: int,
+    reps: int,
+    work: Path,
+    batch: int = 6,
+    rows: int = 2,
+    max_seq_len: int = 512,
+    lr: float = 2e-4,
+    variants: list[str] | None = None,
+    smoke: bool = False,
+) -> dict[str, Any]:
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from lmforge.models import resolve_model
@@ -223,10 +335,22 @@ def bench_train(model: str, n_train: int, n_val: int, reps: int, work: Path, bat
     cfgm = AutoConfig.from_pretrained(model_dir)
     n_params = sum(t.numel() for t in AutoModelForCausalLM.from_config(cfgm).parameters())
     peak = matmul_peak(seconds=0.3 if smoke else 2.0)
-    params = {"model": model, "model_dir": model_dir, "work": str(work), "batch": batch, "rows": rows,
-              "max_seq_len": max_seq_len, "lr": lr, "n_train": n_train, "n_val": n_val, "n_params": n_params,
-              "peak_bf16": peak["bf16"], "peak_fp32": peak["fp32"], "smoke": smoke,
-              **make_data(work, n_train, n_val, model_dir, max_seq_len)}
+    params = {
+        "model": model,
+        "model_dir": model_dir,
+        "work": str(work),
+        "batch": batch,
+        "rows": rows,
+        "max_seq_len": max_seq_len,
+        "lr": lr,
+        "n_train": n_train,
+        "n_val": n_val,
+        "n_params": n_params,
+        "peak_bf16": peak["bf16"],
+        "peak_fp32": peak["fp32"],
+        "smoke": smoke,
+        **make_data(work, n_train, n_val, model_dir, max_seq_len),
+    }
     variants = variants or list(VARIANTS)
     runs = harness.interleave("train", variants, params, reps)
     keys = ("label_tokens_per_s", "seconds", "peak_rss_mb", "val_loss", "mfu_bf16", "steps")
@@ -236,14 +360,22 @@ def bench_train(model: str, n_train: int, n_val: int, reps: int, work: Path, bat
         if base in runs and "lmforge" in runs:
             ratio = harness.paired_ratio(runs, "label_tokens_per_s", "lmforge", base)
             summary[f"speedup_vs_{base}"] = ratio
-            ok = ratio["median"] >= want and summary["lmforge"]["val_loss"]["median"] <= summary[base]["val_loss"]["median"]
+            ok = (
+                ratio["median"] >= want
+                and summary["lmforge"]["val_loss"]["median"] <= summary[base]["val_loss"]["median"]
+            )
             targets.append((f"train tok/s vs {base}", f">= {want}x, val loss <=", ratio, ok))
     s = summary
-    note = (f"{n_train} SFT examples (tokens p10/p50/p90/max {params['len_p10_p50_p90_max']}), 1 epoch, {reps} reps; "
-            f"matmul peak bf16 {peak['bf16'] / 1e9:.0f} / fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s; " + "; ".join(
-                f"{v}: {harness.fmt(s[v]['label_tokens_per_s'])} label tok/s, {s[v]['steps']['median']:.0f} steps, "
-                f"val loss {s[v]['val_loss']['median']:.4f}, MFU {100 * s[v]['mfu_bf16']['median']:.1f}%, "
-                f"RSS {s[v]['peak_rss_mb']['median']:.0f} MB" for v in runs))
+    note = (
+        f"{n_train} SFT examples (tokens p10/p50/p90/max {params['len_p10_p50_p90_max']}), 1 epoch, {reps} reps; "
+        f"matmul peak bf16 {peak['bf16'] / 1e9:.0f} / fp32 {peak['fp32'] / 1e9:.0f} GFLOP/s; "
+        + "; ".join(
+            f"{v}: {harness.fmt(s[v]['label_tokens_per_s'])} label tok/s, {s[v]['steps']['median']:.0f} steps, "
+            f"val loss {s[v]['val_loss']['median']:.4f}, MFU {100 * s[v]['mfu_bf16']['median']:.1f}%, "
+            f"RSS {s[v]['peak_rss_mb']['median']:.0f} MB"
+            for v in runs
+        )
+    )
     harness.save("train", params, runs, summary, targets, note)
     return summary
 
@@ -257,8 +389,13 @@ def main() -> None:
     ap.add_argument("--variants", nargs="*", default=None, choices=list(VARIANTS))
     ap.add_argument("--work", default="runs/bench/train")
     a = ap.parse_args()
-    print(json.dumps(bench_train(a.model, a.train, a.val, a.reps, Path(a.work).resolve(), variants=a.variants),
-                     indent=1, default=str))
+    print(
+        json.dumps(
+            bench_train(a.model, a.train, a.val, a.reps, Path(a.work).resolve(), variants=a.variants),
+            indent=1,
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -70,4 +70,6 @@ def test_train_smoke(tmp_path, tiny_llama):
     for side in ("lmforge", "hf_trainer", "trl_sft"):
         assert math.isfinite(s[side]["val_loss"]["median"]) and s[side]["steps"]["median"] >= 1
     assert {t["what"] for t in _saved(tmp_path, "train")["targets"]} == {
-        "train tok/s vs hf_trainer", "train tok/s vs trl_sft"}
+        "train tok/s vs hf_trainer",
+        "train tok/s vs trl_sft",
+    }
