@@ -59,7 +59,7 @@ def run_datasets(p: dict[str, Any]) -> dict[str, Any]:
     from transformers import AutoTokenizer
     from trl.data_utils import pack_dataset
 
-    from bench.train import hf_examples
+    from bench.sft import hf_examples
 
     out = _fresh(p, "datasets")
     tok = AutoTokenizer.from_pretrained(p["model_dir"])
