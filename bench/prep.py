@@ -180,7 +180,15 @@ def agreement(work: Path, corpus: Path) -> dict[str, float]:
 
 def bench_prep(n: int, reps: int, work: Path, smoke: bool = False) -> dict[str, Any]:
     corpus = make_corpus(work, n)
-    params = {"work": str(work), "corpus": str(corpus), "n": n, "workers": 2, "tasks": 4, "smoke": smoke}
+    workers = 1 if smoke else 2  # one worker runs both sides in-process: no worker start-up in CI
+    params = {
+        "work": str(work),
+        "corpus": str(corpus),
+        "n": n,
+        "workers": workers,
+        "tasks": 4,
+        "smoke": smoke,
+    }
     runs = harness.interleave("prep", list(VARIANTS), params, reps)
     summary = {
         v: {k: harness.summarize([r[k] for r in rs]) for k in ("docs_per_s", "peak_rss_mb", "wall_s")}
@@ -219,7 +227,7 @@ def bench_scaling(
             "work": str(work / f"x{f}"),
             "corpus": str(corpus),
             "n": n * f,
-            "workers": 2,
+            "workers": 1 if smoke else 2,
             "smoke": smoke,
         }
         rs = harness.interleave("prep", ["lmforge"], params, reps)["lmforge"]
