@@ -152,3 +152,9 @@ def test_console_script_has_no_traceback_on_user_error(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "unknown key 'modle'; did you mean 'model'?" in proc.stderr
+
+
+def test_unquoted_on_in_step_options(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("data:\n  steps:\n    - {pii: {action: drop, on: [response]}}\n    - exact_dedup\n")
+    assert load_config(path).data.steps == [{"pii": {"action": "drop", "on": ["response"]}}, "exact_dedup"]

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from lmforge.errors import UserError
 
@@ -30,7 +38,9 @@ class RayConfig(Section):
         description="Ray cluster for data.executor: ray: auto (the cluster this machine joined with `ray start`), ray://host:port, or null = start a local Ray for this run.",
     )
     num_cpus: int | None = Field(
-        None, gt=0, description="CPUs of the local Ray started when address is null; null = data.workers, else all cores."
+        None,
+        gt=0,
+        description="CPUs of the local Ray started when address is null; null = data.workers, else all cores.",
     )
 
 
@@ -83,33 +93,48 @@ class StatsConfig(Section):
 class EdaConfig(Section):
     n: int = Field(1, ge=0, description="Edited copies made per train record; 0 = none.")
     synonym: float = Field(0.1, ge=0, le=1, description="Share of words replaced by a synonym.")
-    insert: float = Field(0.1, ge=0, le=1, description="Share of words for which a synonym of a word is inserted at a random place.")
+    insert: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Share of words for which a synonym of a word is inserted at a random place.",
+    )
     swap: float = Field(0.1, ge=0, le=1, description="Share of words swapped with another word.")
     delete: float = Field(0.1, ge=0, le=1, description="Chance that each word is deleted.")
     synonyms: str | None = Field(
-        None, description="JSON file {word: [synonyms]} replacing the small built-in English table; relative to the YAML."
+        None,
+        description="JSON file {word: [synonyms]} replacing the small built-in English table; relative to the YAML.",
     )
 
 
 class ParaphraseConfig(Section):
     n: int = Field(1, ge=0, description="Paraphrases generated per train record; 0 = none.")
-    model: str = Field("smollm2-135m-instruct", description="Model that writes the paraphrases: an alias, folder or run.")
+    model: str = Field(
+        "smollm2-135m-instruct", description="Model that writes the paraphrases: an alias, folder or run."
+    )
     prompt: str = Field(
         "Rewrite this text in other words, keeping its meaning, tone and language; "
         "reply with the rewritten text only: {text}",
         description="User message sent to the model; {text} is the field being paraphrased.",
     )
-    temperature: float = Field(0.8, ge=0, description="Sampling temperature; 0 = greedy (then n > 1 repeats itself).")
+    temperature: float = Field(
+        0.8, ge=0, description="Sampling temperature; 0 = greedy (then n > 1 repeats itself)."
+    )
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling mass.")
-    max_new_tokens: int = Field(96, gt=0, description="Longest paraphrase, in tokens; unfinished ones are rejected.")
+    max_new_tokens: int = Field(
+        96, gt=0, description="Longest paraphrase, in tokens; unfinished ones are rejected."
+    )
     batch_size: int = Field(8, gt=0, description="Prompts generated together.")
 
 
 class AugmentConfig(Section):
-    eda: EdaConfig | None = Field(None, description="Token edits (synonym, insert, swap, delete); null = off.")
+    eda: EdaConfig | None = Field(
+        None, description="Token edits (synonym, insert, swap, delete); null = off."
+    )
     paraphrase: ParaphraseConfig | None = Field(None, description="Paraphrases by an LLM; null = off.")
     fields: list[str] | None = Field(
-        None, description="Text fields rewritten; null = the task's input (text, prompt/instruction, question, document)."
+        None,
+        description="Text fields rewritten; null = the task's input (text, prompt/instruction, question, document).",
     )
     max_records: int | None = Field(
         None, gt=0, description="Augment only the first N train records (in file order); null = all."
@@ -120,6 +145,29 @@ class AugmentConfig(Section):
         if self.fields and "label" in self.fields:
             raise ValueError("label is never rewritten (augmented records keep their label)")
         return self
+
+
+def _yaml_on_key(steps: Any) -> Any:
+    """YAML 1.1 reads an unquoted `on:` as the boolean true; in step options it always means the `on` key.
+
+    >>> _yaml_on_key([{"pii": {True: ["response"]}}])
+    [{'pii': {'on': ['response']}}]
+    """
+    if not isinstance(steps, list):
+        return steps
+    fixed = []
+    for step in steps:
+        if isinstance(step, dict):
+            step = {
+                k: (
+                    {("on" if o is True else o): v for o, v in opts.items()}
+                    if isinstance(opts, dict)
+                    else opts
+                )
+                for k, opts in step.items()
+            }
+        fixed.append(step)
+    return fixed
 
 
 class DataConfig(Section):
@@ -143,9 +191,15 @@ class DataConfig(Section):
     )
     ray: RayConfig = Field(default_factory=RayConfig, description="Where Ray runs when data.executor is ray.")
     augment: AugmentConfig | None = Field(
-        None, description="Extra train records made after the split (eda, paraphrase); null = none (see docs/prepare.md)."
+        None,
+        description="Extra train records made after the split (eda, paraphrase); null = none (see docs/prepare.md).",
     )
     stats: StatsConfig = Field(default_factory=StatsConfig, description="What stats.json counts.")
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _on_key(cls, steps: Any) -> Any:
+        return _yaml_on_key(steps)
 
 
 # ---------------------------------------------------------------- task
