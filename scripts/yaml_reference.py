@@ -90,13 +90,19 @@ def rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, 
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         if not field.description:
-            raise SystemExit(f"{model.__name__}.{name} has no description: add Field(description=...) in config.py")
+            raise SystemExit(
+                f"{model.__name__}.{name} has no description: add Field(description=...) in config.py"
+            )
         section, many = section_of(field.annotation)
         kind = type_name(field.annotation)
         if many:
             kind = "list of sections"
-        bounds = [f"{sign} {getattr(m, attr)}" for m in field.metadata
-                  for attr, sign in BOUNDS.items() if hasattr(m, attr)]
+        bounds = [
+            f"{sign} {getattr(m, attr)}"
+            for m in field.metadata
+            for attr, sign in BOUNDS.items()
+            if hasattr(m, attr)
+        ]
         meaning = field.description + (f" Must be {' and '.join(bounds)}." if bounds else "")
         out.append((key, kind, default_text(field, section), meaning))
         if section is not None:

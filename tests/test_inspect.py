@@ -10,13 +10,19 @@ from lmforge.cli import main
 from lmforge.config import load_config
 from lmforge.inspect import inspect as inspect_api
 
-TRAIN = [{"prompt": f"How do I reset password {i}?", "response": f"Click reset {i}.", "id": f"t:{i}", "meta": {}}
-         for i in range(6)]
+TRAIN = [
+    {"prompt": f"How do I reset password {i}?", "response": f"Click reset {i}.", "id": f"t:{i}", "meta": {}}
+    for i in range(6)
+]
 TEST = [{"prompt": "Where is the office?", "response": "Berlin.", "id": "x:1", "meta": {}}]
-NO_EOS = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-USER_ONLY = ("{% for m in messages %}{% if m['role'] == 'user' %}{{ m['content'] }}\n{% endif %}{% endfor %}"
-             "{% if add_generation_prompt %}{% endif %}")
+NO_EOS = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+USER_ONLY = (
+    "{% for m in messages %}{% if m['role'] == 'user' %}{{ m['content'] }}\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{% endif %}"
+)
 
 
 def _experiment(tmp_path, model, test=TEST, **task):
@@ -24,8 +30,13 @@ def _experiment(tmp_path, model, test=TEST, **task):
     data.mkdir(exist_ok=True)
     for split, records in (("train", TRAIN), ("val", TRAIN[:1]), ("test", test)):
         (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    exp = {"name": "insp", "model": {"name": model}, "data": {"output_dir": str(data)},
-           "task": {"type": "sft", **task}, "train": {"output_dir": str(tmp_path / "run"), "batch_size": 2}}
+    exp = {
+        "name": "insp",
+        "model": {"name": model},
+        "data": {"output_dir": str(data)},
+        "task": {"type": "sft", **task},
+        "train": {"output_dir": str(tmp_path / "run"), "batch_size": 2},
+    }
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(exp), encoding="utf-8")
     return path
@@ -84,8 +95,10 @@ def test_empty_train_split_is_fatal(tmp_path, tiny_gpt2, capsys):
 
 
 def test_template_breaking_the_prefix_property_is_fatal(tmp_path, tiny_llama, capsys):
-    bot = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|im_end|>\n{% endfor %}"
-           "{% if add_generation_prompt %}bot: {% endif %}")  # the conversation says "assistant: "
+    bot = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}bot: {% endif %}"
+    )  # the conversation says "assistant: "
     assert main(["inspect", str(_experiment(tmp_path, tiny_llama, chat_template=bot))]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "breaks the prefix property" in err[0]
@@ -94,10 +107,21 @@ def test_template_breaking_the_prefix_property_is_fatal(tmp_path, tiny_llama, ca
 def test_classifier_head_reports_label_counts(tmp_path, tiny_gpt2, capsys):
     data = tmp_path / "data"
     data.mkdir()
-    rows = [{"text": f"item {i}", "label": ["neg", "pos", "pos"][i % 3], "id": f"c:{i}", "meta": {}} for i in range(6)]
+    rows = [
+        {"text": f"item {i}", "label": ["neg", "pos", "pos"][i % 3], "id": f"c:{i}", "meta": {}}
+        for i in range(6)
+    ]
     (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = load_config(None, [f"model.name={tiny_gpt2}", f"data.output_dir={data}", "task.type=classification",
-                             "task.head=classifier", f"train.output_dir={tmp_path / 'run'}"])
+    cfg = load_config(
+        None,
+        [
+            f"model.name={tiny_gpt2}",
+            f"data.output_dir={data}",
+            "task.type=classification",
+            "task.head=classifier",
+            f"train.output_dir={tmp_path / 'run'}",
+        ],
+    )
     report = inspect_api(cfg)
     assert report["label_counts"] == {"neg": 2, "pos": 4} and report["fatal"] == []
     assert "loss_token_share" not in report  # one label per sequence: no token mask to check

@@ -100,7 +100,9 @@ def test_packed_loss_equals_one_by_one(tiny_model, attn):
 def test_without_the_block_mask_examples_would_leak(tiny_llama):
     """Control: the same bins with a plain padding mask give a different loss, so the test above can fail."""
     model = AutoModelForCausalLM.from_pretrained(tiny_llama, attn_implementation="sdpa").eval()
-    examples = [{"input_ids": list(range(10 + k, 18 + k)), "labels": list(range(10 + k, 18 + k))} for k in range(3)]
+    examples = [
+        {"input_ids": list(range(10 + k, 18 + k)), "labels": list(range(10 + k, 18 + k))} for k in range(3)
+    ]
     batch = collate(pack(examples, 24), pad_id=0)
     leaky = {**batch, "attention_mask": torch.ones_like(batch["input_ids"])}
     with torch.no_grad():
@@ -126,7 +128,9 @@ def test_packed_loss_on_the_builtin_model(builtin_model):
 
     model, tok = builtin_model
     task = get_task(TaskConfig(type="sft"))
-    records = [{"prompt": f"What is {a} plus {b}?", "response": f"{a + b}."} for a, b in ((2, 3), (10, 7), (1, 1))]
+    records = [
+        {"prompt": f"What is {a} plus {b}?", "response": f"{a + b}."} for a, b in ((2, 3), (10, 7), (1, 1))
+    ]
     examples = [task.encode(r, tok, 512) for r in records]
     with torch.no_grad():
         one = [_loss_sum(model, collate([e], tok.pad_token_id)) for e in examples]
@@ -143,6 +147,8 @@ def test_pack_property_every_token_once_and_bins_fit(lengths, max_len):
     examples = [_ex(n, start=100 * i) for i, n in enumerate(lengths)]
     bins = pack(examples, max_len)
     assert all(len(b["input_ids"]) <= max_len for b in bins)
-    assert sorted(t for b in bins for t in b["input_ids"]) == sorted(t for e in examples for t in e["input_ids"])
+    assert sorted(t for b in bins for t in b["input_ids"]) == sorted(
+        t for e in examples for t in e["input_ids"]
+    )
     assert sorted(n for b in bins for n in b["seq_lens"]) == sorted(lengths)
     assert len(bins) <= 2 * sum(lengths) // max_len + 1  # BFD never needs more than twice the optimum

@@ -11,8 +11,10 @@ from lmforge.errors import UserError
 from lmforge.models import load_tokenizer
 from lmforge.tokenize import encode_records, tokenize_split, tokenize_split_info
 
-SFT = [{"prompt": f"Question number {i}?", "response": "Answer " * (i + 1), "id": f"q.jsonl:{i}", "meta": {}}
-       for i in range(12)]
+SFT = [
+    {"prompt": f"Question number {i}?", "response": "Answer " * (i + 1), "id": f"q.jsonl:{i}", "meta": {}}
+    for i in range(12)
+]
 
 
 def _write(folder, split, records):
@@ -21,8 +23,9 @@ def _write(folder, split, records):
 
 
 def _cfg(model, data_dir, *overrides):
-    return load_config(None, [f"model.name={model}", f"data.output_dir={data_dir}", "train.packing=false",
-                              *overrides])
+    return load_config(
+        None, [f"model.name={model}", f"data.output_dir={data_dir}", "train.packing=false", *overrides]
+    )
 
 
 def _cache_dirs(data_dir):
@@ -39,8 +42,9 @@ def test_cache_reused_when_nothing_changed(tmp_path, tiny_llama):
     assert len(_cache_dirs(tmp_path)) == 1
 
 
-@pytest.mark.parametrize("change", ["data", "template", "chat_template", "task", "max_seq_len", "packing",
-                                    "tokenizer", "version"])
+@pytest.mark.parametrize(
+    "change", ["data", "template", "chat_template", "task", "max_seq_len", "packing", "tokenizer", "version"]
+)
 def test_cache_rebuilt_on_any_change(tmp_path, tiny_llama, change, monkeypatch):
     _write(tmp_path, "train", SFT)
     tok = load_tokenizer(tiny_llama)
@@ -76,8 +80,9 @@ def test_truncation_counts(tmp_path, tiny_llama):
     limit = sorted(lengths)[5]  # the 6 longer records exceed it
     over = sum(n > limit for n in lengths)
     for policy in ("right", "left", "drop"):
-        ex, st = tokenize_split_info(_cfg(tiny_llama, tmp_path, f"train.max_seq_len={limit}",
-                                          f"task.truncate={policy}"), "train", tok)
+        ex, st = tokenize_split_info(
+            _cfg(tiny_llama, tmp_path, f"train.max_seq_len={limit}", f"task.truncate={policy}"), "train", tok
+        )
         assert all(len(e["input_ids"]) <= limit for e in ex)
         if policy == "drop":
             assert (st["dropped"], st["truncated"], len(ex)) == (over, 0, 12 - over)
@@ -88,7 +93,10 @@ def test_truncation_counts(tmp_path, tiny_llama):
 
 
 def test_causal_lm_chunks_documents_and_packs(tmp_path, tiny_gpt2):
-    docs = [{"text": "The quick brown fox jumps over the lazy dog. " * k, "id": f"d:{k}", "meta": {}} for k in (1, 4)]
+    docs = [
+        {"text": "The quick brown fox jumps over the lazy dog. " * k, "id": f"d:{k}", "meta": {}}
+        for k in (1, 4)
+    ]
     _write(tmp_path, "train", docs)
     tok = load_tokenizer(tiny_gpt2)
     cfg = _cfg(tiny_gpt2, tmp_path, "task.type=causal_lm", "train.max_seq_len=32")
@@ -108,8 +116,17 @@ def test_packing_follows_config_and_classifier_is_never_packed(tmp_path, tiny_ll
     assert len(bins) < 12 and sum(len(b["seq_lens"]) for b in bins) == 12
     records = [{"text": f"text {i}", "label": ["a", "b"][i % 2]} for i in range(4)]
     _write(tmp_path / "cls", "train", records)
-    cls = tokenize_split(_cfg(tiny_llama, tmp_path / "cls", "train.packing=true", "task.type=classification",
-                              "task.head=classifier"), "train", tok)
+    cls = tokenize_split(
+        _cfg(
+            tiny_llama,
+            tmp_path / "cls",
+            "train.packing=true",
+            "task.type=classification",
+            "task.head=classifier",
+        ),
+        "train",
+        tok,
+    )
     assert [e["label"] for e in cls] == [0, 1, 0, 1] and "labels" not in cls[0]
 
 

@@ -60,7 +60,9 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     _config_args(p)
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in train.output_dir")
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the last checkpoint in train.output_dir"
+    )
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
@@ -95,8 +97,16 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] 
         "lmforge.commands:generate",
     ),
     "chat": ("interactive chat (/reset, /exit)", _chat_args, "lmforge.commands:chat"),
-    "prepare": ("read, clean, filter, dedup and split data", _config_args, "lmforge.data.prepare:prepare_cli"),
-    "inspect": ("pre-flight checks of the tokenised training data", _config_args, "lmforge.inspect:inspect_cli"),
+    "prepare": (
+        "read, clean, filter, dedup and split data",
+        _config_args,
+        "lmforge.data.prepare:prepare_cli",
+    ),
+    "inspect": (
+        "pre-flight checks of the tokenised training data",
+        _config_args,
+        "lmforge.inspect:inspect_cli",
+    ),
     "doctor": ("environment report", _no_args, "lmforge.doctor:doctor_cli"),
     "demo": ("the quickstart that `make demo` runs, end to end", _demo_args, "lmforge.demo:demo_cli"),
     "report": ("self-contained HTML report of a run folder", _report_args, "lmforge.report:report_cli"),
@@ -104,7 +114,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] 
     "eval": ("task metrics of base vs fine-tuned on val/test", _eval_args, "lmforge.evaluate:eval_cli"),
     "predict": ("batch predictions, jsonl in, jsonl out", _predict_args, "lmforge.predict:predict_cli"),
     "tune": ("hyper-parameter search (Optuna, pruning, resumable)", _config_args, "lmforge.tune:tune_cli"),
-    "export": ("model folder loadable anywhere; --merge folds LoRA in", _export_args, "lmforge.export:export_cli"),
+    "export": (
+        "model folder loadable anywhere; --merge folds LoRA in",
+        _export_args,
+        "lmforge.export:export_cli",
+    ),
 }
 
 

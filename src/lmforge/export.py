@@ -65,7 +65,9 @@ def merged_model(adapter_dir: Path) -> Any:
     from lmforge.models import load_model
 
     meta = _metadata(adapter_dir)
-    base = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))["base_model_name_or_path"]
+    base = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))[
+        "base_model_name_or_path"
+    ]
     head = meta.get("head", "lm")
     model = load_model(base, head=head, num_labels=len(meta.get("labels") or []) or 2)
     return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()

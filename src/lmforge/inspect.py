@@ -31,8 +31,13 @@ def inspect(cfg: Any, strict: bool = True) -> dict[str, Any]:
 
     tokenizer = load_tokenizer(cfg.model.name, cfg.model.trust_remote_code)
     report: dict[str, Any] = {"fatal": [], "warnings": [], "task": cfg.task.type, "model": cfg.model.name}
-    report["chat_template"] = ("task.chat_template" if cfg.task.chat_template else "the tokenizer's own"
-                               if tokenizer.chat_template else "lmforge's fallback (the model has none)")
+    report["chat_template"] = (
+        "task.chat_template"
+        if cfg.task.chat_template
+        else "the tokenizer's own"
+        if tokenizer.chat_template
+        else "lmforge's fallback (the model has none)"
+    )
     try:
         examples, stats = tokenize_split_info(cfg, "train", tokenizer)
     except PrefixError as e:
@@ -61,17 +66,31 @@ def lengths(examples: list[dict], max_seq_len: int) -> dict[str, Any]:
     n = np.array([len(e["input_ids"]) for e in examples] or [0])
     counts, edges = np.histogram(n, bins=10, range=(0, max_seq_len))
     pct = {f"p{p}": float(np.percentile(n, p)) for p in PERCENTILES}
-    return {"length": {"min": int(n.min()), "mean": round(float(n.mean()), 1), **pct, "max": int(n.max()),
-                       "histogram": {"edges": [int(x) for x in edges], "counts": counts.tolist()}}}
+    return {
+        "length": {
+            "min": int(n.min()),
+            "mean": round(float(n.mean()), 1),
+            **pct,
+            "max": int(n.max()),
+            "histogram": {"edges": [int(x) for x in edges], "counts": counts.tolist()},
+        }
+    }
 
 
 def truncation(stats: dict[str, Any], policy: str, warnings: list[str]) -> dict[str, Any]:
     """Shares of records truncated, dropped for length, and dropped because nothing was left to learn."""
     records = max(1, stats["records"])
-    rates = {"truncate_policy": policy, "truncated_rate": stats["truncated"] / records,
-             "dropped_rate": stats["dropped"] / records, "no_loss_rate": stats["no_loss"] / records}
-    for key, what in (("truncated_rate", "truncated"), ("dropped_rate", "dropped as too long"),
-                      ("no_loss_rate", "dropped: no trained token left after truncation")):
+    rates = {
+        "truncate_policy": policy,
+        "truncated_rate": stats["truncated"] / records,
+        "dropped_rate": stats["dropped"] / records,
+        "no_loss_rate": stats["no_loss"] / records,
+    }
+    for key, what in (
+        ("truncated_rate", "truncated"),
+        ("dropped_rate", "dropped as too long"),
+        ("no_loss_rate", "dropped: no trained token left after truncation"),
+    ):
         if rates[key] > 0:
             warnings.append(f"{rates[key]:.1%} of train records {what} (train.max_seq_len / task.truncate)")
     return rates
@@ -79,10 +98,15 @@ def truncation(stats: dict[str, Any], policy: str, warnings: list[str]) -> dict[
 
 def pad_eos(tokenizer: Any, warnings: list[str]) -> dict[str, Any]:
     """The pad/eos set-up and how padding is handled."""
-    info = {"eos_token": tokenizer.eos_token, "eos_id": tokenizer.eos_token_id,
-            "pad_token": tokenizer.pad_token, "pad_id": tokenizer.pad_token_id,
-            "pad_equals_eos": tokenizer.pad_token_id is not None and tokenizer.pad_token_id == tokenizer.eos_token_id,
-            "padding": "masked by position (attention mask and labels -100 on the padded tail), never by token id"}
+    info = {
+        "eos_token": tokenizer.eos_token,
+        "eos_id": tokenizer.eos_token_id,
+        "pad_token": tokenizer.pad_token,
+        "pad_id": tokenizer.pad_token_id,
+        "pad_equals_eos": tokenizer.pad_token_id is not None
+        and tokenizer.pad_token_id == tokenizer.eos_token_id,
+        "padding": "masked by position (attention mask and labels -100 on the padded tail), never by token id",
+    }
     if tokenizer.pad_token_id is None:
         warnings.append("tokenizer has no pad token: batches are padded with the EOS id, masked by position")
     return info
@@ -99,15 +123,24 @@ def loss_checks(examples: list[dict], tokenizer: Any, report: dict[str, Any]) ->
     if not examples and not report.get("counts", {}).get("records"):
         report["fatal"].append("the train split is empty: nothing to train on")
     elif trained == 0:
-        report["fatal"].append("no token carries loss: check task.train_on_prompt, the chat template and max_seq_len")
+        report["fatal"].append(
+            "no token carries loss: check task.train_on_prompt, the chat template and max_seq_len"
+        )
     elif with_eos == 0:
         report["fatal"].append(
             f"EOS ({tokenizer.eos_token!r}) is never in the labels: the model would never learn to stop; "
-            "the chat template must end each assistant turn with the EOS token")
+            "the chat template must end each assistant turn with the EOS token"
+        )
     elif with_eos < len(examples):
-        report["warnings"].append(f"{1 - with_eos / len(examples):.1%} of train examples have no EOS in their labels")
-    return {"loss_token_share": trained / max(1, total), "tokens": total, "trained_tokens": trained,
-            "eos_in_labels_share": with_eos / max(1, len(examples))}
+        report["warnings"].append(
+            f"{1 - with_eos / len(examples):.1%} of train examples have no EOS in their labels"
+        )
+    return {
+        "loss_token_share": trained / max(1, total),
+        "tokens": total,
+        "trained_tokens": trained,
+        "eos_in_labels_share": with_eos / max(1, len(examples)),
+    }
 
 
 def packing_report(examples: list[dict], train_cfg: Any) -> dict[str, Any]:
@@ -118,9 +151,12 @@ def packing_report(examples: list[dict], train_cfg: Any) -> dict[str, Any]:
     lens = [len(e["input_ids"]) for e in examples]
     padded = sum(max(lens[i : i + size]) * len(lens[i : i + size]) for i in range(0, len(lens), size))
     bins = pack(examples, train_cfg.max_seq_len) if examples else []
-    return {"enabled": train_cfg.packing, "bins": len(bins),
-            "packed_efficiency": packing_efficiency(bins, train_cfg.max_seq_len) if bins else 0.0,
-            "padded_efficiency": sum(lens) / max(1, padded)}
+    return {
+        "enabled": train_cfg.packing,
+        "bins": len(bins),
+        "packed_efficiency": packing_efficiency(bins, train_cfg.max_seq_len) if bins else 0.0,
+        "padded_efficiency": sum(lens) / max(1, padded),
+    }
 
 
 def rendered_example(example: dict, tokenizer: Any) -> str:
@@ -148,7 +184,9 @@ def overlap(cfg: Any, task: Any, report: dict[str, Any]) -> dict[str, int]:
         if (folder / f"{split}.jsonl").is_file():
             found[split] = sum(1 for r in read_jsonl(folder / f"{split}.jsonl") if _key(r) in train)
     if found.get("test"):
-        report["fatal"].append(f"{found['test']} test record(s) equal a train record: test scores would be inflated")
+        report["fatal"].append(
+            f"{found['test']} test record(s) equal a train record: test scores would be inflated"
+        )
     if found.get("val"):
         report["warnings"].append(f"{found['val']} val record(s) equal a train record")
     return found
@@ -192,29 +230,41 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"inspect: {report['task']} on {report['model']}"]
     if "counts" in report:
         c, ln = report["counts"], report["length"]
-        lines.append(f"records {c['records']}  examples {c['examples']}  truncated {c['truncated']} "
-                     f"({c['truncated_tokens']} tokens cut)  dropped {c['dropped'] + c['no_loss']}")
-        lines.append("length  " + "  ".join(f"{k} {ln[k]:g}" for k in ("min", "p50", "p90", "p95", "p99", "max")))
+        lines.append(
+            f"records {c['records']}  examples {c['examples']}  truncated {c['truncated']} "
+            f"({c['truncated_tokens']} tokens cut)  dropped {c['dropped'] + c['no_loss']}"
+        )
+        lines.append(
+            "length  " + "  ".join(f"{k} {ln[k]:g}" for k in ("min", "p50", "p90", "p95", "p99", "max"))
+        )
         hist = ln["histogram"]
         peak = max(hist["counts"]) or 1
         for lo, count in zip(hist["edges"], hist["counts"], strict=False):
             lines.append(f"  {lo:>6} {'#' * round(30 * count / peak)} {count}")
     if "loss_token_share" in report:
-        lines.append(f"loss on {report['loss_token_share']:.1%} of tokens; EOS in labels of "
-                     f"{report['eos_in_labels_share']:.1%} of examples")
+        lines.append(
+            f"loss on {report['loss_token_share']:.1%} of tokens; EOS in labels of "
+            f"{report['eos_in_labels_share']:.1%} of examples"
+        )
         p = report["packing"]
-        lines.append(f"packing {'on' if p['enabled'] else 'off'}: packed {p['packed_efficiency']:.1%} real tokens "
-                     f"in {p['bins']} bins; padded batches {p['padded_efficiency']:.1%}")
+        lines.append(
+            f"packing {'on' if p['enabled'] else 'off'}: packed {p['packed_efficiency']:.1%} real tokens "
+            f"in {p['bins']} bins; padded batches {p['padded_efficiency']:.1%}"
+        )
     if "label_counts" in report:
         lines.append("labels  " + "  ".join(f"{k} {v}" for k, v in report["label_counts"].items()))
     if cfg_template := report.get("chat_template"):
         lines.append(f"chat template: {cfg_template}")
     if "pad_eos" in report:
         pe = report["pad_eos"]
-        lines.append(f"eos {pe['eos_token']!r} ({pe['eos_id']})  pad {pe['pad_token']!r} ({pe['pad_id']})"
-                     + ("  pad == eos: padding masked by position" if pe["pad_equals_eos"] else ""))
+        lines.append(
+            f"eos {pe['eos_token']!r} ({pe['eos_id']})  pad {pe['pad_token']!r} ({pe['pad_id']})"
+            + ("  pad == eos: padding masked by position" if pe["pad_equals_eos"] else "")
+        )
     if "overlap" in report:
-        lines.append("overlap with train: " + (", ".join(f"{k} {v}" for k, v in report["overlap"].items()) or "-"))
+        lines.append(
+            "overlap with train: " + (", ".join(f"{k} {v}" for k, v in report["overlap"].items()) or "-")
+        )
     if "example" in report:
         lines += [f"example (trained tokens in {TRAINED_OPEN} {TRAINED_CLOSE}):", report["example"]]
     lines += [f"warning: {w}" for w in report["warnings"]] + [f"FATAL: {f}" for f in report["fatal"]]

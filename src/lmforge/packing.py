@@ -35,7 +35,9 @@ def pack(examples: list[Example], max_seq_len: int) -> list[Example]:
         if "labels" not in ex:
             raise ValueError("classifier examples (one label per sequence) cannot be packed")
         if n > max_seq_len:
-            raise ValueError(f"an example of {n} tokens does not fit max_seq_len={max_seq_len}; truncate first")
+            raise ValueError(
+                f"an example of {n} tokens does not fit max_seq_len={max_seq_len}; truncate first"
+            )
         at = bisect.bisect_left(free, (n, -1))
         if at == len(free):
             bins.append({"input_ids": [], "labels": [], "position_ids": [], "seq_lens": []})
@@ -64,7 +66,9 @@ def packing_efficiency(bins: list[Example], max_seq_len: int) -> float:
     return sum(len(b["input_ids"]) for b in bins) / max(1, len(bins) * max_seq_len)
 
 
-def collate(examples: list[Example], pad_id: int, mask_dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+def collate(
+    examples: list[Example], pad_id: int, mask_dtype: torch.dtype = torch.float32
+) -> dict[str, torch.Tensor]:
     """Right-pad a batch into tensors.
 
     Returns input_ids (B, T), labels (B, T) with -100 on padding (or (B,) class ids for classifier
@@ -84,7 +88,9 @@ def collate(examples: list[Example], pad_id: int, mask_dtype: torch.dtype = torc
         n = len(e["input_ids"])
         input_ids[i, :n] = torch.tensor(e["input_ids"], dtype=torch.long)
         # unpacked rows count on through the padding; a bin's padding restarts at 0 like a new part
-        positions = e["position_ids"] + list(range(width - n)) if e.get("position_ids") else list(range(width))
+        positions = (
+            e["position_ids"] + list(range(width - n)) if e.get("position_ids") else list(range(width))
+        )
         position_ids[i] = torch.tensor(positions, dtype=torch.long)
         mask2d[i, :n] = 1
     out = {"input_ids": input_ids, "position_ids": position_ids}
@@ -100,7 +106,9 @@ def collate(examples: list[Example], pad_id: int, mask_dtype: torch.dtype = torc
     return out
 
 
-def block_causal_mask(examples: list[Example], width: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def block_causal_mask(
+    examples: list[Example], width: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """(B, 1, T, T) additive mask: token q sees token k iff k <= q and both belong to the same example.
 
     Padding forms its own segment, so its rows are never empty (an all-masked row gives NaN in softmax).

@@ -56,7 +56,9 @@ def render(tokenizer: Any, messages: Messages, add_generation_prompt: bool = Fal
 
     ensure_chat_template(tokenizer)
     try:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
     except TemplateError as e:  # e.g. Gemma's "System role not supported", or a broken task.chat_template
         roles = "/".join(m["role"] for m in messages)
         raise UserError(f"the chat template refused a conversation ({roles}): {e}") from None
@@ -94,7 +96,9 @@ def _generation_eos(folder: str) -> tuple[int, ...]:
     return tuple(x for x in (extra if isinstance(extra, list) else [extra]) if isinstance(x, int))
 
 
-def encode_chat(tokenizer: Any, messages: Messages, train_on_prompt: bool = False) -> tuple[list[int], list[int]]:
+def encode_chat(
+    tokenizer: Any, messages: Messages, train_on_prompt: bool = False
+) -> tuple[list[int], list[int]]:
     """Token ids and labels of a conversation; loss on the assistant turns only (unless train_on_prompt).
 
     Works with any chat template, with or without `{% generation %}` markers: per assistant turn the
@@ -167,9 +171,11 @@ class PrefixError(UserError):
 
 
 def _prefix_message(full: str, part: str, turn: int, what: str) -> str:
-    at = next((j for j, (x, y) in enumerate(zip(full, part, strict=False)) if x != y), min(len(full), len(part)))
+    at = next(
+        (j for j, (x, y) in enumerate(zip(full, part, strict=False)) if x != y), min(len(full), len(part))
+    )
     return (
         f"chat template breaks the prefix property at message {turn}: {what} renders "
-        f"{part[max(0, at - 15):at + 15]!r} where the whole conversation has {full[max(0, at - 15):at + 15]!r}; "
+        f"{part[max(0, at - 15) : at + 15]!r} where the whole conversation has {full[max(0, at - 15) : at + 15]!r}; "
         "training and inference would see different text"
     )

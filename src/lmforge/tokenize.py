@@ -60,12 +60,23 @@ def tokenize_split_info(cfg: Any, split: str, tokenizer: Any) -> tuple[list[dict
         return _read(folder)
     records = read_jsonl(path)
     examples, counts = encode_records(task, records, tokenizer, cfg.train.max_seq_len, cfg.data.workers)
-    stats = {"split": split, "records": len(records), "examples": len(examples), "fingerprint": key,
-             **{k: counts.get(k, 0) for k in ("truncated", "truncated_tokens", "dropped", "no_loss", "chunked")}}
+    stats = {
+        "split": split,
+        "records": len(records),
+        "examples": len(examples),
+        "fingerprint": key,
+        **{k: counts.get(k, 0) for k in ("truncated", "truncated_tokens", "dropped", "no_loss", "chunked")},
+    }
     _write(folder, examples, stats)
     if stats["truncated"] or stats["dropped"]:
-        log.warning("%s: %d truncated (%s), %d dropped of %d records", split, stats["truncated"],
-                    cfg.task.truncate, stats["dropped"], len(records))
+        log.warning(
+            "%s: %d truncated (%s), %d dropped of %d records",
+            split,
+            stats["truncated"],
+            cfg.task.truncate,
+            stats["dropped"],
+            len(records),
+        )
     return examples, stats
 
 
@@ -84,7 +95,9 @@ def encode_records(
     batches = [records[i : i + BATCH] for i in range(0, len(records), BATCH)]
     workers = min(workers or os.cpu_count() or 1, len(batches))
     args = [(task, b, tokenizer, max_seq_len) for b in batches]
-    bar = tqdm(total=len(records), desc="tokenize", unit="rec", disable=len(records) < PROGRESS_MIN, leave=False)
+    bar = tqdm(
+        total=len(records), desc="tokenize", unit="rec", disable=len(records) < PROGRESS_MIN, leave=False
+    )
     if workers > 1 and len(records) >= PARALLEL_MIN:
         with ProcessPoolExecutor(workers, initializer=_quiet_tokenizers) as pool:
             results = [_tick(bar, r) for r in pool.map(_encode_batch, *zip(*args, strict=True))]
@@ -98,7 +111,9 @@ def encode_records(
     return examples, counts
 
 
-def _encode_batch(task: Task, records: list[dict], tokenizer: Any, max_seq_len: int) -> tuple[list[dict], Counter]:
+def _encode_batch(
+    task: Task, records: list[dict], tokenizer: Any, max_seq_len: int
+) -> tuple[list[dict], Counter]:
     if task.name == "causal_lm":  # documents are chunked, never truncated
         encoded, counts = task.encode_batch(records, tokenizer, 1 << 62)
         out = [c for e in encoded if e for c in chunk(e, max_seq_len)]
@@ -178,7 +193,9 @@ def _write(folder: Path, examples: list[dict], stats: dict[str, Any]) -> None:
         try:
             os.rename(tmp, folder)
         except OSError:
-            if not (folder / "meta.json").is_file():  # another process (a DDP rank) wrote the same cache first
+            if not (
+                folder / "meta.json"
+            ).is_file():  # another process (a DDP rank) wrote the same cache first
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

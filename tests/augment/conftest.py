@@ -23,14 +23,25 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def write_experiment(root: Path, augment: dict | None, out: str = "out", steps: list | None = None) -> Path:
     """30 reviews (10 per label), split 20/5/5 stratified by label; returns the YAML path."""
-    rows = [{"review": tpl.format(s), "sentiment": label} for label, tpl in BY_LABEL.items() for s in SUBJECTS]
+    rows = [
+        {"review": tpl.format(s), "sentiment": label} for label, tpl in BY_LABEL.items() for s in SUBJECTS
+    ]
     (root / "reviews.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    exp = {"name": "aug", "seed": 7, "task": {"type": "classification"},
-           "data": {"sources": [{"path": "reviews.jsonl", "fields": {"text": "review", "label": "sentiment"}}],
-                    "steps": steps if steps is not None else ["normalize", {"length": {"min_words": 3}},
-                                                               "exact_dedup"],
-                    "split": {"train": 20, "val": 5, "test": 5, "stratify": "label"},
-                    "output_dir": str(root / out), "workers": 1, "augment": augment}}
+    exp = {
+        "name": "aug",
+        "seed": 7,
+        "task": {"type": "classification"},
+        "data": {
+            "sources": [{"path": "reviews.jsonl", "fields": {"text": "review", "label": "sentiment"}}],
+            "steps": steps
+            if steps is not None
+            else ["normalize", {"length": {"min_words": 3}}, "exact_dedup"],
+            "split": {"train": 20, "val": 5, "test": 5, "stratify": "label"},
+            "output_dir": str(root / out),
+            "workers": 1,
+            "augment": augment,
+        },
+    }
     path = root / f"{out}.yaml"
     path.write_text(yaml.safe_dump(exp), encoding="utf-8")
     return path

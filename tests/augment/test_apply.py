@@ -48,9 +48,13 @@ def test_copies_of_sources_and_of_each_other_are_rejected(experiment):
     # rates 0: every variant equals its source -> all rejected as exact duplicates, naming the source
     stats, files = experiment({"eda": {"n": 2, "synonym": 0, "insert": 0, "swap": 0, "delete": 0}})
     n2 = 2 * stats["split"]["train"]
-    assert stats["augmented"] == {"generated": n2, "kept": 0, "rejected": n2,
-                                  "by_method": {"eda": {"generated": n2, "kept": 0, "rejected": n2}},
-                                  "reasons": {"augment/exact_dedup: exact duplicate": n2}}
+    assert stats["augmented"] == {
+        "generated": n2,
+        "kept": 0,
+        "rejected": n2,
+        "by_method": {"eda": {"generated": n2, "kept": 0, "rejected": n2}},
+        "reasons": {"augment/exact_dedup: exact duplicate": n2},
+    }
     rej = [r for r in files["rejects"] if r["step"] == "augment/exact_dedup"]
     assert all(r["reason"] == f"exact duplicate of {r['record']['augmented_from']}" for r in rej)
     assert len(files["train"]) == stats["split"]["train"]
@@ -58,8 +62,10 @@ def test_copies_of_sources_and_of_each_other_are_rejected(experiment):
 
 def test_pipeline_filters_apply_to_augmentations(experiment):
     # deletion at 0.9 leaves 1-3 words: the source's own length filter drops them with its reason
-    stats, files = experiment({"eda": {"n": 1, "synonym": 0, "insert": 0, "swap": 0, "delete": 0.9}},
-                              steps=[{"length": {"min_words": 6}}])
+    stats, files = experiment(
+        {"eda": {"n": 1, "synonym": 0, "insert": 0, "swap": 0, "delete": 0.9}},
+        steps=[{"length": {"min_words": 6}}],
+    )
     reasons = stats["augmented"]["reasons"]
     assert reasons.get("augment/length: too short", 0) >= 15
     assert stats["accounting"]["ok"]

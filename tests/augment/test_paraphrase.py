@@ -15,8 +15,17 @@ def test_clean_strips_chatter_and_quotes():
 
 
 def _para(model: str, **kw) -> dict:
-    return {"paraphrase": {"model": model, "n": 2, "max_new_tokens": 8, "temperature": 0.9, "batch_size": 4,
-                           **kw}, "max_records": 3}
+    return {
+        "paraphrase": {
+            "model": model,
+            "n": 2,
+            "max_new_tokens": 8,
+            "temperature": 0.9,
+            "batch_size": 4,
+            **kw,
+        },
+        "max_records": 3,
+    }
 
 
 def test_paraphrase_end_to_end_on_tiny_model(experiment, tiny_llama, tmp_path):

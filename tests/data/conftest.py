@@ -32,17 +32,39 @@ class Runner:
             p.write_text(content, encoding="utf-8")
         return p
 
-    def config(self, sources: list[dict], steps: list | None = None, task: str = "causal_lm",
-               out: str = "out", **data: Any) -> Path:
-        exp = {"name": "t", "seed": 1, "task": {"type": task},
-               "data": {"sources": sources, "steps": steps or [], "output_dir": str(self.root / out),
-                        "workers": 1, "split": {"train": 1.0, "val": 0.0, "test": 0.0}, **data}}
+    def config(
+        self,
+        sources: list[dict],
+        steps: list | None = None,
+        task: str = "causal_lm",
+        out: str = "out",
+        **data: Any,
+    ) -> Path:
+        exp = {
+            "name": "t",
+            "seed": 1,
+            "task": {"type": task},
+            "data": {
+                "sources": sources,
+                "steps": steps or [],
+                "output_dir": str(self.root / out),
+                "workers": 1,
+                "split": {"train": 1.0, "val": 0.0, "test": 0.0},
+                **data,
+            },
+        }
         path = self.root / "exp.yaml"
         path.write_text(yaml.safe_dump(exp), encoding="utf-8")
         return path
 
-    def run(self, sources: list[dict], steps: list | None = None, task: str = "causal_lm", out: str = "out",
-            **data: Any) -> tuple[dict, list[dict], list[dict]]:
+    def run(
+        self,
+        sources: list[dict],
+        steps: list | None = None,
+        task: str = "causal_lm",
+        out: str = "out",
+        **data: Any,
+    ) -> tuple[dict, list[dict], list[dict]]:
         """-> (stats, kept rows of all splits in order, rejects)."""
         stats = prepare(self.config(sources, steps, task, out, **data), quiet=True)
         o = self.root / out

@@ -12,9 +12,11 @@ import pytest
 from lmforge.data.record import Record
 from lmforge.data.steps import StepContext, build_steps
 
-WORDS = ("the be to of and that have with a in is it for on as at by this from people time year way day "
-         "thing man world life hand part child eye woman place work week case point company number group "
-         "problem fact house water money story night month lot right study book job word business issue").split()
+WORDS = (
+    "the be to of and that have with a in is it for on as at by this from people time year way day "
+    "thing man world life hand part child eye woman place work week case point company number group "
+    "problem fact house water money story night month lot right study book job word business issue"
+).split()
 
 
 def make_doc(rng: random.Random) -> str:
@@ -58,8 +60,12 @@ def test_decisions_match_datatrove(name, docs):
     filters = pytest.importorskip("datatrove.pipeline.filters")
     from datatrove.data import Document
 
-    theirs = {"gopher_quality": filters.GopherQualityFilter, "gopher_repetition": filters.GopherRepetitionFilter,
-              "c4": filters.C4QualityFilter, "fineweb": filters.FineWebQualityFilter}[name]()
+    theirs = {
+        "gopher_quality": filters.GopherQualityFilter,
+        "gopher_repetition": filters.GopherRepetitionFilter,
+        "c4": filters.C4QualityFilter,
+        "fineweb": filters.FineWebQualityFilter,
+    }[name]()
     agree = kept = 0
     mismatches = []
     for i, text in enumerate(docs):

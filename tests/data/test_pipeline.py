@@ -38,8 +38,9 @@ def test_split_ratios_counts_and_stratify(runner):
     for name, n in (("val", 10), ("test", 10), ("train", 80)):
         labels = Counter(r["label"] for r in runner.read(f"s/{name}.jsonl"))
         assert labels == {"pos": n, "neg": n, "neu": n}
-    stats, _, rejects = runner.run([{"path": "a.jsonl"}], task="classification",
-                                   split={"train": 100, "val": 20, "test": 10}, out="c")
+    stats, _, rejects = runner.run(
+        [{"path": "a.jsonl"}], task="classification", split={"train": 100, "val": 20, "test": 10}, out="c"
+    )
     assert stats["split"] == {"train": 100, "val": 20, "test": 10}
     assert len(rejects) == 170 and {r["step"] for r in rejects} == {"split"}
     assert stats["accounting"]["ok"]
@@ -57,12 +58,17 @@ def test_split_is_a_function_of_ids_and_seed(runner):
 
 
 def test_stats_word_frequencies_and_cooccurrence(runner):
-    runner.write("a.jsonl", "".join(json.dumps({"text": t}) + "\n" for t in
-                                    ["apple banana apple", "banana cherry", "apple"]))
+    runner.write(
+        "a.jsonl",
+        "".join(json.dumps({"text": t}) + "\n" for t in ["apple banana apple", "banana cherry", "apple"]),
+    )
     stats, _, _ = runner.run([{"path": "a.jsonl"}], stats={"top_k": 2, "window": 1})
     wf = stats["word_frequencies"]
     assert wf["N"] == 3
-    assert wf["top"] == [{"word": "apple", "count": 3, "f": 1.0}, {"word": "banana", "count": 2, "f": 0.666667}]
+    assert wf["top"] == [
+        {"word": "apple", "count": 3, "f": 1.0},
+        {"word": "banana", "count": 2, "f": 0.666667},
+    ]
     assert stats["cooccurrence"]["top"][0] == {"pair": ["apple", "banana"], "count": 2}
     assert stats["length_chars_before"] == {"4-7": 1, "8-15": 1, "16-31": 1}
     saved = json.loads((runner.root / "out" / "stats.json").read_text())
@@ -73,12 +79,16 @@ def test_stats_word_frequencies_and_cooccurrence(runner):
 
 def test_dedup_runs_before_split_and_rejects_name_the_kept_copy(runner):
     runner.write("a.jsonl", corpus(100))
-    stats, kept, rejects = runner.run([{"path": "a.jsonl"}], steps=["exact_dedup"],
-                                      split={"train": 0.5, "val": 0.25, "test": 0.25})
+    stats, kept, rejects = runner.run(
+        [{"path": "a.jsonl"}], steps=["exact_dedup"], split={"train": 0.5, "val": 0.25, "test": 0.25}
+    )
     texts = [r["text"] for r in kept]
     assert len(texts) == len(set(texts)) == 91
-    assert rejects[0]["record"] == {"id": "a.jsonl:11", "text": texts[9], "label": "neg",
-                                    "meta": {"source": "a.jsonl"}} or texts
+    assert (
+        rejects[0]["record"]
+        == {"id": "a.jsonl:11", "text": texts[9], "label": "neg", "meta": {"source": "a.jsonl"}}
+        or texts
+    )
     assert rejects[0]["reason"] == "exact duplicate of a.jsonl:10" and rejects[0]["id"] == "a.jsonl:11"
 
 
@@ -90,8 +100,14 @@ def test_accounting_mismatch_fails_the_run(runner, monkeypatch):
         runner.run([{"path": "a.jsonl"}])
 
 
-STEPS = ["fix_unicode", "normalize", "pii", "exact_dedup", {"near_dedup": {"threshold": 0.8}},
-         {"length": {"min_words": 3}}]
+STEPS = [
+    "fix_unicode",
+    "normalize",
+    "pii",
+    "exact_dedup",
+    {"near_dedup": {"threshold": 0.8}},
+    {"length": {"min_words": 3}},
+]
 
 
 def _outputs(folder):
@@ -121,8 +137,10 @@ def test_kill_9_then_rerun_gives_identical_files(runner):
     runner.run([{"path": "a.jsonl"}], steps=STEPS, split=split, out="ref")
     cfg = runner.config([{"path": "a.jsonl"}], STEPS, out="out", split=split)
     # shards of 64 KiB so the kill lands between completion markers
-    code = ("import lmforge.data.sources as s; s.SHARD_BYTES = 1 << 16; "
-            f"from lmforge.data.prepare import prepare; prepare({str(cfg)!r}, quiet=True)")
+    code = (
+        "import lmforge.data.sources as s; s.SHARD_BYTES = 1 << 16; "
+        f"from lmforge.data.prepare import prepare; prepare({str(cfg)!r}, quiet=True)"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
     work = runner.root / "out" / ".work" / "s0"
@@ -150,15 +168,23 @@ def test_near_duplicates_across_files_and_shards_are_verified_exactly(runner):
     words = [f"token{i}" for i in range(80)]
     near = list(words)
     near[40] = "changed"
-    runner.write("a.jsonl", json.dumps({"text": " ".join(words)}) + "\n" + json.dumps({"text": "something else entirely"}) + "\n")
+    runner.write(
+        "a.jsonl",
+        json.dumps({"text": " ".join(words)}) + "\n" + json.dumps({"text": "something else entirely"}) + "\n",
+    )
     runner.write("b.jsonl", json.dumps({"text": " ".join(near)}) + "\n")
     stats, kept, rejects = runner.run([{"path": "*.jsonl"}], steps=["near_dedup"])
     a, b = set(), set()
     for i in range(76):
-        a.add(" ".join(words[i:i + 5]))
-        b.add(" ".join(near[i:i + 5]))
+        a.add(" ".join(words[i : i + 5]))
+        b.add(" ".join(near[i : i + 5]))
     assert [r["id"] for r in kept] == ["a.jsonl:1", "a.jsonl:2"]
     assert rejects[0]["id"] == "b.jsonl:1"
     assert rejects[0]["reason"] == f"near-duplicate of a.jsonl:1 (jaccard {len(a & b) / len(a | b):.2f})"
-    assert stats["steps"][-1] == {"step": "near_dedup", "in": 3, "out": 2, "time_s": stats["steps"][-1]["time_s"],
-                                  "reasons": {"near-duplicate": 1}}
+    assert stats["steps"][-1] == {
+        "step": "near_dedup",
+        "in": 3,
+        "out": 2,
+        "time_s": stats["steps"][-1]["time_s"],
+        "reasons": {"near-duplicate": 1},
+    }

@@ -26,10 +26,15 @@ def test_jsonl_ids_and_meta(runner):
     assert stats["accounting"] == {"read": 3, "kept": 3, "rejected": 0, "ok": True}
 
 
-@pytest.mark.parametrize("ext,compress", [
-    (".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress),
-    (".zst", lambda b: zstandard.ZstdCompressor().compress(b)),
-])
+@pytest.mark.parametrize(
+    "ext,compress",
+    [
+        (".gz", gzip.compress),
+        (".bz2", bz2.compress),
+        (".xz", lzma.compress),
+        (".zst", lambda b: zstandard.ZstdCompressor().compress(b)),
+    ],
+)
 def test_compressed(runner, ext, compress):
     runner.write(f"raw/a.jsonl{ext}", compress(LINES.encode()))
     _, kept, _ = runner.run([{"path": "raw"}])
@@ -41,18 +46,30 @@ def test_json_array_and_object_of_arrays(runner):
     runner.write("a.json", json.dumps([{"text": "one"}, {"text": "two"}]))
     runner.write("b.json", json.dumps({"text": ["three", "four"], "label": ["x", "y"]}))
     _, kept, _ = runner.run([{"path": "*.json"}])
-    assert [(r["id"], r["text"]) for r in kept] == [("a.json:0", "one"), ("a.json:1", "two"),
-                                                     ("b.json:0", "three"), ("b.json:1", "four")]
+    assert [(r["id"], r["text"]) for r in kept] == [
+        ("a.json:0", "one"),
+        ("a.json:1", "two"),
+        ("b.json:0", "three"),
+        ("b.json:1", "four"),
+    ]
     assert kept[2]["meta"]["extra"] == {"label": "x"}  # causal_lm has no label: kept as metadata
 
 
 def test_csv_tsv_with_field_mapping(runner):
     runner.write("a.csv", 'q,a\n"hello, there",general kenobi\n"multi\nline",ok\n')
     runner.write("b.tsv", "q\ta\nwhy\tbecause\n")
-    _, kept, _ = runner.run([{"path": "a.csv", "fields": {"prompt": "q", "response": "a"}},
-                             {"path": "b.tsv", "fields": {"prompt": "q", "response": "a"}}], task="sft")
+    _, kept, _ = runner.run(
+        [
+            {"path": "a.csv", "fields": {"prompt": "q", "response": "a"}},
+            {"path": "b.tsv", "fields": {"prompt": "q", "response": "a"}},
+        ],
+        task="sft",
+    )
     assert [(r["id"], r["prompt"], r["response"]) for r in kept] == [
-        ("a.csv:0", "hello, there", "general kenobi"), ("a.csv:1", "multi\nline", "ok"), ("b.tsv:0", "why", "because")]
+        ("a.csv:0", "hello, there", "general kenobi"),
+        ("a.csv:1", "multi\nline", "ok"),
+        ("b.tsv:0", "why", "because"),
+    ]
 
 
 def test_parquet_by_row_group(runner):
@@ -71,11 +88,16 @@ def test_text_units(runner):
     _, per_file, _ = runner.run([{"path": "d", "unit": "file"}], out="o1")
     assert [r["id"] for r in per_file] == ["d/a.txt", "d/b.md"]
     _, per_line, _ = runner.run([{"path": "d/a.txt", "unit": "line"}], out="o2")
-    assert [(r["id"], r["text"]) for r in per_line] == [("d/a.txt:1", "first para line one"),
-                                                         ("d/a.txt:2", "line two"), ("d/a.txt:5", "second para")]
+    assert [(r["id"], r["text"]) for r in per_line] == [
+        ("d/a.txt:1", "first para line one"),
+        ("d/a.txt:2", "line two"),
+        ("d/a.txt:5", "second para"),
+    ]
     _, per_para, _ = runner.run([{"path": "d/a.txt", "unit": "paragraph"}], out="o3")
-    assert [(r["id"], r["text"]) for r in per_para] == [("d/a.txt:1", "first para line one\nline two"),
-                                                         ("d/a.txt:5", "second para")]
+    assert [(r["id"], r["text"]) for r in per_para] == [
+        ("d/a.txt:1", "first para line one\nline two"),
+        ("d/a.txt:5", "second para"),
+    ]
 
 
 def test_html_keeps_markup_until_strip_html(runner):
@@ -95,7 +117,9 @@ def test_hf_save_to_disk(runner):
 
 
 def test_bad_input_becomes_rejects_with_reasons(runner):
-    runner.write("a.jsonl", '{"text": "fine"}\n{broken\n[1, 2]\n{"txt": "wrong field"}\n{"text": 7}\n{"text": "  "}\n')
+    runner.write(
+        "a.jsonl", '{"text": "fine"}\n{broken\n[1, 2]\n{"txt": "wrong field"}\n{"text": 7}\n{"text": "  "}\n'
+    )
     runner.write("empty.jsonl", "")
     stats, kept, rejects = runner.run([{"path": "*.jsonl"}])
     assert [r["text"] for r in kept] == ["fine"]
@@ -148,7 +172,9 @@ def test_large_line_file_cut_into_shards_keeps_line_ids(runner, monkeypatch):
     import lmforge.data.sources as sources
 
     monkeypatch.setattr(sources, "SHARD_BYTES", 64)
-    runner.write("a.jsonl", "".join(json.dumps({"text": f"line {i} " + "x" * (i % 7)}) + "\n" for i in range(50)))
+    runner.write(
+        "a.jsonl", "".join(json.dumps({"text": f"line {i} " + "x" * (i % 7)}) + "\n" for i in range(50))
+    )
     shards = sources.plan_shards(0, str(runner.root / "a.jsonl"), "a.jsonl", "jsonl", "file")
     assert len(shards) > 5
     _, kept, _ = runner.run([{"path": "a.jsonl"}])

@@ -15,14 +15,25 @@ from lmforge.data.prepare import prepare
 from lmforge.data.record import Record
 from lmforge.data.steps import StepContext, build_steps
 
-STEPS = ["fix_unicode", "strip_html", "normalize", "pii", {"length": {"min_chars": 1}}, "exact_dedup",
-         "near_dedup", "gopher_repetition"]
+STEPS = [
+    "fix_unicode",
+    "strip_html",
+    "normalize",
+    "pii",
+    {"length": {"min_chars": 1}},
+    "exact_dedup",
+    "near_dedup",
+    "gopher_repetition",
+]
 
 line = st.one_of(
     st.binary(max_size=200),  # random bytes, often not UTF-8
     st.builds(lambda t: json.dumps({"text": t}).encode(), st.text(max_size=200)),
     st.builds(lambda t: json.dumps({"text": t})[:-3].encode(), st.text(max_size=50)),  # broken JSON
-    st.builds(lambda v: json.dumps({"text": v}).encode(), st.one_of(st.integers(), st.none(), st.lists(st.integers()))),
+    st.builds(
+        lambda v: json.dumps({"text": v}).encode(),
+        st.one_of(st.integers(), st.none(), st.lists(st.integers())),
+    ),
     st.builds(lambda n: json.dumps({"text": "x" * n}).encode(), st.integers(100_000, 300_000)),  # huge line
     st.just(b'{"text": "\\ud800 lone surrogate"}'),
 )
@@ -36,16 +47,31 @@ def test_read_equals_kept_plus_rejected_on_hostile_input(jsonl, csv_bytes, txt):
         (root / "a.jsonl").write_bytes(b"\n".join(jsonl))
         (root / "b.csv").write_bytes(b"text\n" + csv_bytes)
         (root / "c.txt").write_bytes(txt)
-        (root / "exp.yaml").write_text(json.dumps({
-            "task": {"type": "causal_lm"},
-            "data": {"sources": [{"path": "a.jsonl"}, {"path": "b.csv"}, {"path": "c.txt", "unit": "paragraph"}],
-                     "steps": STEPS, "output_dir": str(root / "out"), "workers": 1,
-                     "split": {"train": 0.8, "val": 0.1, "test": 0.1}}}))
+        (root / "exp.yaml").write_text(
+            json.dumps(
+                {
+                    "task": {"type": "causal_lm"},
+                    "data": {
+                        "sources": [
+                            {"path": "a.jsonl"},
+                            {"path": "b.csv"},
+                            {"path": "c.txt", "unit": "paragraph"},
+                        ],
+                        "steps": STEPS,
+                        "output_dir": str(root / "out"),
+                        "workers": 1,
+                        "split": {"train": 0.8, "val": 0.1, "test": 0.1},
+                    },
+                }
+            )
+        )
         stats = prepare(root / "exp.yaml", quiet=True)
         a = stats["accounting"]
         assert a["ok"] and a["read"] == a["kept"] + a["rejected"]
         for name in ("train.jsonl", "rejects.jsonl"):
-            for row in (root / "out" / name).read_text(encoding="utf-8").split("\n")[:-1]:  # JSON lines end in \n only
+            for row in (
+                (root / "out" / name).read_text(encoding="utf-8").split("\n")[:-1]
+            ):  # JSON lines end in \n only
                 json.loads(row)  # every output line is valid JSON
     finally:
         shutil.rmtree(root)

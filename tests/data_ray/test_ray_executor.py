@@ -14,8 +14,10 @@ from lmforge.data.prepare import prepare
 
 ray = pytest.importorskip("ray")
 
-WORDS = ("river stone market garden teacher window orange silver engine harbor pencil forest lantern "
-         "doctor bridge winter candle meadow rocket violin castle").split()
+WORDS = (
+    "river stone market garden teacher window orange silver engine harbor pencil forest lantern "
+    "doctor bridge winter candle meadow rocket violin castle"
+).split()
 
 
 def _text(rng: random.Random, n: int = 40) -> str:
@@ -44,11 +46,26 @@ def _write_corpus(root: Path) -> None:
 
 
 def _config(root: Path, out: str, **data: object) -> Path:
-    exp = {"name": "ray-parity", "seed": 3, "task": {"type": "causal_lm"},
-           "data": {"sources": [{"path": "raw/*.jsonl"}], "output_dir": str(root / out), "workers": 2,
-                    "steps": ["fix_unicode", "normalize", {"length": {"min_words": 5}}, "exact_dedup",
-                              {"near_dedup": {"threshold": 0.8}}, "pii"],
-                    "split": {"train": 0.8, "val": 0.1, "test": 0.1}, **data}}
+    exp = {
+        "name": "ray-parity",
+        "seed": 3,
+        "task": {"type": "causal_lm"},
+        "data": {
+            "sources": [{"path": "raw/*.jsonl"}],
+            "output_dir": str(root / out),
+            "workers": 2,
+            "steps": [
+                "fix_unicode",
+                "normalize",
+                {"length": {"min_words": 5}},
+                "exact_dedup",
+                {"near_dedup": {"threshold": 0.8}},
+                "pii",
+            ],
+            "split": {"train": 0.8, "val": 0.1, "test": 0.1},
+            **data,
+        },
+    }
     path = root / f"{out}.yaml"
     path.write_text(yaml.safe_dump(exp), encoding="utf-8")
     return path

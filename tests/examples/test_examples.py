@@ -30,7 +30,10 @@ MIN_KEPT = {"sentiment": 300, "tech-articles": 120, "qa": 300, "summarization": 
 
 def test_every_example_is_covered():
     assert {p.parent.name for p in CONFIGS} == set(MIN_KEPT)
-    assert {p.name for p in (EXAMPLES / "sentiment").glob("exp*.yaml")} == {"exp-lm.yaml", "exp-classifier.yaml"}
+    assert {p.name for p in (EXAMPLES / "sentiment").glob("exp*.yaml")} == {
+        "exp-lm.yaml",
+        "exp-classifier.yaml",
+    }
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -39,10 +42,19 @@ def test_example_prepares_trains_and_evaluates(config: Path, tiny_llama: str, tm
     # split by counts: 8 val and 8 test records keep eval fast (scoring is per record, with a 49k vocab);
     # the counts are only met when at least MIN_KEPT records survive cleaning
     want = {"train": MIN_KEPT[config.parent.name] - 16, "val": 8, "test": 8}
-    overrides = [f"model.name={tiny_llama}", f"train.output_dir={out}", "data.workers=1",
-                 *(f"data.split.{k}={v}" for k, v in want.items()),
-                 "train.max_steps=2", "train.batch_size=2", "train.max_seq_len=128", "train.eval_every=0",
-                 "eval.generate_n=2", "eval.max_new_tokens=4", "eval.batch_size=8"]
+    overrides = [
+        f"model.name={tiny_llama}",
+        f"train.output_dir={out}",
+        "data.workers=1",
+        *(f"data.split.{k}={v}" for k, v in want.items()),
+        "train.max_steps=2",
+        "train.batch_size=2",
+        "train.max_seq_len=128",
+        "train.eval_every=0",
+        "eval.generate_n=2",
+        "eval.max_new_tokens=4",
+        "eval.batch_size=8",
+    ]
     cfg = load_config(config, overrides)
     stats = prepare(cfg, quiet=True)
     assert stats["accounting"]["ok"]
@@ -63,7 +75,9 @@ def test_raw_data_is_what_the_generator_writes(script: Path, tmp_path: Path):
     """The committed raw files are reproducible: the seeded generator writes them byte for byte."""
     shutil.copy(script, tmp_path / script.name)
     subprocess.run([sys.executable, str(tmp_path / script.name)], check=True, capture_output=True)
-    committed = sorted(p.relative_to(script.parent) for p in (script.parent / "raw").rglob("*") if p.is_file())
+    committed = sorted(
+        p.relative_to(script.parent) for p in (script.parent / "raw").rglob("*") if p.is_file()
+    )
     written = sorted(p.relative_to(tmp_path) for p in (tmp_path / "raw").rglob("*") if p.is_file())
     assert written == committed
     for rel in committed:

@@ -17,9 +17,13 @@ def test_quickstart_notebook_runs_on_the_tiny_model(tiny_llama: str, tmp_path: P
     monkeypatch.setenv("LMFORGE_NB_OUT", str(out))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # cwd = examples/, as when a user opens the notebook there; outputs go to tmp_path through LMFORGE_NB_OUT
-    NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    ).execute()
 
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    text = "\n".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
     assert "accounting ok: True" in text
     assert "fine-tuned" in text and "exact_match" in text
     assert text.count("Q: ") == 3

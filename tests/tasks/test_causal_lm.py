@@ -19,7 +19,8 @@ def test_text_plus_eos_all_trained(llama_tok, gpt2_tok):
 def test_truncate_and_chunk(llama_tok):
     full = get_task(TaskConfig(type="causal_lm")).encode(DOC, llama_tok, 512)
     assert get_task(TaskConfig(type="causal_lm", truncate="left")).encode(DOC, llama_tok, 3) == {
-        k: v[-3:] for k, v in full.items()}
+        k: v[-3:] for k, v in full.items()
+    }
     pieces = chunk(full, 3)
     assert [t for p in pieces for t in p["input_ids"]] == full["input_ids"]
     assert all(len(p["input_ids"]) <= 3 for p in pieces)

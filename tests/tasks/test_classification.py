@@ -19,8 +19,13 @@ LABELS = ["negative", "neutral", "positive"]
 def test_head_lm_label_word_is_the_trained_answer(llama_tok):
     ex = get_task(TaskConfig(type="classification", labels=LABELS)).encode(REC, llama_tok, 512)
     user = "Classify the text as one of: negative, neutral, positive.\n\nText: I love this phone"
-    assert ex == dict(zip(("input_ids", "labels"), expected(
-        llama_tok, [(chatml(user), False), ("positive<|im_end|>", True), ("\n", False)]), strict=True))
+    assert ex == dict(
+        zip(
+            ("input_ids", "labels"),
+            expected(llama_tok, [(chatml(user), False), ("positive<|im_end|>", True), ("\n", False)]),
+            strict=True,
+        )
+    )
 
 
 def test_head_classifier_gives_prompt_and_index(llama_tok):
@@ -45,5 +50,7 @@ def test_label_set_from_train_split(tmp_path):
 
 def test_custom_template_without_label_slot_needs_no_label_set(llama_tok):
     task = get_task(TaskConfig(type="classification", template="Sentiment of: {text}"))
-    assert task.to_messages(REC)[-2:] == [{"role": "user", "content": "Sentiment of: I love this phone"},
-                                          {"role": "assistant", "content": "positive"}]
+    assert task.to_messages(REC)[-2:] == [
+        {"role": "user", "content": "Sentiment of: I love this phone"},
+        {"role": "assistant", "content": "positive"},
+    ]

@@ -42,7 +42,9 @@ def test_gpt2_fixture_uses_fallback_and_has_no_pad(gpt2_tok, tiny_gpt2):
 
 def test_eos_is_trained_even_when_pad_is_eos(llama_tok):
     assert llama_tok.pad_token_id == llama_tok.eos_token_id
-    ids, labels = encode_chat(llama_tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
+    ids, labels = encode_chat(
+        llama_tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]
+    )
     eos_at = [i for i, t in enumerate(ids) if t == llama_tok.eos_token_id]
     assert labels[eos_at[-1]] == llama_tok.eos_token_id  # the assistant's <|im_end|>
     assert all(labels[i] == -100 for i in eos_at[:-1])  # the system and user turns' <|im_end|>
@@ -51,24 +53,37 @@ def test_eos_is_trained_even_when_pad_is_eos(llama_tok):
 def test_template_without_eos_gives_no_eos_in_labels(llama_tok):
     tok = llama_tok
     saved = tok.chat_template
-    tok.chat_template = "{% for m in messages %}{{ m['role'] }}:\n{{ m['content'] }}\n{% endfor %}" \
+    tok.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}:\n{{ m['content'] }}\n{% endfor %}"
         "{% if add_generation_prompt %}assistant:\n{% endif %}"
+    )
     try:
-        ids, labels = encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
+        ids, labels = encode_chat(
+            tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]
+        )
     finally:
         tok.chat_template = saved
     assert tok.eos_token_id not in labels
     assert labels == expected(tok, [("user:\nHi\nassistant:\n", False), ("Yo\n", True)])[1]
 
 
-@pytest.mark.parametrize("template, where", [
-    # the generation prompt says "bot:" but the conversation says "assistant:"
-    ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}"
-     "{% if add_generation_prompt %}bot: {% endif %}", "the generation prompt"),
-    # a template that rewrites history: the last message is rendered differently from earlier ones
-    ("{% for m in messages %}{{ m['role'] }}:\n{{ m['content'] if loop.last else '...' }}{{ eos_token }}"
-     "{% endfor %}{% if add_generation_prompt %}assistant:\n{% endif %}", "the generation prompt"),
-])
+@pytest.mark.parametrize(
+    "template, where",
+    [
+        # the generation prompt says "bot:" but the conversation says "assistant:"
+        (
+            "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{{ eos_token }}{% endfor %}"
+            "{% if add_generation_prompt %}bot: {% endif %}",
+            "the generation prompt",
+        ),
+        # a template that rewrites history: the last message is rendered differently from earlier ones
+        (
+            "{% for m in messages %}{{ m['role'] }}:\n{{ m['content'] if loop.last else '...' }}{{ eos_token }}"
+            "{% endfor %}{% if add_generation_prompt %}assistant:\n{% endif %}",
+            "the generation prompt",
+        ),
+    ],
+)
 def test_template_breaking_prefix_property_fails_clearly(llama_tok, template, where):
     tok = llama_tok
     saved = tok.chat_template
@@ -105,11 +120,19 @@ def test_end_of_turn_from_generation_config_is_trained(tiny_llama, tmp_path):
         shutil.copy(f"{tiny_llama}/{name}", tmp_path / name)
     (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [2, 0]}))
     tok = load_tokenizer(str(tmp_path))
-    tok.chat_template = ("{% for m in messages %}{{ m['role'] }}:\n{{ m['content'] }}<|endoftext|>\n{% endfor %}"
-                         "{% if add_generation_prompt %}assistant:\n{% endif %}")
-    ids, labels = encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
-    assert labels == expected(tok, [("user:\nHi<|endoftext|>\nassistant:\n", False), ("Yo<|endoftext|>", True),
-                                    ("\n", False)])[1]
+    tok.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}:\n{{ m['content'] }}<|endoftext|>\n{% endfor %}"
+        "{% if add_generation_prompt %}assistant:\n{% endif %}"
+    )
+    ids, labels = encode_chat(
+        tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]
+    )
+    assert (
+        labels
+        == expected(
+            tok, [("user:\nHi<|endoftext|>\nassistant:\n", False), ("Yo<|endoftext|>", True), ("\n", False)]
+        )[1]
+    )
 
 
 TEXT = st.text(alphabet="abcdefghij XYZ.,?!\n0123456789", min_size=0, max_size=30)
@@ -119,7 +142,9 @@ TEXT = st.text(alphabet="abcdefghij XYZ.,?!\n0123456789", min_size=0, max_size=3
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_property_trained_tokens_are_exactly_the_answers_and_eos(llama_tok, gpt2_tok, turns, data):
     tok = data.draw(st.sampled_from([llama_tok, gpt2_tok]))
-    messages = [m for u, a in turns for m in ({"role": "user", "content": u}, {"role": "assistant", "content": a})]
+    messages = [
+        m for u, a in turns for m in ({"role": "user", "content": u}, {"role": "assistant", "content": a})
+    ]
     ids, labels = encode_chat(tok, messages)
     spans, current = [], []
     for t, lab in zip(ids, labels, strict=True):
@@ -139,9 +164,11 @@ def test_template_error_is_one_line(llama_tok):
     from lmforge.errors import UserError
 
     saved = llama_tok.chat_template
-    llama_tok.chat_template = ("{% for m in messages %}{% if m['role'] == 'system' %}"
-                               "{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}"
-                               "{% endfor %}")
+    llama_tok.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}"
+        "{% endfor %}"
+    )
     try:
         with pytest.raises(UserError, match=r"refused a conversation \(system/user/assistant\): System role"):
             get_task(TaskConfig(type="sft", system="Be brief.")).encode(RECORDS["sft"], llama_tok, 512)

@@ -19,8 +19,18 @@ from lmforge.train import train  # noqa: E402
 def main() -> None:
     model, out = sys.argv[1], sys.argv[2]
     slow_after = int(sys.argv[sys.argv.index("--slow-after") + 1]) if "--slow-after" in sys.argv else None
-    cfg = make_cfg(model, out, "train.max_steps=12", "train.save_every=3", "train.keep=2", "train.grad_accum=2",
-                   "train.eval_every=4", "model.lora.dropout=0.1", "train.warmup_steps=2", "train.lr=1e-3")
+    cfg = make_cfg(
+        model,
+        out,
+        "train.max_steps=12",
+        "train.save_every=3",
+        "train.keep=2",
+        "train.grad_accum=2",
+        "train.eval_every=4",
+        "model.lora.dropout=0.1",
+        "train.warmup_steps=2",
+        "train.lr=1e-3",
+    )
     data = (fake_examples(40, vocab=250, seed=5), fake_examples(8, vocab=250, seed=6))
 
     def slow(run, row):  # gives the test time to kill the process after checkpoint step-N is written

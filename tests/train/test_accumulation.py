@@ -46,8 +46,11 @@ def test_loss_matches_transformers_own_loss(tiny_model):
 
 def test_packed_rows_do_not_predict_across_examples(tiny_llama):
     """A token starting a new packed example (position id 0) is not a target of the previous one."""
-    batch = {"input_ids": torch.tensor([[5, 6, 7, 8, 9]]), "labels": torch.tensor([[5, 6, 7, 8, 9]]),
-             "position_ids": torch.tensor([[0, 1, 2, 0, 1]])}
+    batch = {
+        "input_ids": torch.tensor([[5, 6, 7, 8, 9]]),
+        "labels": torch.tensor([[5, 6, 7, 8, 9]]),
+        "position_ids": torch.tensor([[0, 1, 2, 0, 1]]),
+    }
     assert count_targets(batch) == 3  # 6, 7 and 9; not 8
 
 
@@ -55,8 +58,10 @@ def test_training_runs_agree(tiny_llama, tmp_path):
     """Whole runs: 3 steps of 8 x 1 and of 2 x 4 log the same losses and end with the same weights."""
     data = (fake_examples(24, vocab=250, seed=3), [])
     runs = []
-    for name, over in (("a", ["train.batch_size=8", "train.grad_accum=1"]),
-                       ("b", ["train.batch_size=2", "train.grad_accum=4"])):
+    for name, over in (
+        ("a", ["train.batch_size=8", "train.grad_accum=1"]),
+        ("b", ["train.batch_size=2", "train.grad_accum=4"]),
+    ):
         cfg = make_cfg(tiny_llama, str(tmp_path / name), "model.lora=null", "train.max_steps=3", *over)
         metrics = train(cfg, data=data, collate=stand_in_collate)
         runs.append((metrics, load_model(str(tmp_path / name / "final")).state_dict()))

@@ -19,10 +19,19 @@ def _losses(run_dir) -> list[float]:
 
 def test_two_processes_match_one(tiny_llama, tmp_path):
     exp = write_sft_project(tmp_path, tiny_llama, max_steps=3, log_every=1, eval_every=0, packing=True)
-    cmd = [sys.executable, "-m", "lmforge.cli", "train", str(exp), "train.num_processes=2", "train.batch_size=2",
-           f"train.output_dir={tmp_path / 'ddp'}"]
-    done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                          timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "lmforge.cli",
+        "train",
+        str(exp),
+        "train.num_processes=2",
+        "train.batch_size=2",
+        f"train.output_dir={tmp_path / 'ddp'}",
+    ]
+    done = subprocess.run(
+        cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("trained 3 steps") == 1  # rank 0 reports, once
     assert main(["train", str(exp), "train.batch_size=4", f"train.output_dir={tmp_path / 'one'}"]) == 0

@@ -16,8 +16,14 @@ from lmforge.train import train
 
 @pytest.fixture
 def lora_run(tiny_model, tmp_path) -> tuple[str, Path]:
-    cfg = make_cfg(tiny_model, str(tmp_path / "run"), "train.max_steps=4", "train.lr=1e-2",
-                   "model.lora.dropout=0", "train.scheduler=constant")
+    cfg = make_cfg(
+        tiny_model,
+        str(tmp_path / "run"),
+        "train.max_steps=4",
+        "train.lr=1e-2",
+        "model.lora.dropout=0",
+        "train.scheduler=constant",
+    )
     train(cfg, data=(fake_examples(16, vocab=250, seed=7), []), collate=stand_in_collate)
     return tiny_model, tmp_path / "run"
 
@@ -30,8 +36,11 @@ def test_merged_logits_equal_adapter_and_peft_merge(lora_run, tmp_path):
     assert main(["export", str(run), "--out", str(tmp_path / "merged"), "--merge"]) == 0
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
     adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_path), run / "final").eval()
-    peft_merged = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(base_path), run / "final").merge_and_unload().eval()
+    peft_merged = (
+        PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_path), run / "final")
+        .merge_and_unload()
+        .eval()
+    )
     base = AutoModelForCausalLM.from_pretrained(base_path).eval()
     ids = torch.tensor([[5, 17, 42, 99, 7, 3, 200, 11]])
     with torch.no_grad():

@@ -27,11 +27,14 @@ def test_nan_loss_stops_and_keeps_checkpoint(tiny_llama, tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CPU-only messages")
-@pytest.mark.parametrize(("override", "needle"), [
-    ("model.quantize=4bit", "CUDA"),
-    ("train.precision=fp16", "fp16 needs a CUDA GPU"),
-    ("model.lora.target=[no_such_proj]", "model.lora.target"),
-])
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("model.quantize=4bit", "CUDA"),
+        ("train.precision=fp16", "fp16 needs a CUDA GPU"),
+        ("model.lora.target=[no_such_proj]", "model.lora.target"),
+    ],
+)
 def test_bad_settings_are_user_errors(tiny_llama, tmp_path, override, needle):
     cfg = make_cfg(tiny_llama, str(tmp_path / "run"), "train.max_steps=1", override)
     with pytest.raises(UserError, match=needle):

@@ -65,9 +65,20 @@ def test_full_finetune_final_loads_with_transformers(tiny_gpt2, tmp_path):
 @pytest.mark.parametrize("precision", ["bf16"])
 def test_packed_bf16_run(tiny_llama, tmp_path, precision):
     """Packing (4D block mask from the format layer) under bf16 autocast trains and lowers the loss."""
-    exp = write_sft_project(tmp_path, tiny_llama, max_steps=8, packing=True, precision=precision,
-                            lr=3e-3, log_every=1, eval_every=0)
+    exp = write_sft_project(
+        tmp_path,
+        tiny_llama,
+        max_steps=8,
+        packing=True,
+        precision=precision,
+        lr=3e-3,
+        log_every=1,
+        eval_every=0,
+    )
     assert main(["train", str(exp), "model.lora=null"]) == 0
-    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-              if "loss" in json.loads(line)]
+    losses = [
+        json.loads(line)["loss"]
+        for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+        if "loss" in json.loads(line)
+    ]
     assert losses[-1] < losses[0]

@@ -26,8 +26,16 @@ def test_overfit_and_stop_with_eos(tiny_model, tmp_path):
     from lmforge.packing import collate
 
     tok = load_tokenizer(tiny_model)
-    cfg = make_cfg(tiny_model, str(tmp_path / "run"), "model.lora=null", "train.max_steps=60", "train.lr=1e-2",
-                   "train.scheduler=constant", "train.warmup_steps=5", "train.log_every=10")
+    cfg = make_cfg(
+        tiny_model,
+        str(tmp_path / "run"),
+        "model.lora=null",
+        "train.max_steps=60",
+        "train.lr=1e-2",
+        "train.scheduler=constant",
+        "train.warmup_steps=5",
+        "train.log_every=10",
+    )
     metrics = train(cfg, data=(chat_examples(tok), []), collate=collate)
     assert metrics["train_loss"] < 0.05
     model, tokenizer = load_for_inference(str(tmp_path / "run"))

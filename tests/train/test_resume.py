@@ -18,8 +18,13 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def _run(model: str, out: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(SCRIPT), model, str(out), *extra], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), model, str(out), *extra],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_kill9_then_resume_equals_uninterrupted(tiny_model, tmp_path):
@@ -43,7 +48,11 @@ def test_kill9_then_resume_equals_uninterrupted(tiny_model, tmp_path):
     assert ref.keys() == got.keys() and ref
     for name in ref:
         assert torch.equal(ref[name], got[name]), name
-    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == list(range(13))  # each step once (0: baseline val); rows logged after step-6 by the killed run dropped
+    steps = [
+        json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == list(
+        range(13)
+    )  # each step once (0: baseline val); rows logged after step-6 by the killed run dropped
     kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert kept == ["step-6", "step-9"]  # keep: 2

@@ -45,23 +45,47 @@ def stand_in_collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tenso
 
 def make_cfg(model: str, out: str, *overrides: str) -> ExperimentConfig:
     """A config for a tiny run: fp32, no packing, logs every step."""
-    base = [f"model.name={model}", f"train.output_dir={out}", "train.packing=false", "train.precision=fp32",
-            "train.log_every=1", "train.eval_every=0", "train.warmup_ratio=0", "train.batch_size=4"]
+    base = [
+        f"model.name={model}",
+        f"train.output_dir={out}",
+        "train.packing=false",
+        "train.precision=fp32",
+        "train.log_every=1",
+        "train.eval_every=0",
+        "train.warmup_ratio=0",
+        "train.batch_size=4",
+    ]
     return load_config(None, base + list(overrides))
 
 
 def write_sft_project(root: Path, model: str, n: int = 48, **train: object) -> Path:
     """A prepared SFT dataset (train/val jsonl, as `lmforge prepare` writes it) and its EXP.yaml."""
     cities = ["Paris", "Berlin", "Rome", "Madrid", "Oslo", "Vienna"]
-    rows = [{"id": f"t:{i}", "meta": {}, "prompt": f"Where is office {i}?", "response": f"In {cities[i % 6]}."}
-            for i in range(n)]
+    rows = [
+        {"id": f"t:{i}", "meta": {}, "prompt": f"Where is office {i}?", "response": f"In {cities[i % 6]}."}
+        for i in range(n)
+    ]
     data = root / "data"
     data.mkdir(parents=True)
     for split, part in (("train", rows[: n - 8]), ("val", rows[n - 8 :])):
         (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
-    settings = {"output_dir": str(root / "run"), "max_steps": 6, "batch_size": 4, "save_every": 3,
-                "eval_every": 3, "log_every": 2, "max_seq_len": 64, "precision": "fp32", **train}
-    exp = {"name": "t", "task": {"type": "sft"}, "model": {"name": model}, "data": {"output_dir": str(data)},
-           "train": settings}
+    settings = {
+        "output_dir": str(root / "run"),
+        "max_steps": 6,
+        "batch_size": 4,
+        "save_every": 3,
+        "eval_every": 3,
+        "log_every": 2,
+        "max_seq_len": 64,
+        "precision": "fp32",
+        **train,
+    }
+    exp = {
+        "name": "t",
+        "task": {"type": "sft"},
+        "model": {"name": model},
+        "data": {"output_dir": str(data)},
+        "train": settings,
+    }
     (root / "exp.yaml").write_text(json.dumps(exp))
     return root / "exp.yaml"

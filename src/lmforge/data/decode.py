@@ -16,7 +16,7 @@ _ESCAPED = re.compile("[\udc80-\udcff]")  # bytes smuggled through errors="surro
 
 
 def _cp1252_fallback(err: UnicodeDecodeError) -> tuple[str, int]:
-    bad = err.object[err.start:err.end]
+    bad = err.object[err.start : err.end]
     return "".join(_one_byte(b) for b in bad), err.end
 
 

@@ -71,7 +71,12 @@ def decide_global(work: str, stage: int, n_shards: int, spec: Any, ctx: StepCont
     reasons: dict[str, int] = {}
     for r in drops.values():
         reasons[reason_key(r)] = reasons.get(reason_key(r), 0) + 1
-    stats = {"in": len(ids), "out": len(ids) - len(drops), "time_s": time.perf_counter() - t0, "reasons": reasons}
+    stats = {
+        "in": len(ids),
+        "out": len(ids) - len(drops),
+        "time_s": time.perf_counter() - t0,
+        "reasons": reasons,
+    }
     _atomic_json(d / "decisions.stats.json", stats)
     _atomic_json(out, per_shard)  # written last: its presence marks the decision as done
     return stats
@@ -98,8 +103,14 @@ def _fetcher(d: Path, offsets: list[int], step: Any) -> Callable[[list[int]], di
     return fetch
 
 
-def run_stages(jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]], stages: list[list[Any]],
-               work: str, workers: int, ctx: StepContext, progress: Callable[[str, int], Any]) -> list[Any]:
+def run_stages(
+    jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]],
+    stages: list[list[Any]],
+    work: str,
+    workers: int,
+    ctx: StepContext,
+    progress: Callable[[str, int], Any],
+) -> list[Any]:
     """Run all stages; returns per stage the global decision stats (or None)."""
     global_stats: list[Any] = []
     pool = None
@@ -111,8 +122,9 @@ def run_stages(jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]]
             bar = progress(f"stage {k + 1}/{len(stages)}", len(jobs))
             bar.update(len(jobs) - len(todo))
             if workers > 1 and len(todo) > 1:
-                pool = pool or ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                                   initializer=die_with_parent)
+                pool = pool or ProcessPoolExecutor(
+                    max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent
+                )
                 for _ in pool.map(run_job, todo):
                     bar.update(1)
             else:

@@ -49,14 +49,19 @@ def _fingerprint(cfg: ExperimentConfig, shards: list[Any]) -> str:
     from lmforge import __version__
 
     data = cfg.data.model_dump(mode="json", exclude={"workers", "executor", "ray", "output_dir"})
-    files = sorted({(s.path, os.path.getsize(s.path) if os.path.isfile(s.path) else 0,
-                     os.stat(s.path).st_mtime_ns) for s in shards})
+    files = sorted(
+        {
+            (s.path, os.path.getsize(s.path) if os.path.isfile(s.path) else 0, os.stat(s.path).st_mtime_ns)
+            for s in shards
+        }
+    )
     blob = json.dumps([data, cfg.task.type, cfg.seed, cfg.model.name, files, __version__], default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def prepare(cfg: ExperimentConfig | str | Path, overrides: list[str] | None = None,
-            quiet: bool = False) -> dict[str, Any]:
+def prepare(
+    cfg: ExperimentConfig | str | Path, overrides: list[str] | None = None, quiet: bool = False
+) -> dict[str, Any]:
     """Run the data pipeline of an experiment; returns the stats (also in data.output_dir/stats.json).
 
     >>> stats = prepare("exp.yaml")          # doctest: +SKIP
@@ -91,11 +96,28 @@ def prepare(cfg: ExperimentConfig | str | Path, overrides: list[str] | None = No
     stats_cfg = data.stats
 
     def jobs_for(k: int, specs: list[Any], prev: str | None, last: bool) -> list[Job]:
-        return [Job(k, i, sh, sources[sh.source], str(work), specs, prev, last, ctx, data.split.stratify,
-                    stats_cfg.top_k, stats_cfg.window) for i, sh in enumerate(shards)]
+        return [
+            Job(
+                k,
+                i,
+                sh,
+                sources[sh.source],
+                str(work),
+                specs,
+                prev,
+                last,
+                ctx,
+                data.split.stratify,
+                stats_cfg.top_k,
+                stats_cfg.window,
+            )
+            for i, sh in enumerate(shards)
+        ]
 
     global_stats = run(jobs_for, stages, str(work), workers, ctx, _progress(quiet))
-    counts = assemble(str(work), len(stages), len(shards), data.split.model_dump(), data.split.stratify, out_dir)
+    counts = assemble(
+        str(work), len(stages), len(shards), data.split.model_dump(), data.split.stratify, out_dir
+    )
     # augmentations are extra train records, counted apart: read = kept + rejected covers the sources only
     aug = augment_train(cfg, out_dir, ctx) if data.augment else None
     stats = _merge(str(work), stages, len(shards), global_stats, stats_cfg)
@@ -114,7 +136,9 @@ def prepare(cfg: ExperimentConfig | str | Path, overrides: list[str] | None = No
         print_summary(stats, out_dir)
     if not stats["accounting"]["ok"]:
         a = stats["accounting"]
-        raise RunFailed(f"accounting mismatch: read {a['read']} != kept {a['kept']} + rejected {a['rejected']}")
+        raise RunFailed(
+            f"accounting mismatch: read {a['read']} != kept {a['kept']} + rejected {a['rejected']}"
+        )
     return stats
 
 
@@ -124,18 +148,29 @@ def _check(out_dir: Path, read: int, aug: dict[str, Any] | None = None) -> dict[
     return {"read": read, "kept": kept, "rejected": rejected, "ok": read == kept + rejected}
 
 
-def _merge(work: str, stages: list[list[Any]], n: int, global_stats: list[Any], stats_cfg: Any) -> dict[str, Any]:
+def _merge(
+    work: str, stages: list[list[Any]], n: int, global_stats: list[Any], stats_cfg: Any
+) -> dict[str, Any]:
     """Sum the shards' counters into the stats.json layout: one funnel row per step, in config order."""
-    per_stage = [[json.loads((stage_dir(work, k) / f"{i}.stats.json").read_text()) for i in range(n)]
-                 for k in range(len(stages))]
+    per_stage = [
+        [json.loads((stage_dir(work, k) / f"{i}.stats.json").read_text()) for i in range(n)]
+        for k in range(len(stages))
+    ]
     first = per_stage[0]
     read = sum(s["read"] for s in first)
     read_reasons: dict[str, int] = {}
     for s in first:
         for r, c in s["read_reasons"].items():
             read_reasons[r] = read_reasons.get(r, 0) + c
-    funnel = [{"step": "read", "in": read, "out": read - sum(read_reasons.values()), "time_s": None,
-               "reasons": read_reasons}]
+    funnel = [
+        {
+            "step": "read",
+            "in": read,
+            "out": read - sum(read_reasons.values()),
+            "time_s": None,
+            "reasons": read_reasons,
+        }
+    ]
     for k, specs in enumerate(stages):
         locals_ = specs[:-1] if global_stats[k] is not None else specs
         for j, spec in enumerate(locals_):
@@ -178,10 +213,18 @@ def _manifest(cfg: ExperimentConfig, shards: list[Any], stats: dict[str, Any], f
                 h.update(block)
         files[name] = {"records": count_lines(out_dir / name), "sha256": h.hexdigest()}
     inputs = sorted({(s.rel, os.path.getsize(s.path) if os.path.isfile(s.path) else None) for s in shards})
-    return {"lmforge_version": __version__, "name": cfg.name, "task": cfg.task.type, "seed": cfg.seed,
-            "fingerprint": fp, "inputs": [{"path": p, "bytes": b} for p, b in inputs],
-            "steps": cfg.data.steps, "split": cfg.data.split.model_dump(), "files": files,
-            "accounting": stats["accounting"]}
+    return {
+        "lmforge_version": __version__,
+        "name": cfg.name,
+        "task": cfg.task.type,
+        "seed": cfg.seed,
+        "fingerprint": fp,
+        "inputs": [{"path": p, "bytes": b} for p, b in inputs],
+        "steps": cfg.data.steps,
+        "split": cfg.data.split.model_dump(),
+        "files": files,
+        "accounting": stats["accounting"],
+    }
 
 
 def _write_json(path: Path, obj: Any) -> None:

@@ -22,8 +22,17 @@ from lmforge.data.steps import STEPS, GlobalStep, StepContext, parse_spec
 from lmforge.data.worker import Job, is_done, run_job
 from lmforge.errors import RunFailed, UserError
 
-RunStages = Callable[[Callable[[int, list[Any], str | None, bool], list[Job]], list[list[Any]], str, int,
-                      StepContext, Callable[[str, int], Any]], list[Any]]
+RunStages = Callable[
+    [
+        Callable[[int, list[Any], str | None, bool], list[Job]],
+        list[list[Any]],
+        str,
+        int,
+        StepContext,
+        Callable[[str, int], Any],
+    ],
+    list[Any],
+]
 
 
 def ray_run_stages(ray_cfg: Any) -> RunStages:
@@ -34,8 +43,14 @@ def ray_run_stages(ray_cfg: Any) -> RunStages:
     [None, {'in': 120, 'out': 97, ...}]
     """
 
-    def run(jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]], stages: list[list[Any]],
-            work: str, workers: int, ctx: StepContext, progress: Callable[[str, int], Any]) -> list[Any]:
+    def run(
+        jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]],
+        stages: list[list[Any]],
+        work: str,
+        workers: int,
+        ctx: StepContext,
+        progress: Callable[[str, int], Any],
+    ) -> list[Any]:
         ray, started = connect(ray_cfg, workers)
         try:
             return _run(ray, jobs_for, stages, work, ctx, progress)
@@ -87,8 +102,14 @@ def _reachable(address: str, timeout_s: float = 5.0) -> None:
         raise ConnectionError(f"nothing listens at {host}:{port}: {e}") from None
 
 
-def _run(ray: Any, jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]], stages: list[list[Any]],
-         work: str, ctx: StepContext, progress: Callable[[str, int], Any]) -> list[Any]:
+def _run(
+    ray: Any,
+    jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]],
+    stages: list[list[Any]],
+    work: str,
+    ctx: StepContext,
+    progress: Callable[[str, int], Any],
+) -> list[Any]:
     """Stage by stage: all shards' jobs as Ray tasks, then the stage's global decision (if any) once."""
     # one CPU per job, as one process per shard locally; a job whose worker died is retried, and
     # run_job's per-process temporary names and .done marker make a retry safe
@@ -97,7 +118,10 @@ def _run(ray: Any, jobs_for: Callable[[int, list[Any], str | None, bool], list[J
     prev_global = None
     for k, specs in enumerate(stages):
         # a relative data.output_dir is relative to this process's folder, which a worker node does not share
-        jobs = [replace(j, work=os.path.abspath(j.work)) for j in jobs_for(k, specs, prev_global, k == len(stages) - 1)]
+        jobs = [
+            replace(j, work=os.path.abspath(j.work))
+            for j in jobs_for(k, specs, prev_global, k == len(stages) - 1)
+        ]
         todo = [j for j in jobs if not is_done(work, k, j.shard_index)]
         bar = progress(f"stage {k + 1}/{len(stages)} (ray)", len(jobs))
         bar.update(len(jobs) - len(todo))
@@ -109,8 +133,10 @@ def _run(ray: Any, jobs_for: Callable[[int, list[Any], str | None, bool], list[J
         bar.close()
         missing = [j.shard_index for j in jobs if not is_done(work, k, j.shard_index)]
         if missing:  # the tasks ran but wrote where this process cannot see
-            raise RunFailed(f"stage {k + 1}: Ray tasks finished but shards {missing[:5]} have no results in "
-                            f"{work}; on a cluster, data.output_dir must be on a filesystem shared by all nodes")
+            raise RunFailed(
+                f"stage {k + 1}: Ray tasks finished but shards {missing[:5]} have no results in "
+                f"{work}; on a cluster, data.output_dir must be on a filesystem shared by all nodes"
+            )
         last = specs[-1] if specs else None
         if last is not None and issubclass(STEPS[parse_spec(last)[0]], GlobalStep):
             # global over the whole corpus: every shard's keys, in input order, decided once

@@ -113,7 +113,13 @@ def _json(shard: Shard, policy: str) -> Iterator[Item]:
     elif isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):
-        yield shard.rel, None, f"JSON file holds a {type(data).__name__}, not an array or object", text[:RAW_LIMIT], False
+        yield (
+            shard.rel,
+            None,
+            f"JSON file holds a {type(data).__name__}, not an array or object",
+            text[:RAW_LIMIT],
+            False,
+        )
         return
     if not data:
         yield _empty(shard)
@@ -135,7 +141,13 @@ def _csv(shard: Shard, policy: str, delimiter: str) -> Iterator[Item]:
             if not cells:
                 continue  # blank line
             if len(cells) != len(header):
-                yield rid, None, f"row has {len(cells)} fields, header has {len(header)}", delimiter.join(cells)[:RAW_LIMIT], False
+                yield (
+                    rid,
+                    None,
+                    f"row has {len(cells)} fields, header has {len(header)}",
+                    delimiter.join(cells)[:RAW_LIMIT],
+                    False,
+                )
                 continue
             yield _fixed(rid, dict(zip(header, cells, strict=True)), policy)
 
@@ -144,7 +156,11 @@ def _parquet(shard: Shard, policy: str) -> Iterator[Item]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    source = shard.path if not shard.compression else pa.BufferReader(open_bytes(shard.path, shard.compression).read())
+    source = (
+        shard.path
+        if not shard.compression
+        else pa.BufferReader(open_bytes(shard.path, shard.compression).read())
+    )
     pf = pq.ParquetFile(source)
     if pf.metadata.num_rows == 0:
         yield _empty(shard)

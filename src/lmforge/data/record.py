@@ -139,7 +139,11 @@ def _bad_value(name: str, value: Any) -> str | None:
     if name == "label":
         if isinstance(value, str) and not value.strip():
             return "empty field 'label'"  # an empty label would become a class of its own
-        return None if isinstance(value, (str, int, bool)) else f"non-text value in field 'label' ({type(value).__name__})"
+        return (
+            None
+            if isinstance(value, (str, int, bool))
+            else f"non-text value in field 'label' ({type(value).__name__})"
+        )
     if name == "messages":
         if not isinstance(value, list) or not value:
             return "field 'messages' is not a non-empty list"

@@ -66,8 +66,8 @@ def assign(hashes: np.ndarray, strata: list[Any] | None, split: dict[str, float]
         else:
             tr, va, te = sizes(len(members), split)
         out[members[:te]] = 2
-        out[members[te:te + va]] = 1
-        out[members[te + va:te + va + tr]] = 0
+        out[members[te : te + va]] = 1
+        out[members[te + va : te + va + tr]] = 0
     return out
 
 

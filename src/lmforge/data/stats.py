@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 _WORD = re.compile(r"[^\W\d_]+")
-COOC_STOP = frozenset("the be to of and that have with a an in is it for on as at by or this was are from but not".split())
+COOC_STOP = frozenset(
+    "the be to of and that have with a an in is it for on as at by or this was are from but not".split()
+)
 
 
 def reason_key(reason: str) -> str:
@@ -41,8 +43,11 @@ class TextStats:
 
     def add(self, text: str) -> None:
         vocab = self.vocab
-        self.ids.append(np.fromiter((vocab.setdefault(w, len(vocab)) for w in _WORD.findall(text.lower())),
-                                    dtype=np.int64))
+        self.ids.append(
+            np.fromiter(
+                (vocab.setdefault(w, len(vocab)) for w in _WORD.findall(text.lower())), dtype=np.int64
+            )
+        )
         self.records += 1
 
     def result(self, top_k: int, window: int) -> dict[str, Any]:
@@ -61,9 +66,13 @@ class TextStats:
             lo, hi = np.minimum(a[ok], b[ok]), np.maximum(a[ok], b[ok])
             codes.append(lo * len(words) + hi)
         code, n = np.unique(np.concatenate(codes), return_counts=True) if codes else ([], [])
-        top = np.argsort(-np.asarray(n), kind="stable")[:20 * top_k]
+        top = np.argsort(-np.asarray(n), kind="stable")[: 20 * top_k]
         pairs = {f"{words[code[i] // len(words)]}|{words[code[i] % len(words)]}": int(n[i]) for i in top}
-        return {"records": self.records, "words": {w: int(c) for w, c in zip(words, counts, strict=True)}, "pairs": pairs}
+        return {
+            "records": self.records,
+            "words": {w: int(c) for w, c in zip(words, counts, strict=True)},
+            "pairs": pairs,
+        }
 
 
 def merge_text_stats(parts: list[dict[str, Any]], top_k: int, window: int) -> dict[str, Any]:
@@ -78,8 +87,10 @@ def merge_text_stats(parts: list[dict[str, Any]], top_k: int, window: int) -> di
     top_words = sorted(words.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
     top_pairs = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
     return {
-        "word_frequencies": {"N": n, "top": [{"word": w, "count": c, "f": round(c / max(n, 1), 6)}
-                                             for w, c in top_words]},
+        "word_frequencies": {
+            "N": n,
+            "top": [{"word": w, "count": c, "f": round(c / max(n, 1), 6)} for w, c in top_words],
+        },
         "cooccurrence": {"window": window, "top": [{"pair": p.split("|"), "count": c} for p, c in top_pairs]},
     }
 

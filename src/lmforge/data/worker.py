@@ -72,12 +72,18 @@ class _Out:
         self.d, self.i = d, i
         self.tmp = f"tmp{os.getpid()}"  # per process: a stray worker of a killed run cannot clobber ours
         self.kept = open(d / f"{i}.kept.jsonl.{self.tmp}", "w", encoding="utf-8", errors="backslashreplace")
-        self.rejects = open(d / f"{i}.rejects.jsonl.{self.tmp}", "w", encoding="utf-8", errors="backslashreplace")
+        self.rejects = open(
+            d / f"{i}.rejects.jsonl.{self.tmp}", "w", encoding="utf-8", errors="backslashreplace"
+        )
         self.n_rejects = 0
 
     def reject(self, rid: str, step: str, reason: str, record: Any) -> None:
-        self.rejects.write(json.dumps({"id": rid, "step": step, "reason": reason, "record": record},
-                                      ensure_ascii=False, default=str) + "\n")
+        self.rejects.write(
+            json.dumps(
+                {"id": rid, "step": step, "reason": reason, "record": record}, ensure_ascii=False, default=str
+            )
+            + "\n"
+        )
         self.n_rejects += 1
 
     def save(self, name: str, obj: Any) -> None:
@@ -178,8 +184,14 @@ def run_job(job: Job) -> None:
     glob = steps[-1] if steps and isinstance(steps[-1], GlobalStep) else None
     local = steps[:-1] if glob else steps
     out = _Out(stage_dir(job.work, job.stage), job.shard_index)
-    stats: dict[str, Any] = {"read": 0, "repaired": 0, "read_reasons": Counter(), "hist_before": Counter(),
-                             "hist_after": Counter(), "steps": [new_step_stats() for _ in local]}
+    stats: dict[str, Any] = {
+        "read": 0,
+        "repaired": 0,
+        "read_reasons": Counter(),
+        "hist_before": Counter(),
+        "hist_after": Counter(),
+        "steps": [new_step_stats() for _ in local],
+    }
     keys, ids, hashes, strata = [], [], [], []
     text_stats = TextStats() if job.last else None
     for batch in _batches(_input(job, out, stats)):

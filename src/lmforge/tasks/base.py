@@ -123,13 +123,17 @@ def fill(template: str, record: dict[str, Any], extra: dict[str, Any]) -> str:
             f"(fields: {', '.join(sorted(k for k in record if k not in ('id', 'meta')))})"
         ) from None
     except (ValueError, IndexError) as e:
-        raise UserError(f"task.template is not a valid format string ({e}); write literal braces as {{{{ }}}}") from None
+        raise UserError(
+            f"task.template is not a valid format string ({e}); write literal braces as {{{{ }}}}"
+        ) from None
 
 
 def field(record: dict[str, Any], name: str) -> Any:
     """record[name], or a one-line error naming the record and the missing field."""
     if name not in record or record[name] is None:
-        raise UserError(f"record {record.get('id', '?')} has no field '{name}' (fields: {', '.join(sorted(record))})")
+        raise UserError(
+            f"record {record.get('id', '?')} has no field '{name}' (fields: {', '.join(sorted(record))})"
+        )
     return record[name]
 
 

@@ -28,7 +28,9 @@ class ClassificationTask(Task):
 
     def label_set(self) -> list[str]:
         if not self.labels:
-            raise UserError("classification needs a label set: set task.labels, or prepare a train split with labels")
+            raise UserError(
+                "classification needs a label set: set task.labels, or prepare a train split with labels"
+            )
         return [str(x) for x in self.labels]
 
     def label_index(self, record: dict[str, Any]) -> int:

@@ -13,8 +13,15 @@ from lmforge.errors import UserError
 from lmforge.tasks.base import Task, field, fill
 from lmforge.templates import Messages, to_messages
 
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                  "model": "assistant", "system": "system", "bot": "assistant"}
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "system": "system",
+    "bot": "assistant",
+}
 
 
 class SftTask(Task):
@@ -35,7 +42,9 @@ class SftTask(Task):
             return to_messages(conversation(record), self.cfg.system)
         system = record.get("system") or self.cfg.system
         if "instruction" in record:
-            template = self.cfg.template or ("{instruction}\n\n{input}" if record.get("input") else "{instruction}")
+            template = self.cfg.template or (
+                "{instruction}\n\n{input}" if record.get("input") else "{instruction}"
+            )
             user, answer = fill(template, record, {}), field(record, "output")
         else:
             user, answer = fill(self.template, record, {}), field(record, "response")
@@ -56,6 +65,8 @@ def conversation(record: dict[str, Any]) -> Messages:
         role = turn.get("role", turn.get("from")) if isinstance(turn, dict) else None
         content = turn.get("content", turn.get("value")) if isinstance(turn, dict) else None
         if role not in SHAREGPT_ROLES or content is None:
-            raise UserError(f"record {record.get('id', '?')}: turn {turn!r} needs role/content (or from/value)")
+            raise UserError(
+                f"record {record.get('id', '?')}: turn {turn!r} needs role/content (or from/value)"
+            )
         out.append({"role": SHAREGPT_ROLES[role], "content": str(content)})
     return out

@@ -16,7 +16,9 @@ import torch
 Collate = Callable[[list[dict[str, Any]], int], dict[str, torch.Tensor]]
 
 
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[list[int]]:
+def epoch_batches(
+    n: int, batch_size: int, seed: int, epoch: int, rank: int = 0, world: int = 1
+) -> list[list[int]]:
     """Example indices of each micro-batch this process trains in `epoch`.
 
     Batches are cut from one shuffled order, so 8 x 1 and 2 x 4 see the same examples per step.
@@ -39,7 +41,12 @@ def steps_per_epoch(n: int, batch_size: int, grad_accum: int, world: int = 1) ->
 
 
 def windows(
-    units: list[dict[str, Any]], order: list[list[int]], grad_accum: int, start: int, collate: Collate, pad_id: int
+    units: list[dict[str, Any]],
+    order: list[list[int]],
+    grad_accum: int,
+    start: int,
+    collate: Collate,
+    pad_id: int,
 ) -> Iterator[list[dict[str, torch.Tensor]]]:
     """Collated micro-batches grouped by optimizer step, from window `start` of the epoch on.
 
@@ -49,12 +56,16 @@ def windows(
         yield [_collate(units, idx, collate, pad_id) for idx in order[w : w + grad_accum]]
 
 
-def _collate(units: list[dict[str, Any]], idx: list[int], collate: Collate, pad_id: int) -> dict[str, torch.Tensor]:
+def _collate(
+    units: list[dict[str, Any]], idx: list[int], collate: Collate, pad_id: int
+) -> dict[str, torch.Tensor]:
     rows = [units[i] for i in idx]
     return {**collate(rows, pad_id), "n_tokens": torch.tensor(sum(len(r["input_ids"]) for r in rows))}
 
 
-def eval_batches(units: list[dict[str, Any]], batch_size: int, collate: Collate, pad_id: int) -> Iterator[dict]:
+def eval_batches(
+    units: list[dict[str, Any]], batch_size: int, collate: Collate, pad_id: int
+) -> Iterator[dict]:
     """Validation batches in file order."""
     for i in range(0, len(units), batch_size):
         yield collate(units[i : i + batch_size], pad_id)

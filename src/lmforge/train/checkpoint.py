@@ -53,12 +53,22 @@ def atomic_dir(target: Path, write: Any) -> Path:
     return target
 
 
-def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any, state: TrainState,
-                    config_yaml: str, keep: int, scaler: Any = None, rngs: list[dict] | None = None) -> Path:
+def save_checkpoint(
+    run_dir: Path,
+    model: torch.nn.Module,
+    optimizer: Any,
+    scheduler: Any,
+    state: TrainState,
+    config_yaml: str,
+    keep: int,
+    scaler: Any = None,
+    rngs: list[dict] | None = None,
+) -> Path:
     """Write checkpoints/step-N atomically and drop all but the last `keep`.
 
     `rngs` holds every process's RNG state, by rank (default: this process's only).
     """
+
     def write(tmp: Path) -> None:
         save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
@@ -75,8 +85,9 @@ def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: Any, sched
     return path
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any,
-                    scaler: Any = None, rank: int = 0) -> TrainState:
+def load_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any, scaler: Any = None, rank: int = 0
+) -> TrainState:
     """Restore weights, optimizer, scheduler, this rank's RNG; return the saved TrainState."""
     tensors = load_file(str(path / "trainable.safetensors"))
     params = dict(model.named_parameters())
@@ -143,8 +154,13 @@ def generation_config(model: Any, tokenizer: Any) -> Any:
     if tokenizer.eos_token_id is not None:
         eos = gen.eos_token_id if gen.eos_token_id is not None else []
         eos = eos if isinstance(eos, list) else [eos]
-        gen.eos_token_id = sorted({*eos, tokenizer.eos_token_id}) if len({*eos, tokenizer.eos_token_id}) > 1 \
+        gen.eos_token_id = (
+            sorted({*eos, tokenizer.eos_token_id})
+            if len({*eos, tokenizer.eos_token_id}) > 1
             else tokenizer.eos_token_id
+        )
     if gen.pad_token_id is None:
-        gen.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        gen.pad_token_id = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
     return gen

@@ -63,7 +63,9 @@ class Run:
     callbacks: list[Callback] = field(default_factory=list)
     state: TrainState = field(default_factory=TrainState)
     stop: bool = False
-    window_stats: dict[str, float] = field(default_factory=lambda: {"loss": 0.0, "n": 0, "tokens": 0, "time": 0.0})
+    window_stats: dict[str, float] = field(
+        default_factory=lambda: {"loss": 0.0, "n": 0, "tokens": 0, "time": 0.0}
+    )
     last: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,8 +78,9 @@ def run_loop(run: Run) -> None:
     bar = progress_bar(run.total_steps, st.step, acc.is_main_process)
     try:
         while st.step < run.total_steps and not run.stop:
-            order = epoch_batches(len(run.units), t.batch_size, run.cfg.seed, st.epoch,
-                                  acc.process_index, acc.num_processes)
+            order = epoch_batches(
+                len(run.units), t.batch_size, run.cfg.seed, st.epoch, acc.process_index, acc.num_processes
+            )
             started = time.perf_counter()  # tokens/s counts collation and the step, not eval or saving
             for window in windows(run.units, order, t.grad_accum, st.window, run.collate, run.pad_id):
                 loss, n, tokens = optimizer_step(run, window)
@@ -178,16 +181,28 @@ def save(run: Run) -> None:
     acc, t = run.accelerator, run.cfg.train
     rngs = gather_object([rng_state()]) if acc.num_processes > 1 else [rng_state()]
     if acc.is_main_process:
-        save_checkpoint(run.out, run.model, run.optimizer, run.scheduler, run.state, run.config_yaml, t.keep,
-                        getattr(acc, "scaler", None), rngs)
+        save_checkpoint(
+            run.out,
+            run.model,
+            run.optimizer,
+            run.scheduler,
+            run.state,
+            run.config_yaml,
+            t.keep,
+            getattr(acc, "scaler", None),
+            rngs,
+        )
     acc.wait_for_everyone()
 
 
 def _train_row(run: Run) -> dict[str, Any]:
     w = run.window_stats
     row = {
-        "loss": w["loss"] / max(w["n"], 1), "lr": run.scheduler.get_last_lr()[0], "tokens": run.state.tokens,
-        "tokens_per_s": round(w["tokens"] / max(w["time"], 1e-9), 1), "peak_mem_mb": peak_mem_mb(),
+        "loss": w["loss"] / max(w["n"], 1),
+        "lr": run.scheduler.get_last_lr()[0],
+        "tokens": run.state.tokens,
+        "tokens_per_s": round(w["tokens"] / max(w["time"], 1e-9), 1),
+        "peak_mem_mb": peak_mem_mb(),
     }
     run.window_stats = {"loss": 0.0, "n": 0, "tokens": 0, "time": 0.0}
     return row
@@ -219,7 +234,9 @@ def baseline_eval(run: Run) -> None:
 
 def _val_loss(run: Run) -> dict[str, float]:
     with run.accelerator.autocast():
-        return eval_loss(run.model, eval_batches(run.val_units, run.cfg.train.batch_size, run.collate, run.pad_id))
+        return eval_loss(
+            run.model, eval_batches(run.val_units, run.cfg.train.batch_size, run.collate, run.pad_id)
+        )
 
 
 def plan_steps(n_units: int, cfg: ExperimentConfig, world: int) -> tuple[int, int]:
@@ -227,5 +244,7 @@ def plan_steps(n_units: int, cfg: ExperimentConfig, world: int) -> tuple[int, in
     t = cfg.train
     per_epoch = steps_per_epoch(n_units, t.batch_size, t.grad_accum, world)
     if n_units < t.batch_size * world and world > 1:
-        raise UserError(f"{n_units} training examples are too few for {world} processes x batch {t.batch_size}")
+        raise UserError(
+            f"{n_units} training examples are too few for {world} processes x batch {t.batch_size}"
+        )
     return (t.max_steps or math.ceil(t.epochs * per_epoch)), per_epoch

@@ -67,7 +67,11 @@ def split_head(model: Any) -> tuple[Any, Any]:
     """(backbone, LM head) of a causal LM, through a peft wrapper; (None, None) when not safely separable."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     config = getattr(base, "config", None)
-    if config is None or getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+    if (
+        config is None
+        or getattr(config, "final_logit_softcapping", None)
+        or getattr(config, "logit_scale", None)
+    ):
         return None, None
     head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
     backbone = getattr(base, getattr(base, "base_model_prefix", ""), None)

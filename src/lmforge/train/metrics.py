@@ -67,4 +67,6 @@ def _tb_name(key: str) -> str:
 def progress_bar(total: int, initial: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=initial, disable=not enabled, desc="train", unit="step", dynamic_ncols=True)
+    return tqdm(
+        total=total, initial=initial, disable=not enabled, desc="train", unit="step", dynamic_ncols=True
+    )

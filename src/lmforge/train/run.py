@@ -22,8 +22,14 @@ from lmforge.train.metrics import MetricsLog
 Examples = list[dict[str, Any]]
 
 
-def train(cfg: ExperimentConfig, resume: bool = False, *, data: tuple[Examples, Examples] | None = None,
-          collate: Collate | None = None, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
+def train(
+    cfg: ExperimentConfig,
+    resume: bool = False,
+    *,
+    data: tuple[Examples, Examples] | None = None,
+    collate: Collate | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
     """Fine-tune as `cfg` says; returns the final metrics (also in final/lmforge.json).
 
     `data` (train, val examples) and `collate` replace the tokenised splits of `data.output_dir` and the
@@ -35,8 +41,14 @@ def train(cfg: ExperimentConfig, resume: bool = False, *, data: tuple[Examples, 
     checkpoint = _check_run_dir(out, resume)
     run = setup_run(cfg, out, data, collate, list(callbacks), resume_step=_step_of(checkpoint))
     if checkpoint is not None:
-        run.state = load_checkpoint(checkpoint, run.model, run.optimizer, run.scheduler,
-                                    getattr(run.accelerator, "scaler", None), run.accelerator.process_index)
+        run.state = load_checkpoint(
+            checkpoint,
+            run.model,
+            run.optimizer,
+            run.scheduler,
+            getattr(run.accelerator, "scaler", None),
+            run.accelerator.process_index,
+        )
     try:
         run_loop(run)
     finally:
@@ -65,8 +77,19 @@ def _launch(args: argparse.Namespace, n: int) -> int:
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-           "-m", "lmforge.cli", "train", args.config, *args.overrides, *(["--resume"] if args.resume else [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={n}",
+        "-m",
+        "lmforge.cli",
+        "train",
+        args.config,
+        *args.overrides,
+        *(["--resume"] if args.resume else []),
+    ]
     return subprocess.call(cmd)
 
 
@@ -86,8 +109,14 @@ def _step_of(checkpoint: Path | None) -> int | None:
     return None if checkpoint is None else int(checkpoint.name.split("-")[1])
 
 
-def setup_run(cfg: ExperimentConfig, out: Path, data: tuple[Examples, Examples] | None, collate: Collate | None,
-              callbacks: list[Callback], resume_step: int | None) -> Run:
+def setup_run(
+    cfg: ExperimentConfig,
+    out: Path,
+    data: tuple[Examples, Examples] | None,
+    collate: Collate | None,
+    callbacks: list[Callback],
+    resume_step: int | None,
+) -> Run:
     """Accelerator, seed, tokenizer, examples, model, optimizer and schedule, in that order."""
     from accelerate.utils import set_seed
 
@@ -114,11 +143,24 @@ def setup_run(cfg: ExperimentConfig, out: Path, data: tuple[Examples, Examples] 
         (out / "config.yaml").write_text(config_yaml, encoding="utf-8")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return Run(
-        cfg=cfg, out=out, accelerator=accelerator, model=model, wrapped=wrapped, tokenizer=tokenizer,
-        optimizer=optimizer, scheduler=scheduler, units=units, val_units=val_units,
-        collate=collate or _format_collate(), pad_id=pad_id, total_steps=total, epoch_steps=per_epoch,
-        log=MetricsLog(out, resume_step, accelerator.is_main_process), config_yaml=config_yaml,
-        callbacks=callbacks, fingerprint=data_fingerprint(train_ex, val_ex),
+        cfg=cfg,
+        out=out,
+        accelerator=accelerator,
+        model=model,
+        wrapped=wrapped,
+        tokenizer=tokenizer,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        units=units,
+        val_units=val_units,
+        collate=collate or _format_collate(),
+        pad_id=pad_id,
+        total_steps=total,
+        epoch_steps=per_epoch,
+        log=MetricsLog(out, resume_step, accelerator.is_main_process),
+        config_yaml=config_yaml,
+        callbacks=callbacks,
+        fingerprint=data_fingerprint(train_ex, val_ex),
     )
 
 
@@ -191,9 +233,14 @@ def data_fingerprint(*splits: Examples) -> str:
 def _metadata(run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
     base = getattr(run.model.config, "_name_or_path", None) or run.cfg.model.name
     return {
-        "base_model": run.cfg.model.name, "base_model_path": str(base), "adapter": run.cfg.model.lora is not None,
-        "head": run.cfg.task.head, "labels": _id2label(run.model), "config": run.cfg.to_dict(),
-        "data_fingerprint": run.fingerprint, "metrics": metrics,
+        "base_model": run.cfg.model.name,
+        "base_model_path": str(base),
+        "adapter": run.cfg.model.lora is not None,
+        "head": run.cfg.task.head,
+        "labels": _id2label(run.model),
+        "config": run.cfg.to_dict(),
+        "data_fingerprint": run.fingerprint,
+        "metrics": metrics,
     }
 
 
@@ -204,8 +251,12 @@ def _id2label(model: Any) -> list[str] | None:
 
 def save_best(run: Run) -> None:
     if run.accelerator.is_main_process:
-        save_model_folder(run.out / "best", run.model, run.tokenizer, _metadata(run, {
-            "step": run.state.step, "val_loss": run.state.best_val}))
+        save_model_folder(
+            run.out / "best",
+            run.model,
+            run.tokenizer,
+            _metadata(run, {"step": run.state.step, "val_loss": run.state.best_val}),
+        )
     run.accelerator.wait_for_everyone()
 
 
@@ -213,8 +264,13 @@ def finish(run: Run) -> dict[str, Any]:
     """Write final/ (the weights at the last step) and return the run's final metrics."""
     st, last = run.state, run.last
     metrics = {
-        "steps": st.step, "tokens": st.tokens, "train_loss": last.get("loss"), "val_loss": last.get("val_loss"),
-        "val_perplexity": last.get("val_perplexity"), "best_val_loss": st.best_val, "best_step": st.best_step,
+        "steps": st.step,
+        "tokens": st.tokens,
+        "train_loss": last.get("loss"),
+        "val_loss": last.get("val_loss"),
+        "val_perplexity": last.get("val_perplexity"),
+        "best_val_loss": st.best_val,
+        "best_step": st.best_step,
         "stopped_early": run.stop,
     }
     if run.accelerator.is_main_process:

@@ -45,7 +45,9 @@ def check_quantize(cfg: ExperimentConfig) -> None:
     if cfg.model.lora is None:
         raise UserError("model.quantize needs model.lora (QLoRA trains adapters on a frozen quantized base)")
     if not torch.cuda.is_available():
-        raise UserError("model.quantize (QLoRA) needs a CUDA GPU; none is available here: set model.quantize: null")
+        raise UserError(
+            "model.quantize (QLoRA) needs a CUDA GPU; none is available here: set model.quantize: null"
+        )
     if importlib.util.find_spec("bitsandbytes") is None:
         raise UserError("model.quantize (QLoRA) needs bitsandbytes: pip install bitsandbytes")
 
@@ -59,7 +61,9 @@ def build_model(cfg: ExperimentConfig, tokenizer: Any, labels: list[str] | None 
     head = cfg.task.head
     model = _load_base(cfg, head, len(labels or []) or 2)
     if tokenizer.pad_token_id is None and head == "classifier":
-        model.config.pad_token_id = tokenizer.eos_token_id  # the classifier finds each row's last token by pad
+        model.config.pad_token_id = (
+            tokenizer.eos_token_id
+        )  # the classifier finds each row's last token by pad
     elif getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     if labels and head == "classifier":
@@ -90,8 +94,12 @@ def apply_lora(model: Any, lora: LoraConfig, head: str = "lm", quantized: bool =
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     target = lora.target if lora.target == "all-linear" else list(lora.target)
     peft_cfg = PeftLoraConfig(
-        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=target,
-        use_dora=lora.dora, task_type=TaskType.SEQ_CLS if head == "classifier" else TaskType.CAUSAL_LM,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=target,
+        use_dora=lora.dora,
+        task_type=TaskType.SEQ_CLS if head == "classifier" else TaskType.CAUSAL_LM,
         fan_in_fan_out=_has_conv1d(model),
     )
     try:
@@ -116,12 +124,18 @@ def _load_base(cfg: ExperimentConfig, head: str, num_labels: int) -> torch.nn.Mo
 
     four = cfg.model.quantize == "4bit"
     quant = BitsAndBytesConfig(
-        load_in_4bit=four, load_in_8bit=not four, bnb_4bit_quant_type="nf4",
-        bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True,
+        load_in_4bit=four,
+        load_in_8bit=not four,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_use_double_quant=True,
     )
     cls = AutoModelForSequenceClassification if head == "classifier" else AutoModelForCausalLM
     extra = {"num_labels": num_labels} if head == "classifier" else {}
     return cls.from_pretrained(
-        resolve_model(cfg.model.name, cfg.model.trust_remote_code), quantization_config=quant,
-        trust_remote_code=cfg.model.trust_remote_code, device_map={"": 0}, **extra,
+        resolve_model(cfg.model.name, cfg.model.trust_remote_code),
+        quantization_config=quant,
+        trust_remote_code=cfg.model.trust_remote_code,
+        device_map={"": 0},
+        **extra,
     )

@@ -18,8 +18,13 @@ from lmforge.data.stats import reason_key
 from lmforge.errors import UserError
 
 # the input side of each task: rewriting an answer or a summary would teach wrong targets
-DEFAULT_FIELDS = {"causal_lm": ["text"], "classification": ["text"], "sft": ["prompt", "instruction"],
-                  "qa": ["question"], "summarization": ["document"]}
+DEFAULT_FIELDS = {
+    "causal_lm": ["text"],
+    "classification": ["text"],
+    "sft": ["prompt", "instruction"],
+    "qa": ["question"],
+    "summarization": ["document"],
+}
 EXTRA = ("augmented_from", "augment_method")
 
 
@@ -33,11 +38,18 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def _variant(row: dict[str, Any], method: str, k: int, texts: dict[str, str]) -> dict[str, Any]:
     fields = {key: v for key, v in row.items() if key not in ("id", "meta")}
     fields.update(texts)
-    return {"id": f"{row['id']}#{method}-{k}", **fields, "augmented_from": row["id"], "augment_method": method,
-            "meta": dict(row.get("meta") or {})}
+    return {
+        "id": f"{row['id']}#{method}-{k}",
+        **fields,
+        "augmented_from": row["id"],
+        "augment_method": method,
+        "meta": dict(row.get("meta") or {}),
+    }
 
 
-def make_eda(sources: list[dict[str, Any]], fields: list[str], cfg: Any, seed: int, base: Any) -> list[dict[str, Any]]:
+def make_eda(
+    sources: list[dict[str, Any]], fields: list[str], cfg: Any, seed: int, base: Any
+) -> list[dict[str, Any]]:
     """n edited copies of each source row; each copy's edits depend only on (seed, id, k)."""
     try:
         table = load_synonyms(str(base(cfg.synonyms)) if cfg.synonyms else None)
@@ -47,17 +59,23 @@ def make_eda(sources: list[dict[str, Any]], fields: list[str], cfg: Any, seed: i
     for row in sources:
         for k in range(cfg.n):
             rng = random.Random(f"{seed}:{row['id']}:eda:{k}")
-            texts = {f: eda(row[f], rng, table, cfg.synonym, cfg.insert, cfg.swap, cfg.delete)
-                     for f in fields if isinstance(row.get(f), str)}
+            texts = {
+                f: eda(row[f], rng, table, cfg.synonym, cfg.insert, cfg.swap, cfg.delete)
+                for f in fields
+                if isinstance(row.get(f), str)
+            }
             if texts:  # a record without the field (e.g. sft messages only) is not augmented
                 out.append(_variant(row, "eda", k, texts))
     return out
 
 
-def make_paraphrases(sources: list[dict[str, Any]], fields: list[str], cfg: Any,
-                     seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def make_paraphrases(
+    sources: list[dict[str, Any]], fields: list[str], cfg: Any, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(variants, reject lines for generations that failed); one batched generate call for all."""
-    slots = [(row, k, f) for row in sources for k in range(cfg.n) for f in fields if isinstance(row.get(f), str)]
+    slots = [
+        (row, k, f) for row in sources for k in range(cfg.n) for f in fields if isinstance(row.get(f), str)
+    ]
     results = paraphrase([row[f] for row, _, f in slots], cfg, seed)
     texts: dict[tuple[str, int], dict[str, str]] = {}
     failed: dict[tuple[str, int], str] = {}
@@ -72,8 +90,14 @@ def make_paraphrases(sources: list[dict[str, Any]], fields: list[str], cfg: Any,
                 continue
             v = _variant(row, "paraphrase", k, texts[(row["id"], k)])
             if (row["id"], k) in failed:
-                rejects.append({"id": v["id"], "step": "augment/paraphrase", "reason": failed[(row["id"], k)],
-                                "record": v})
+                rejects.append(
+                    {
+                        "id": v["id"],
+                        "step": "augment/paraphrase",
+                        "reason": failed[(row["id"], k)],
+                        "record": v,
+                    }
+                )
             else:
                 variants.append(v)
     return variants, rejects
@@ -111,13 +135,20 @@ def _stats(kept: list[dict[str, Any]], rejects: list[dict[str, Any]]) -> dict[st
     for row in kept:
         by.setdefault(row["augment_method"], {"generated": 0, "kept": 0, "rejected": 0})["kept"] += 1
     for r in rejects:
-        by.setdefault(r["record"]["augment_method"], {"generated": 0, "kept": 0, "rejected": 0})["rejected"] += 1
+        by.setdefault(r["record"]["augment_method"], {"generated": 0, "kept": 0, "rejected": 0})[
+            "rejected"
+        ] += 1
         key = f"{r['step']}: {reason_key(r['reason'])}"
         reasons[key] = reasons.get(key, 0) + 1
     for v in by.values():
         v["generated"] = v["kept"] + v["rejected"]
-    return {"generated": len(kept) + len(rejects), "kept": len(kept), "rejected": len(rejects),
-            "by_method": by, "reasons": reasons}
+    return {
+        "generated": len(kept) + len(rejects),
+        "kept": len(kept),
+        "rejected": len(rejects),
+        "by_method": by,
+        "reasons": reasons,
+    }
 
 
 def _append(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -17,23 +17,91 @@ from pathlib import Path
 
 # groups of interchangeable words; each word maps to the others of its group
 _GROUPS = [
-    "good fine nice decent solid", "great excellent superb terrific wonderful", "bad poor awful lousy",
-    "terrible horrible dreadful", "happy glad pleased delighted", "sad unhappy upset", "angry mad furious",
-    "big large huge", "small little tiny", "fast quick rapid speedy", "slow sluggish", "cheap inexpensive affordable",
-    "expensive pricey costly", "easy simple straightforward", "hard difficult tough", "broken damaged faulty",
-    "love adore", "like enjoy", "hate dislike detest", "buy purchase", "get receive obtain", "use utilize",
-    "fix repair", "return send_back", "help assist aid", "need require", "want wish", "start begin",
-    "stop halt", "end finish", "try attempt", "show display", "say tell", "think believe", "make create",
-    "product item", "order purchase", "delivery shipping", "price cost", "problem issue trouble",
-    "quality craftsmanship", "staff team employees", "service support", "store shop", "movie film",
-    "phone handset", "job work", "trip journey", "car vehicle automobile", "house home", "kid child",
-    "very really quite", "totally completely entirely", "also too", "maybe perhaps", "often frequently",
-    "quickly rapidly swiftly", "again once_more", "soon shortly", "now currently", "always constantly",
-    "beautiful lovely pretty", "ugly unattractive", "smart clever intelligent", "stupid dumb silly",
-    "strange odd weird", "important crucial essential", "wrong incorrect", "right correct", "new fresh",
-    "old aged", "clean tidy", "dirty filthy", "quiet silent", "loud noisy", "friendly kind warm", "rude impolite",
-    "recommend suggest", "disappointed let_down", "satisfied content", "amazing incredible astonishing",
-    "boring dull tedious", "funny hilarious amusing", "useful helpful handy", "useless worthless",
+    "good fine nice decent solid",
+    "great excellent superb terrific wonderful",
+    "bad poor awful lousy",
+    "terrible horrible dreadful",
+    "happy glad pleased delighted",
+    "sad unhappy upset",
+    "angry mad furious",
+    "big large huge",
+    "small little tiny",
+    "fast quick rapid speedy",
+    "slow sluggish",
+    "cheap inexpensive affordable",
+    "expensive pricey costly",
+    "easy simple straightforward",
+    "hard difficult tough",
+    "broken damaged faulty",
+    "love adore",
+    "like enjoy",
+    "hate dislike detest",
+    "buy purchase",
+    "get receive obtain",
+    "use utilize",
+    "fix repair",
+    "return send_back",
+    "help assist aid",
+    "need require",
+    "want wish",
+    "start begin",
+    "stop halt",
+    "end finish",
+    "try attempt",
+    "show display",
+    "say tell",
+    "think believe",
+    "make create",
+    "product item",
+    "order purchase",
+    "delivery shipping",
+    "price cost",
+    "problem issue trouble",
+    "quality craftsmanship",
+    "staff team employees",
+    "service support",
+    "store shop",
+    "movie film",
+    "phone handset",
+    "job work",
+    "trip journey",
+    "car vehicle automobile",
+    "house home",
+    "kid child",
+    "very really quite",
+    "totally completely entirely",
+    "also too",
+    "maybe perhaps",
+    "often frequently",
+    "quickly rapidly swiftly",
+    "again once_more",
+    "soon shortly",
+    "now currently",
+    "always constantly",
+    "beautiful lovely pretty",
+    "ugly unattractive",
+    "smart clever intelligent",
+    "stupid dumb silly",
+    "strange odd weird",
+    "important crucial essential",
+    "wrong incorrect",
+    "right correct",
+    "new fresh",
+    "old aged",
+    "clean tidy",
+    "dirty filthy",
+    "quiet silent",
+    "loud noisy",
+    "friendly kind warm",
+    "rude impolite",
+    "recommend suggest",
+    "disappointed let_down",
+    "satisfied content",
+    "amazing incredible astonishing",
+    "boring dull tedious",
+    "funny hilarious amusing",
+    "useful helpful handy",
+    "useless worthless",
 ]
 BUILTIN: dict[str, list[str]] = {}
 for _g in _GROUPS:
@@ -42,7 +110,8 @@ for _g in _GROUPS:
         BUILTIN.setdefault(_w, []).extend(x for x in _ws if x != _w)
 STOPWORDS = frozenset(
     "a an the and or but if of to in on at by for with from as is are was were be been it its this that these "
-    "those i me my we our you your he she they them his her their not no so do does did have has had".split())
+    "those i me my we our you your he she they them his her their not no so do does did have has had".split()
+)
 _TOKEN = re.compile(r"\S+")
 _EDGE = re.compile(r"^(\W*)(.*?)(\W*)$")
 
@@ -75,8 +144,15 @@ def _syn(word: str, table: dict[str, list[str]], rng: random.Random) -> str | No
     return choice.capitalize() if word[:1].isupper() else choice
 
 
-def eda(text: str, rng: random.Random, table: dict[str, list[str]], synonym: float = 0.1, insert: float = 0.1,
-        swap: float = 0.1, delete: float = 0.1) -> str:
+def eda(
+    text: str,
+    rng: random.Random,
+    table: dict[str, list[str]],
+    synonym: float = 0.1,
+    insert: float = 0.1,
+    swap: float = 0.1,
+    delete: float = 0.1,
+) -> str:
     """One edited copy of text; rates are shares of the word count (at least one edit when a rate > 0).
 
     >>> eda("the movie was good", random.Random(0), BUILTIN, 1.0, 0, 0, 0)
@@ -104,7 +180,9 @@ def _count(rate: float, n: int) -> int:
 
 def _replace(toks: list[str], rng: random.Random, table: dict[str, list[str]], k: int) -> list[str]:
     out = list(toks)
-    slots = [i for i, t in enumerate(toks) if _core(t)[1].lower() in table and _core(t)[1].lower() not in STOPWORDS]
+    slots = [
+        i for i, t in enumerate(toks) if _core(t)[1].lower() in table and _core(t)[1].lower() not in STOPWORDS
+    ]
     rng.shuffle(slots)
     for i in slots[:k]:
         pre, word, post = _core(out[i])

@@ -21,8 +21,13 @@ def _record(row: dict[str, Any], extra: tuple[str, ...] = ()) -> Record:
     return Record(id=row["id"], fields=fields, meta=dict(row.get("meta") or {}))
 
 
-def run_steps(rows: list[dict[str, Any]], originals: list[dict[str, Any]], specs: list[Any],
-              ctx: StepContext, extra: tuple[str, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def run_steps(
+    rows: list[dict[str, Any]],
+    originals: list[dict[str, Any]],
+    specs: list[Any],
+    ctx: StepContext,
+    extra: tuple[str, ...],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(kept rows, reject lines `{id, step, reason, record}`); `extra` are top-level keys steps must not see.
 
     >>> run_steps([{"id": "a#eda-0", "text": "hi", "meta": {}}], [{"id": "a", "text": "hi", "meta": {}}],
@@ -55,7 +60,9 @@ def run_steps(rows: list[dict[str, Any]], originals: list[dict[str, Any]], specs
     for step in glob:
         alive, dropped = _dedup(step, orig_recs, alive)
         rejects += dropped
-    kept = [{"id": rec.id, **rec.fields, **{k: row[k] for k in extra}, "meta": rec.meta} for row, rec in alive]
+    kept = [
+        {"id": rec.id, **rec.fields, **{k: row[k] for k in extra}, "meta": rec.meta} for row, rec in alive
+    ]
     return kept, rejects
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from lmforge.errors import UserError
 
-_LEAD = re.compile(r"^(?:sure[,!.]?\s*)?(?:here(?:'s| is) (?:the |a )?(?:rewritten|paraphrased)[^:\n]*:\s*)?",
-                   re.IGNORECASE)
+_LEAD = re.compile(
+    r"^(?:sure[,!.]?\s*)?(?:here(?:'s| is) (?:the |a )?(?:rewritten|paraphrased)[^:\n]*:\s*)?", re.IGNORECASE
+)
 
 
 def clean(text: str) -> str:
@@ -45,11 +46,20 @@ def paraphrase(texts: list[str], cfg: Any, seed: int) -> list[tuple[str, str | N
     try:
         model, tok = load_for_inference(cfg.model)
     except (OSError, ValueError) as e:
-        raise UserError(f"data.augment.paraphrase.model: cannot load '{cfg.model}' ({str(e)[:200]})") from None
+        raise UserError(
+            f"data.augment.paraphrase.model: cannot load '{cfg.model}' ({str(e)[:200]})"
+        ) from None
     torch.manual_seed(seed)
     prompts = [cfg.prompt.replace("{text}", t) for t in texts]
-    gens = generate(model, tok, prompts, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-                    top_p=cfg.top_p, batch_size=cfg.batch_size)
+    gens = generate(
+        model,
+        tok,
+        prompts,
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        batch_size=cfg.batch_size,
+    )
     out: list[tuple[str, str | None]] = []
     for g in gens:
         text = clean(g.text)  # kept in the reject too, so a bad prompt shows in rejects.jsonl

@@ -21,9 +21,26 @@ from lmforge.data.steps.pii import Pii
 from lmforge.data.steps.text import FixUnicode, Normalize
 from lmforge.errors import UserError
 
-STEPS: dict[str, type[Step]] = {cls.name: cls for cls in (
-    FixUnicode, StripHtml, Normalize, Length, Language, GopherQuality, GopherRepetition, C4, FineWeb, Pii,
-    ExactDedup, NearDedup, Decontaminate, Classical, Custom)}
+STEPS: dict[str, type[Step]] = {
+    cls.name: cls
+    for cls in (
+        FixUnicode,
+        StripHtml,
+        Normalize,
+        Length,
+        Language,
+        GopherQuality,
+        GopherRepetition,
+        C4,
+        FineWeb,
+        Pii,
+        ExactDedup,
+        NearDedup,
+        Decontaminate,
+        Classical,
+        Custom,
+    )
+}
 
 __all__ = ["STEPS", "Filter", "GlobalStep", "Step", "StepContext", "TextStep", "build_steps", "parse_spec"]
 
@@ -66,5 +83,7 @@ def _options(cls: type[Step]) -> list[str]:
     names: list[str] = []
     for klass in cls.__mro__:
         if "__init__" in vars(klass):
-            names += [p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "kw", "ctx")]
+            names += [
+                p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "kw", "ctx")
+            ]
     return list(dict.fromkeys(names))

@@ -28,10 +28,19 @@ class C4(Step):
 
     name = "c4"
 
-    def __init__(self, remove_citations: bool = True, filter_no_terminal_punct: bool = True,
-                 min_num_sentences: int = 5, min_words_per_line: int = 3, max_word_length: int = 1000,
-                 filter_lorem_ipsum: bool = True, filter_javascript: bool = True,
-                 filter_curly_bracket: bool = True, filter_policy: bool = True, **kw) -> None:
+    def __init__(
+        self,
+        remove_citations: bool = True,
+        filter_no_terminal_punct: bool = True,
+        min_num_sentences: int = 5,
+        min_words_per_line: int = 3,
+        max_word_length: int = 1000,
+        filter_lorem_ipsum: bool = True,
+        filter_javascript: bool = True,
+        filter_curly_bracket: bool = True,
+        filter_policy: bool = True,
+        **kw,
+    ) -> None:
         super().__init__(**kw)
         self.o = dict(locals())
 

@@ -15,7 +15,8 @@ from lmforge.data.steps.base import TextStep
 STOP_WORDS = frozenset(
     "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
     "they this to was will with i me my we our you your he him his she her its them what which who whom am "
-    "were been being have has had do does did so than too very can just from up down out over under again".split())
+    "were been being have has had do does did so than too very can just from up down out over under again".split()
+)
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
@@ -39,7 +40,9 @@ class Classical(TextStep):
 
     name = "classical"
 
-    def __init__(self, stop_words: bool = True, reduce: str | None = "stem", lowercase: bool = True, **kw) -> None:
+    def __init__(
+        self, stop_words: bool = True, reduce: str | None = "stem", lowercase: bool = True, **kw
+    ) -> None:
         super().__init__(**kw)
         self.stop_words, self.lowercase = stop_words, lowercase
         self.reduce = _stemmer(reduce) if reduce in ("stem", "lemmatize") else None

@@ -15,7 +15,7 @@ _WORD = re.compile(r"\w+")
 def ngrams(text: str, n: int) -> list[str]:
     """Lowercased word n-grams: `ngrams("A b c", 2)` -> ["a b", "b c"]."""
     ws = _WORD.findall(text.lower())
-    return [" ".join(ws[i:i + n]) for i in range(len(ws) - n + 1)]
+    return [" ".join(ws[i : i + n]) for i in range(len(ws) - n + 1)]
 
 
 class Decontaminate(Filter):
@@ -26,7 +26,9 @@ class Decontaminate(Filter):
     def __init__(self, against: list[str] | None = None, n: int = 13, **kw) -> None:
         super().__init__(**kw)
         if not against:
-            raise UserError("decontaminate: give the eval files, e.g. {decontaminate: {against: [eval/*.jsonl]}}")
+            raise UserError(
+                "decontaminate: give the eval files, e.g. {decontaminate: {against: [eval/*.jsonl]}}"
+            )
         self.n = n
         self.index: dict[str, str] = {}  # n-gram -> eval record id
         self._load([str(self.ctx.base_dir / a) if not a.startswith("/") else a for a in against])

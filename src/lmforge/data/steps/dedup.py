@@ -43,7 +43,9 @@ class ExactDedup(GlobalStep):
         h = keys[:, 0]
         _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
         keeper = first[inverse]  # index of the first record with the same hash
-        return {int(i): f"exact duplicate of {ids[keeper[i]]}" for i in np.nonzero(keeper != np.arange(len(h)))[0]}
+        return {
+            int(i): f"exact duplicate of {ids[keeper[i]]}" for i in np.nonzero(keeper != np.arange(len(h)))[0]
+        }
 
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
@@ -63,8 +65,16 @@ class NearDedup(GlobalStep):
 
     name = "near_dedup"
 
-    def __init__(self, threshold: float = 0.8, ngram: int = 5, num_perm: int = 128, verify: str = "exact",
-                 bands: int | None = None, rows: int | None = None, **kw) -> None:
+    def __init__(
+        self,
+        threshold: float = 0.8,
+        ngram: int = 5,
+        num_perm: int = 128,
+        verify: str = "exact",
+        bands: int | None = None,
+        rows: int | None = None,
+        **kw,
+    ) -> None:
         super().__init__(**kw)
         if verify not in ("exact", "estimate"):
             raise ValueError(f"verify must be exact or estimate, got {verify!r}")
@@ -79,13 +89,14 @@ class NearDedup(GlobalStep):
         n = self.ngram
         if len(ws) <= n:
             return [" ".join(ws)]
-        return [" ".join(ws[i:i + n]) for i in range(len(ws) - n + 1)]
+        return [" ".join(ws[i : i + n]) for i in range(len(ws) - n + 1)]
 
     def keys(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.empty((0, self.num_perm), dtype=np.uint32)
-        m = rensa.RMinHash.digest_matrix_from_token_sets([self.shingles(t) for t in texts], self.num_perm,
-                                                         self.ctx.seed)
+        m = rensa.RMinHash.digest_matrix_from_token_sets(
+            [self.shingles(t) for t in texts], self.num_perm, self.ctx.seed
+        )
         return np.asarray(m.to_rows(), dtype=np.uint32)  # (n, num_perm)
 
     def candidates(self, keys: np.ndarray) -> np.ndarray:
@@ -93,8 +104,8 @@ class NearDedup(GlobalStep):
         n = len(keys)
         pairs = []
         for b in range(self.bands):
-            band = keys[:, b * self.rows:(b + 1) * self.rows].astype(np.uint64)  # (n, rows)
-            digest = (band * _MIX[:self.rows]).sum(axis=1)  # (n,) one 64-bit key per band; wraps on purpose
+            band = keys[:, b * self.rows : (b + 1) * self.rows].astype(np.uint64)  # (n, rows)
+            digest = (band * _MIX[: self.rows]).sum(axis=1)  # (n,) one 64-bit key per band; wraps on purpose
             order = np.argsort(digest, kind="stable")  # equal bands are adjacent, in input order
             same = digest[order[1:]] == digest[order[:-1]]
             new_run = np.concatenate([[True], ~same])  # (n,) True where a run of equal bands starts
@@ -120,7 +131,9 @@ class NearDedup(GlobalStep):
         dups = np.nonzero(roots != np.arange(n))[0]
         pair = np.stack([roots[dups], dups], axis=1) if len(dups) else np.empty((0, 2), dtype=np.int64)
         j = sim(pair, (keys[pair[:, 0]] == keys[pair[:, 1]]).mean(axis=1) if len(pair) else np.empty(0))
-        return {int(i): f"near-duplicate of {ids[r]} (jaccard {s:.2f})" for (r, i), s in zip(pair, j, strict=True)}
+        return {
+            int(i): f"near-duplicate of {ids[r]} (jaccard {s:.2f})" for (r, i), s in zip(pair, j, strict=True)
+        }
 
     def _similarity(self, keys: np.ndarray, fetch: Any, pairs: np.ndarray, est: np.ndarray) -> Any:
         if self.verify == "estimate" or fetch is None:
@@ -137,8 +150,9 @@ class NearDedup(GlobalStep):
             inter = len(sets[a] & sets[b])
             return inter / max(len(sets[a] | sets[b]), 1)
 
-        return lambda p, e: [jaccard(int(a), int(b)) if int(a) in texts and int(b) in texts else 0.0
-                             for a, b in p]
+        return lambda p, e: [
+            jaccard(int(a), int(b)) if int(a) in texts and int(b) in texts else 0.0 for a, b in p
+        ]
 
 
 _MIX = np.random.default_rng(0).integers(1, 2**63, size=256, dtype=np.uint64) | np.uint64(1)

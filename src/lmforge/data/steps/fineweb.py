@@ -8,7 +8,30 @@ from lmforge.data.steps.base import Filter, words
 from lmforge.data.steps.gopher import duplicates
 
 # the common terminal marks of datatrove's TERMINAL_PUNCTUATION (which lists ~150 scripts' full stops)
-TERMINAL = (".", "!", "?", "։", "؟", "۔", "।", "॥", "။", "።", "፧", "።", "。", "！", "？", "｡", "…", '"', "'", "”", "’", ")")
+TERMINAL = (
+    ".",
+    "!",
+    "?",
+    "։",
+    "؟",
+    "۔",
+    "।",
+    "॥",
+    "။",
+    "።",
+    "፧",
+    "።",
+    "。",
+    "！",
+    "？",
+    "｡",
+    "…",
+    '"',
+    "'",
+    "”",
+    "’",
+    ")",
+)
 
 
 class FineWeb(Filter):
@@ -17,10 +40,17 @@ class FineWeb(Filter):
 
     name = "fineweb"
 
-    def __init__(self, line_punct_thr: float = 0.12, line_punct_exclude_zero: bool = False,
-                 short_line_thr: float = 0.67, short_line_length: int = 30,
-                 char_duplicates_ratio: float = 0.01, new_line_ratio: float = 0.3,
-                 stop_chars: list[str] | None = None, **kw) -> None:
+    def __init__(
+        self,
+        line_punct_thr: float = 0.12,
+        line_punct_exclude_zero: bool = False,
+        short_line_thr: float = 0.67,
+        short_line_length: int = 30,
+        char_duplicates_ratio: float = 0.01,
+        new_line_ratio: float = 0.3,
+        stop_chars: list[str] | None = None,
+        **kw,
+    ) -> None:
         super().__init__(**kw)
         self.o = dict(locals())
         self.stop = tuple(stop_chars) if stop_chars else TERMINAL

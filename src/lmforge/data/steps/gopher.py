@@ -10,8 +10,9 @@ from typing import Any
 from lmforge.data.steps.base import Filter, words
 
 # datatrove's PUNCTUATION set (utils/text.py): a "word" made only of these is a symbol
-PUNCTUATION = set("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»") | {
-    chr(x) for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b)}
+PUNCTUATION = set(
+    "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»"
+) | {chr(x) for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b)}
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
 
@@ -20,11 +21,20 @@ class GopherQuality(Filter):
 
     name = "gopher_quality"
 
-    def __init__(self, min_doc_words: int | None = 50, max_doc_words: int | None = 100_000,
-                 min_avg_word_length: float | None = 3, max_avg_word_length: float | None = 10,
-                 max_symbol_word_ratio: float | None = 0.1, max_bullet_lines_ratio: float | None = 0.9,
-                 max_ellipsis_lines_ratio: float | None = 0.3, min_alpha_words_ratio: float | None = 0.8,
-                 min_stop_words: int | None = 2, stop_words: list[str] | None = None, **kw) -> None:
+    def __init__(
+        self,
+        min_doc_words: int | None = 50,
+        max_doc_words: int | None = 100_000,
+        min_avg_word_length: float | None = 3,
+        max_avg_word_length: float | None = 10,
+        max_symbol_word_ratio: float | None = 0.1,
+        max_bullet_lines_ratio: float | None = 0.9,
+        max_ellipsis_lines_ratio: float | None = 0.3,
+        min_alpha_words_ratio: float | None = 0.8,
+        min_stop_words: int | None = 2,
+        stop_words: list[str] | None = None,
+        **kw,
+    ) -> None:
         super().__init__(**kw)
         self.o = dict(locals())
         self.stop = set(stop_words or STOP_WORDS)
@@ -100,7 +110,7 @@ def dup_ngram_chars(ws: list[str], n: int) -> int:
     seen: set[str] = set()
     chars = i = 0
     while i < len(ws) - n + 1:
-        gram = "".join(ws[i:i + n])
+        gram = "".join(ws[i : i + n])
         if gram in seen:
             chars += len(gram)
             i += n
@@ -115,10 +125,16 @@ class GopherRepetition(Filter):
 
     name = "gopher_repetition"
 
-    def __init__(self, dup_line_frac: float | None = 0.3, dup_para_frac: float | None = 0.3,
-                 dup_line_char_frac: float | None = 0.2, dup_para_char_frac: float | None = 0.2,
-                 top_n_grams: dict[int, float] | None = None, dup_n_grams: dict[int, float] | None = None,
-                 **kw) -> None:
+    def __init__(
+        self,
+        dup_line_frac: float | None = 0.3,
+        dup_para_frac: float | None = 0.3,
+        dup_line_char_frac: float | None = 0.2,
+        dup_para_char_frac: float | None = 0.2,
+        top_n_grams: dict[int, float] | None = None,
+        dup_n_grams: dict[int, float] | None = None,
+        **kw,
+    ) -> None:
         super().__init__(**kw)
         self.o = dict(locals())
         self.top = top_n_grams or {2: 0.20, 3: 0.18, 4: 0.16}

@@ -11,8 +11,31 @@ from html.parser import HTMLParser
 
 from lmforge.data.steps.base import TextStep
 
-BLOCK = {"p", "div", "br", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header",
-         "footer", "blockquote", "table", "ul", "ol", "hr", "pre", "dd", "dt", "title"}
+BLOCK = {
+    "p",
+    "div",
+    "br",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "blockquote",
+    "table",
+    "ul",
+    "ol",
+    "hr",
+    "pre",
+    "dd",
+    "dt",
+    "title",
+}
 SKIP = {"script", "style", "noscript", "template", "head", "svg", "iframe"}
 _TAG = re.compile(r"<[a-zA-Z!/][^>]*>|&[#a-zA-Z0-9]+;")
 

@@ -31,14 +31,16 @@ class Language(Step):
 
     name = "language"
 
-    def __init__(self, keep: list[str] | None = None, min_score: float = 0.65, chars: int = 500, **kw) -> None:
+    def __init__(
+        self, keep: list[str] | None = None, min_score: float = 0.65, chars: int = 500, **kw
+    ) -> None:
         super().__init__(**kw)
         self.chars = chars
         self.keep_langs = set(keep) if keep else None
         self.min_score = min_score
 
     def process(self, rec: Record) -> Any:
-        text = rec.text(self.on)[:self.chars]
+        text = rec.text(self.on)[: self.chars]
         lang, score = identifier().classify(text)
         rec.meta["language"], rec.meta["language_score"] = lang, round(float(score), 4)
         if self.keep_langs is not None and lang not in self.keep_langs:

@@ -12,13 +12,23 @@ class Length(Filter):
 
     name = "length"
 
-    def __init__(self, min_chars: int | None = None, max_chars: int | None = None,
-                 min_words: int | None = None, max_words: int | None = None,
-                 min_tokens: int | None = None, max_tokens: int | None = None,
-                 tokenizer: str | None = None, **kw) -> None:
+    def __init__(
+        self,
+        min_chars: int | None = None,
+        max_chars: int | None = None,
+        min_words: int | None = None,
+        max_words: int | None = None,
+        min_tokens: int | None = None,
+        max_tokens: int | None = None,
+        tokenizer: str | None = None,
+        **kw,
+    ) -> None:
         super().__init__(**kw)
-        self.bounds = {"chars": (min_chars, max_chars), "words": (min_words, max_words),
-                       "tokens": (min_tokens, max_tokens)}
+        self.bounds = {
+            "chars": (min_chars, max_chars),
+            "words": (min_words, max_words),
+            "tokens": (min_tokens, max_tokens),
+        }
         self.tokenizer_name = tokenizer
         self._tok: Any = None
 

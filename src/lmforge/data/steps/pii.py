@@ -15,16 +15,25 @@ from lmforge.data.record import Record
 from lmforge.data.steps.base import Step
 
 _DIGIT = re.compile(r"\d")
-PLACEHOLDER = {"email": "<EMAIL>", "phone": "<PHONE>", "ip": "<IP_ADDRESS>",
-               "credit_card": "<CREDIT_CARD>", "iban": "<IBAN>"}
+PLACEHOLDER = {
+    "email": "<EMAIL>",
+    "phone": "<PHONE>",
+    "ip": "<IP_ADDRESS>",
+    "credit_card": "<CREDIT_CARD>",
+    "iban": "<IBAN>",
+}
 PATTERNS = {  # checked in this order: the more specific kinds first
     "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b"),
     "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
     "credit_card": re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"),
-    "ip": re.compile(r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])"),
+    "ip": re.compile(
+        r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])"
+    ),
     # not inside a longer run of digit groups (an account number is not a phone number)
-    "phone": re.compile(r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}"
-                        r"(?!\w|[ .-]\d)"),
+    "phone": re.compile(
+        r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}"
+        r"(?!\w|[ .-]\d)"
+    ),
 }
 
 
@@ -92,7 +101,9 @@ class Pii(Step):
         if unknown or action not in ("redact", "drop"):
             from lmforge.errors import UserError
 
-            raise UserError(f"pii: kinds must be among {list(PATTERNS)} and action redact|drop (got {unknown or action})")
+            raise UserError(
+                f"pii: kinds must be among {list(PATTERNS)} and action redact|drop (got {unknown or action})"
+            )
         self.kinds = [k for k in PATTERNS if k in kinds]
         self.action = action
 
@@ -102,6 +113,7 @@ class Pii(Step):
         for kind in self.kinds:
             if not (has_at if kind == "email" else has_digit):
                 continue
+
             def sub(m: re.Match, kind: str = kind) -> str:
                 if not CHECKS[kind](m.group(0)):
                     return m.group(0)

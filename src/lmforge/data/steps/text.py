@@ -33,8 +33,14 @@ class Normalize(TextStep):
 
     name = "normalize"
 
-    def __init__(self, form: str | None = "NFKC", lowercase: bool = False, whitespace: bool = True,
-                 control: bool = True, **kw) -> None:
+    def __init__(
+        self,
+        form: str | None = "NFKC",
+        lowercase: bool = False,
+        whitespace: bool = True,
+        control: bool = True,
+        **kw,
+    ) -> None:
         super().__init__(**kw)
         self.form, self.lowercase, self.whitespace, self.control = form, lowercase, whitespace, control
 
