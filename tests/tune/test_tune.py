@@ -84,23 +84,30 @@ def test_absurd_learning_rate_is_pruned_or_last(tiny_gpt2, tmp_path):
 
 def test_killed_study_resumes_without_repeating(tiny_gpt2, tmp_path):
     exp = write_exp(tmp_path, tiny_gpt2, n_trials=3, sampler="random")
+    raw = json.loads(exp.read_text())
+    raw["train"]["max_steps"] = 30  # long enough that trial 1 is still running when it is killed
+    exp.write_text(json.dumps(raw))
     cmd = [sys.executable, "-m", "lmforge.cli", "tune", str(exp)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    marker = tmp_path / "run/tune/trial-1/metrics.jsonl"
+    marker = tmp_path / "run/tune/trial-1"  # made when trial 1 starts training
     deadline = time.time() + 300
     while not marker.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert marker.exists(), "trial 1 never started"
+    storage = f"sqlite:///{tmp_path / 'run/tune/study.db'}"
+    before = optuna.load_study(study_name="tune-test", storage=storage).trials
+    assert [t.state.name for t in before] == ["COMPLETE", "RUNNING"]
     done_before = (tmp_path / "run/tune/trial-0/final/lmforge.json").stat().st_mtime_ns
 
     assert main(["tune", str(exp)]) == 0
-    study = optuna.load_study(study_name="tune-test", storage=f"sqlite:///{tmp_path / 'run/tune/study.db'}")
-    states = [t.state.name for t in study.trials]
-    assert states.count("COMPLETE") + states.count("PRUNED") == 3 and states[0] == "COMPLETE"
+    after = optuna.load_study(study_name="tune-test", storage=storage).trials
+    states = [t.state.name for t in after]
+    assert states.count("COMPLETE") + states.count("PRUNED") == 3
+    assert states[0] == "COMPLETE" and after[0].value == before[0].value  # not repeated
     assert states[1] == "FAIL"  # the killed one, retried as a new trial with the same parameters
-    assert study.trials[1].params in [t.params for t in study.trials[2:]]
+    assert before[1].params in [t.params for t in after[2:]]
     assert (tmp_path / "run/tune/trial-0/final/lmforge.json").stat().st_mtime_ns == done_before
     assert (tmp_path / "run/tune/best.yaml").is_file()
 
