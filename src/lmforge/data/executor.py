@@ -103,6 +103,17 @@ def _fetcher(d: Path, offsets: list[int], step: Any) -> Callable[[list[int]], di
     return fetch
 
 
+def decide_stage(
+    work: str, k: int, n_jobs: int, specs: list[Any], ctx: StepContext
+) -> tuple[Any, str | None]:
+    """After every shard of stage k: (stats, name) of its global step decided once over the whole corpus,
+    in input order; (None, None) when the stage ends with no global step."""
+    last = specs[-1] if specs else None
+    if last is None or not issubclass(STEPS[parse_spec(last)[0]], GlobalStep):
+        return None, None
+    return decide_global(work, k, n_jobs, last, ctx), parse_spec(last)[0]
+
+
 def run_stages(
     jobs_for: Callable[[int, list[Any], str | None, bool], list[Job]],
     stages: list[list[Any]],
@@ -132,12 +143,9 @@ def run_stages(
                     run_job(job)
                     bar.update(1)
             bar.close()
-            last = specs[-1] if specs else None
-            if last is not None and issubclass(STEPS[parse_spec(last)[0]], GlobalStep):
-                global_stats.append(decide_global(work, k, len(jobs), last, ctx))
-                prev_global = parse_spec(last)[0]
-            else:
-                global_stats.append(None)
+            stats, name = decide_stage(work, k, len(jobs), specs, ctx)
+            global_stats.append(stats)
+            prev_global = name or prev_global
     finally:
         if pool is not None:
             pool.shutdown()

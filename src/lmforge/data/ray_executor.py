@@ -2,7 +2,7 @@
 
 Each (stage, shard) job is `worker.run_job` unchanged, so a Ray run writes the same work files as a local
 run, and the global steps (exact and near dedup) still decide once over the keys of the whole corpus, in
-input order, with the local executor's `decide_global`: near-duplicates across shards on different nodes
+input order, with the local executor's `decide_stage`: near-duplicates across shards on different nodes
 are found, and the first occurrence is the one kept, exactly as locally. The result: train/val/test and
 rejects byte-identical to a local run on the same input.
 
@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from lmforge.data.executor import decide_global
-from lmforge.data.steps import STEPS, GlobalStep, StepContext, parse_spec
+from lmforge.data.executor import decide_stage
+from lmforge.data.steps import StepContext
 from lmforge.data.worker import Job, is_done, run_job
 from lmforge.errors import RunFailed, UserError
 
@@ -137,11 +137,7 @@ def _run(
                 f"stage {k + 1}: Ray tasks finished but shards {missing[:5]} have no results in "
                 f"{work}; on a cluster, data.output_dir must be on a filesystem shared by all nodes"
             )
-        last = specs[-1] if specs else None
-        if last is not None and issubclass(STEPS[parse_spec(last)[0]], GlobalStep):
-            # global over the whole corpus: every shard's keys, in input order, decided once
-            global_stats.append(decide_global(work, k, len(jobs), last, ctx))
-            prev_global = parse_spec(last)[0]
-        else:
-            global_stats.append(None)
+        stats, name = decide_stage(work, k, len(jobs), specs, ctx)
+        global_stats.append(stats)
+        prev_global = name or prev_global
     return global_stats
