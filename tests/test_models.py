@@ -1,11 +1,19 @@
 import json
+import shutil
+import socket
 import time
 
 import pytest
 
 from lmforge import models
 from lmforge.errors import UserError
-from lmforge.models import load_model, load_tokenizer, resolve_model, resolve_peft_adapter
+from lmforge.models import (
+    load_model,
+    load_tokenizer,
+    pad_token_id,
+    resolve_model,
+    resolve_peft_adapter,
+)
 
 
 def test_local_folder_resolves_to_itself(tiny_model):
@@ -33,10 +41,76 @@ def test_missing_paths(name):
 
 
 def test_offline_hub_id_fails_in_one_line(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # set after huggingface_hub was imported: must still count
+    t0 = time.perf_counter()
     with pytest.raises(UserError) as err:
         load_tokenizer("someone/not-on-this-machine")
     assert "hub is not reachable" in str(err.value) and "\n" not in str(err.value)
+    assert time.perf_counter() - t0 < 10  # huggingface_hub's own retries take ~45 s
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Not offline, no proxy: the hub check connects to whatever HF_ENDPOINT names."""
+    from huggingface_hub import constants
+
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+        monkeypatch.delenv(var.upper(), raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return monkeypatch
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_endpoint_fails_fast(online):
+    online.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
+    t0 = time.perf_counter()
+    with pytest.raises(UserError) as err:
+        load_model("someone/not-on-this-machine")
+    assert time.perf_counter() - t0 < 10
+    assert "hub is not reachable (127.0.0.1:" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_reachable_endpoint_passes_the_id_through(online):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        online.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+        assert models.hub_unreachable_reason() is None
+        assert resolve_model("someone/some-model") == "someone/some-model"
+
+
+def test_cached_hub_model_loads_without_network(online, tmp_path, tiny_llama):
+    from huggingface_hub import constants
+
+    repo = tmp_path / "models--someone--tiny"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_llama, snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    online.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    online.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")  # any network use would fail
+    t0 = time.perf_counter()
+    assert resolve_model("someone/tiny") == str(snapshot)
+    assert load_model("someone/tiny").config.num_hidden_layers == 2
+    assert load_tokenizer("someone/tiny").eos_token == "<|im_end|>"
+    assert time.perf_counter() - t0 < 10
+
+
+def test_pad_token_id_is_pad_else_eos(tiny_llama, tiny_gpt2):
+    llama, gpt2 = load_tokenizer(tiny_llama), load_tokenizer(tiny_gpt2)
+    assert llama.pad_token_id == 2 and pad_token_id(llama) == 2
+    assert gpt2.pad_token_id is None and pad_token_id(gpt2) == gpt2.eos_token_id is not None
+    gpt2.eos_token = None  # neither: the model's generation config decides, else there is none
+    assert pad_token_id(gpt2) is None
+    model = load_model(tiny_gpt2)
+    model.generation_config.eos_token_id = [7, 3]
+    assert pad_token_id(gpt2, model) == 3
 
 
 def test_builtin_missing_package_says_what_to_install(monkeypatch):

