@@ -20,6 +20,7 @@ from lmforge.config import ExperimentConfig, load_config
 from lmforge.errors import UserError
 from lmforge.generate import Generation, generate
 from lmforge.metrics import classification_metrics, qa_metrics, rouge_metrics, sacrebleu_metrics
+from lmforge.models import pad_token_id
 from lmforge.tasks import Task
 
 SAMPLES_SHOWN = 8  # generations kept in samples.jsonl for the report
@@ -112,7 +113,7 @@ def loss_metrics(cfg: ExperimentConfig, model: Any, tokenizer: Any, split: str) 
     from lmforge.train.evaluation import eval_loss
 
     examples = tokenize_split(cfg, split, tokenizer, packed=False)
-    pad_id = _pad_id(tokenizer)
+    pad_id = pad_token_id(tokenizer)
     result = eval_loss(model, eval_batches(examples, cfg.eval.batch_size, collate, pad_id))
     out = {"loss": result["loss"]}
     if cfg.task.head != "classifier":
@@ -140,7 +141,7 @@ def label_probs(
     scores = []
     model.eval()
     for i in range(0, len(examples), cfg.eval.batch_size):
-        batch = collate(examples[i : i + cfg.eval.batch_size], _pad_id(tokenizer))
+        batch = collate(examples[i : i + cfg.eval.batch_size], pad_token_id(tokenizer))
         scores.append(sequence_logprob(model, batch))
     return torch.cat(scores).view(len(records), len(labels)).softmax(dim=1)
 
@@ -169,7 +170,7 @@ def classifier_probs(
     out = []
     device = next(model.parameters()).device
     for i in range(0, len(examples), cfg.eval.batch_size):
-        batch = collate(examples[i : i + cfg.eval.batch_size], _pad_id(tokenizer))
+        batch = collate(examples[i : i + cfg.eval.batch_size], pad_token_id(tokenizer))
         inputs = {k: batch[k].to(device) for k in ("input_ids", "attention_mask")}
         out.append(model(**inputs).logits.float().softmax(dim=1).cpu())
     return torch.cat(out)
@@ -226,7 +227,7 @@ def load_base(cfg: ExperimentConfig, task: Task) -> tuple[Any, Any]:
         cfg.model.name, cfg.model.trust_remote_code, head="classifier", num_labels=len(task.label_set())
     )
     if model.config.pad_token_id is None:
-        model.config.pad_token_id = _pad_id(tokenizer)
+        model.config.pad_token_id = pad_token_id(tokenizer)
     return model, tokenizer
 
 
@@ -252,7 +253,7 @@ def load_trained(path: Path, cfg: ExperimentConfig, task: Task) -> tuple[Any, An
         model = PeftModel.from_pretrained(base, adapter[1])
     tokenizer = load_tokenizer(str(path), cfg.model.trust_remote_code)
     if model.config.pad_token_id is None:
-        model.config.pad_token_id = _pad_id(tokenizer)
+        model.config.pad_token_id = pad_token_id(tokenizer)
     return model, tokenizer
 
 
@@ -318,7 +319,3 @@ def _sample(n: int, k: int, seed: int) -> list[int]:
 
 def _delta(base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
     return {k: tuned[k] - base[k] for k in base if k in tuned}
-
-
-def _pad_id(tokenizer: Any) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

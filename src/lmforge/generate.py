@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from lmforge.errors import UserError
+from lmforge.models import pad_token_id
 from lmforge.templates import Messages, encode_prompt, to_messages
 
 
@@ -57,7 +59,9 @@ def generate(
     """
     model.eval()
     stops = eos_ids(model, tokenizer)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
+    pad_id = pad_token_id(tokenizer, model)
+    if pad_id is None:
+        raise UserError("the tokenizer has neither a pad nor an EOS token: generation could never stop")
     encoded = [_encode(tokenizer, p, raw, system) for p in prompts]
     sampling = (
         {"do_sample": True, "temperature": temperature, "top_p": top_p}

@@ -160,7 +160,7 @@ def generation_config(model: Any, tokenizer: Any) -> Any:
             else tokenizer.eos_token_id
         )
     if gen.pad_token_id is None:
-        gen.pad_token_id = (
-            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        )
+        from lmforge.models import pad_token_id
+
+        gen.pad_token_id = pad_token_id(tokenizer)
     return gen

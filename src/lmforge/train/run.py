@@ -120,7 +120,7 @@ def setup_run(
     """Accelerator, seed, tokenizer, examples, model, optimizer and schedule, in that order."""
     from accelerate.utils import set_seed
 
-    from lmforge.models import load_tokenizer
+    from lmforge.models import load_tokenizer, pad_token_id
     from lmforge.train.optim import build_optimizer, build_scheduler
     from lmforge.train.setup import build_model
 
@@ -141,7 +141,7 @@ def setup_run(
     config_yaml = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
     if accelerator.is_main_process:
         (out / "config.yaml").write_text(config_yaml, encoding="utf-8")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = pad_token_id(tokenizer)
     return Run(
         cfg=cfg,
         out=out,
