@@ -1,0 +1,111 @@
+"""near_dedup's pieces: the vectorised n-gram hashes mean the same as the string shingles, the band subsets
+that the Ray executor hands to separate tasks give the same candidates as all bands at once, and the
+exact check agrees with the Jaccard of the string shingle sets."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lmforge.data.steps import StepContext
+from lmforge.data.steps.dedup import _PUNCT, NearDedup, components, dedup_words
+
+WORDS = "river stone market garden teacher window orange silver engine harbor pencil forest lantern".split()
+ODD = [
+    "",
+    "one",
+    "a b c d",
+    "a b c d e",
+    "Ünïcode, Straße! ÉTÉ été…",
+    "tab\tand\x1fcontrol\x00chars",
+    "İstanbul",
+]
+
+
+def _texts(n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    base = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 60))) + "." for _ in range(n)]
+    near = [t.replace(" ", ", ", 1).upper() for t in base[: n // 3]]  # the same shingles after normalising
+    edited = [t.rsplit(" ", 1)[0] + " zebra." for t in base[: n // 3]]  # one word changed
+    return base + near + edited + ODD
+
+
+def test_dedup_words_equals_the_regex_normalisation():
+    for t in _texts(30) + ["x—y", "¡hola! ¿qué?", "a_b c-d", "snake_case", "\u00a0nbsp"]:
+        assert dedup_words(t) == _PUNCT.sub(" ", t.lower()).split(), t
+
+
+def test_ngram_hashes_mean_the_string_shingles():
+    step = NearDedup(ctx=StepContext())
+    texts = _texts(60)
+    flat, off = step.shingle_hashes(texts)
+    assert len(off) == len(texts) + 1
+    seen: dict[str, int] = {}
+    for i, t in enumerate(texts):
+        strings, hashes = step.shingles(t), flat[off[i] : off[i + 1]].tolist()
+        assert len(strings) == len(hashes)
+        for s, h in zip(strings, hashes, strict=True):  # one string <-> one hash, in every text
+            assert seen.setdefault(s, h) == h
+    assert len(set(seen.values())) == len(seen)
+
+
+def test_keys_are_the_same_in_another_process():
+    step = NearDedup(ctx=StepContext(seed=5))
+    texts = _texts(10)
+    code = (
+        "import sys, numpy as np; from lmforge.data.steps import StepContext; "
+        "from lmforge.data.steps.dedup import NearDedup; "
+        f"np.save(sys.stdout.buffer, NearDedup(ctx=StepContext(seed=5)).keys({texts!r}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
+    import io
+
+    assert np.array_equal(np.load(io.BytesIO(out)), step.keys(texts))
+
+
+def test_band_subsets_give_the_same_candidates_as_all_bands():
+    step = NearDedup(threshold=0.8, ctx=StepContext())
+    keys = step.keys(_texts(90))
+    everything = step.candidates(keys[:, step.band_columns(range(step.bands))])
+    halves = [step.candidates(keys[:, step.band_columns(b)]) for b in (range(0, 7), range(7, step.bands))]
+    assert len(everything) >= 45  # the 30 normalised copies and most one-word edits are candidates
+    assert np.array_equal(np.unique(np.concatenate(halves), axis=0), everything)
+    assert step.band_columns([0, 2]).tolist() == [*range(step.rows), *range(2 * step.rows, 3 * step.rows)]
+    assert step.candidates(keys[:0]).shape == (0, 2)
+
+
+def test_exact_similarity_is_the_jaccard_of_the_string_shingles():
+    step = NearDedup(threshold=0.8, ctx=StepContext())
+    texts = _texts(40)
+    keys = step.keys(texts)
+    related = step.candidates(keys[:, step.band_columns(range(step.bands))])
+    pairs = np.concatenate([related, [[i, i + 5] for i in range(0, 30, 3)]])  # and some unrelated ones
+
+    def fetch(idx: list[int]) -> dict[int, str]:
+        return {i: texts[i] for i in idx}
+
+    exact = step.similarity(pairs, keys.__getitem__, fetch, floor=0.0)
+    for (a, b), s in zip(pairs.tolist(), exact, strict=True):
+        sa, sb = set(step.shingles(texts[a])), set(step.shingles(texts[b]))
+        assert s == pytest.approx(len(sa & sb) / len(sa | sb))
+    estimate = step.similarity(pairs, keys.__getitem__, None)
+    assert np.abs(estimate - exact).max() < 0.25 and not np.array_equal(estimate, exact)
+
+
+def test_components_keep_the_earliest_record():
+    assert components(5, np.array([[3, 4], [1, 3], [0, 2]])).tolist() == [0, 1, 0, 1, 1]
+    assert components(3, np.empty((0, 2), dtype=np.int64)).tolist() == [0, 1, 2]
+
+
+def test_decide_finds_the_planted_copies_and_names_the_first():
+    step = NearDedup(threshold=0.8, ctx=StepContext())
+    texts = _texts(30)
+    ids = [f"t:{i}" for i in range(len(texts))]
+    drops = step.decide(step.keys(texts), ids, lambda idx: {i: texts[i] for i in idx})
+    for k in range(30, 40):  # normalised copies of 0..9: jaccard 1
+        assert drops[k] == f"near-duplicate of t:{k - 30} (jaccard 1.00)"
+    assert all(i >= 30 for i in drops)
