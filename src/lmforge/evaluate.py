@@ -180,10 +180,17 @@ def generate_for(
     cfg: ExperimentConfig, task: Task, model: Any, tokenizer: Any, records: list[dict]
 ) -> list[Generation]:
     """Greedy generations for the records' prompts (causal_lm: continue the first half of the text)."""
-    kwargs = {"max_new_tokens": cfg.eval.max_new_tokens, "batch_size": cfg.eval.batch_size}
     if task.name == "causal_lm":
-        return generate(model, tokenizer, [_halves(r["text"])[0] for r in records], raw=True, **kwargs)
-    return generate(model, tokenizer, [task.prompt_messages(r) for r in records], **kwargs)
+        return generate_prompts(cfg, model, tokenizer, [_halves(r["text"])[0] for r in records], raw=True)
+    return generate_prompts(cfg, model, tokenizer, [task.prompt_messages(r) for r in records])
+
+
+def generate_prompts(
+    cfg: ExperimentConfig, model: Any, tokenizer: Any, prompts: list, raw: bool = False
+) -> list[Generation]:
+    """Greedy generations with the `eval` settings for prompts already built (`raw`: no chat template)."""
+    kwargs = {"max_new_tokens": cfg.eval.max_new_tokens, "batch_size": cfg.eval.batch_size}
+    return generate(model, tokenizer, prompts, raw=raw, **kwargs)
 
 
 def reference(task: Task, record: dict) -> str:

@@ -17,6 +17,8 @@ CHUNK = 64  # records per model call group: bounded memory for any input size
 def predict(cfg: ExperimentConfig, input_path: str, output_path: str, model_dir: str | None = None) -> dict:
     """Write each good input record with its `prediction` (and `probabilities` for classification).
 
+    Each record's prompt is built once: the build that checks the record is the prompt generation gets.
+    causal_lm continues the whole `text` (eval continues its first half, to score against the second).
     Returns {"written": n, "bad": [(line, reason), ...]}.
     >>> lmforge.predict(cfg, "new.jsonl", "pred.jsonl")["written"]  # doctest: +SKIP
     120
@@ -39,11 +41,11 @@ def predict(cfg: ExperimentConfig, input_path: str, output_path: str, model_dir:
         src.open(encoding="utf-8", errors="replace") as fin,
         open(output_path, "w", encoding="utf-8") as fout,
     ):
-        chunk: list[tuple[int, dict]] = []
+        chunk: list[tuple[dict, Any]] = []  # (record, its prompt)
         for lineno, line in enumerate(tqdm(fin, desc="predict", unit=" lines", file=sys.stderr), 1):
-            record = _parse(line, lineno, task, bad)
-            if record is not None:
-                chunk.append((lineno, record))
+            parsed = _parse(line, lineno, task, bad)
+            if parsed is not None:
+                chunk.append(parsed)
             if len(chunk) == CHUNK:
                 written += _flush(cfg, task, model, tokenizer, chunk, fout, bad)
                 chunk = []
@@ -51,8 +53,11 @@ def predict(cfg: ExperimentConfig, input_path: str, output_path: str, model_dir:
     return {"written": written, "bad": bad}
 
 
-def _parse(line: str, lineno: int, task: Any, bad: list) -> dict | None:
-    """A record whose fields the task can read, or None with the reason appended to `bad`."""
+def _parse(line: str, lineno: int, task: Any, bad: list) -> tuple[dict, Any] | None:
+    """(record, prompt) for a record the task can read, or None with the reason appended to `bad`.
+
+    The prompt is the text to continue (causal_lm) or the messages up to the answer (chat tasks).
+    """
     if not line.strip():
         return None
     try:
@@ -64,11 +69,15 @@ def _parse(line: str, lineno: int, task: Any, bad: list) -> dict | None:
         bad.append((lineno, "not a JSON object"))
         return None
     try:
-        task.prompt_messages(with_target(task, record)) if task.name != "causal_lm" else str(record["text"])
+        prompt = (
+            str(record["text"])
+            if task.name == "causal_lm"
+            else task.prompt_messages(with_target(task, record))
+        )
     except (UserError, KeyError) as e:
         bad.append((lineno, str(e) if isinstance(e, UserError) else f"no field {e}"))
         return None
-    return record
+    return record, prompt
 
 
 def with_target(task: Any, record: dict) -> dict:
@@ -83,12 +92,12 @@ def with_target(task: Any, record: dict) -> dict:
 def _flush(
     cfg: ExperimentConfig, task: Any, model: Any, tokenizer: Any, chunk: list, fout: Any, bad: list
 ) -> int:
-    from lmforge.evaluate import classifier_probs, generate_for, label_probs
+    from lmforge.evaluate import classifier_probs, generate_prompts, label_probs
 
     if not chunk:
         return 0
-    records = [r for _, r in chunk]
-    if task.name == "classification":
+    records = [r for r, _ in chunk]
+    if task.name == "classification":  # scored per label by the task's own encoding, not generated
         labels = task.label_set()
         scorer = classifier_probs if cfg.task.head == "classifier" else label_probs
         rows = [
@@ -100,7 +109,8 @@ def _flush(
             out = {**record, "prediction": labels[best], "probabilities": dict(zip(labels, p, strict=True))}
             fout.write(json.dumps(out, ensure_ascii=False) + "\n")
         return len(records)
-    gens = generate_for(cfg, task, model, tokenizer, [with_target(task, r) for r in records])
+    prompts = [prompt for _, prompt in chunk]
+    gens = generate_prompts(cfg, model, tokenizer, prompts, raw=task.name == "causal_lm")
     for record, gen in zip(records, gens, strict=True):
         fout.write(
             json.dumps({**record, "prediction": gen.text, "finished": gen.finished}, ensure_ascii=False)
