@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from lmforge.cli import main
@@ -25,17 +26,17 @@ USER_ONLY = (
 )
 
 
-def _experiment(tmp_path, model, test=TEST, **task):
+def _experiment(tmp_path, model, test=TEST, train=TRAIN, max_seq_len=512, **task):
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
-    for split, records in (("train", TRAIN), ("val", TRAIN[:1]), ("test", test)):
+    for split, records in (("train", train), ("val", TRAIN[:1]), ("test", test)):
         (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     exp = {
         "name": "insp",
         "model": {"name": model},
         "data": {"output_dir": str(data)},
         "task": {"type": "sft", **task},
-        "train": {"output_dir": str(tmp_path / "run"), "batch_size": 2},
+        "train": {"output_dir": str(tmp_path / "run"), "batch_size": 2, "max_seq_len": max_seq_len},
     }
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(exp), encoding="utf-8")
@@ -58,6 +59,43 @@ def test_report_on_a_sound_config(tmp_path, tiny_llama, capsys):
     assert hist["edges"][top] <= length["p50"] <= hist["edges"][top + 1]
     assert 0 < report["packing"]["packed_efficiency"] <= 1 and report["packing"]["bins"] == 1
     assert "loss on" in out and "[[Click reset 0.<|im_end|>]]" in out
+    assert report["length_before"] == report["length"] and report["over_max_seq_len"]["records"] == 0
+    assert "no record is longer than max_seq_len 512" in out
+
+
+LONG = [
+    {"prompt": f"Question {i}?", "response": "word " * (5 + 40 * (i % 2)), "id": f"l:{i}", "meta": {}}
+    for i in range(6)
+]  # three short records, three far longer than max_seq_len 60
+
+
+@pytest.mark.parametrize("policy", ["right", "drop"])
+def test_lengths_before_max_seq_len_show_what_it_cuts(tmp_path, tiny_llama, capsys, policy):
+    exp = _experiment(tmp_path, tiny_llama, train=LONG, max_seq_len=60, truncate=policy)
+    main(["inspect", str(exp)])
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "run" / "inspect.json").read_text())
+    counts, over, before = report["counts"], report["over_max_seq_len"], report["length_before"]
+    assert over["records"] == 3 == counts["truncated" if policy == "right" else "dropped"]
+    assert before["max"] > 60 >= report["length"]["max"] and before["min"] == report["length"]["min"]
+    assert over["max_excess"] == before["max"] - 60 and sum(before["histogram"]["counts"]) == 6
+    if policy == "right":  # the excess is exactly what truncation cut
+        assert over["excess_tokens"] == over["tokens_lost"] == counts["truncated_tokens"] > 0
+    else:  # dropping loses the whole record, not only its excess
+        assert over["tokens_lost"] == over["excess_tokens"] + 3 * 60 and counts["examples"] == 3
+    assert f"over max_seq_len 60: 3 records (50.0%) {over['handled']}" in out
+    assert f"length before max_seq_len  min {before['min']}" in out
+
+
+def test_causal_lm_documents_are_chunked_not_lost(tmp_path, tiny_gpt2, capsys):
+    docs = [{"text": "many words here " * (2 + 30 * (i % 2)), "id": f"d:{i}", "meta": {}} for i in range(4)]
+    exp = _experiment(tmp_path, tiny_gpt2, train=docs, test=[], max_seq_len=32)
+    exp.write_text(exp.read_text().replace("type: sft", "type: causal_lm"))
+    main(["inspect", str(exp)])
+    report = json.loads((tmp_path / "run" / "inspect.json").read_text())
+    over = report["over_max_seq_len"]
+    assert over["records"] == 2 == report["counts"]["chunked"] and over["tokens_lost"] == 0
+    assert over["handled"] == "chunked (nothing lost)" and report["length_before"]["max"] > 32
 
 
 def test_template_without_eos_is_fatal(tmp_path, tiny_llama, capsys):

@@ -1,8 +1,9 @@
 """`lmforge inspect EXP.yaml`: pre-flight checks of the tokenised training data, before any GPU time.
 
-Reports the token length distribution, truncation and drop rates, the share of tokens that carry loss,
-EOS in the labels, the pad/eos set-up, exact train/val/test overlap, packing efficiency and one rendered
-example with its trained tokens marked. Writes `train.output_dir/inspect.json`. Fatal findings (exit 1):
+Reports the token length distribution before and after train.max_seq_len (how many records it cuts
+and by how much), truncation and drop rates, the share of tokens that carry loss, EOS in the labels,
+the pad/eos set-up, exact train/val/test overlap, packing efficiency and one rendered example with its
+trained tokens marked. Writes `train.output_dir/inspect.json`. Fatal findings (exit 1):
 no token carries loss, EOS never in the labels, a train record equal to a test record. The rest warn.
 """
 
@@ -14,7 +15,6 @@ from typing import Any
 
 from lmforge.errors import RunFailed
 
-PERCENTILES = (50, 90, 95, 99)
 TRAINED_OPEN, TRAINED_CLOSE = "[[", "]]"  # marks the trained tokens in the rendered example
 
 
@@ -25,6 +25,7 @@ def inspect(cfg: Any, strict: bool = True) -> dict[str, Any]:
     >>> inspect(load_config("exp.yaml"))["loss_token_share"]  # doctest: +SKIP
     0.31
     """
+    from lmforge.inspect_lengths import length_stats, lengths, lengths_before, over_max
     from lmforge.models import load_tokenizer
     from lmforge.templates import PrefixError
     from lmforge.tokenize import make_task, tokenize_split_info
@@ -46,6 +47,9 @@ def inspect(cfg: Any, strict: bool = True) -> dict[str, Any]:
     task = make_task(cfg)
     report["counts"] = {k: v for k, v in stats.items() if k not in ("split", "cached")}
     report.update(lengths(examples, cfg.train.max_seq_len))
+    before = lengths_before(cfg, task, tokenizer, examples, stats)
+    report["length_before"] = length_stats(before, max(cfg.train.max_seq_len, max(before, default=0)))
+    report["over_max_seq_len"] = over_max(before, cfg.train.max_seq_len, cfg.task.truncate, cfg.task.type)
     report.update(truncation(stats, cfg.task.truncate, report["warnings"]))
     report["pad_eos"] = pad_eos(tokenizer, report["warnings"])
     if cfg.task.head == "classifier":
@@ -57,24 +61,6 @@ def inspect(cfg: Any, strict: bool = True) -> dict[str, Any]:
             report["example"] = rendered_example(examples[0], tokenizer)
     report["overlap"] = overlap(cfg, task, report)
     return _finish(cfg, report, strict)
-
-
-def lengths(examples: list[dict], max_seq_len: int) -> dict[str, Any]:
-    """Percentiles and a 10-bin histogram (0..max_seq_len) of the example lengths in tokens."""
-    import numpy as np
-
-    n = np.array([len(e["input_ids"]) for e in examples] or [0])
-    counts, edges = np.histogram(n, bins=10, range=(0, max_seq_len))
-    pct = {f"p{p}": float(np.percentile(n, p)) for p in PERCENTILES}
-    return {
-        "length": {
-            "min": int(n.min()),
-            "mean": round(float(n.mean()), 1),
-            **pct,
-            "max": int(n.max()),
-            "histogram": {"edges": [int(x) for x in edges], "counts": counts.tolist()},
-        }
-    }
 
 
 def truncation(stats: dict[str, Any], policy: str, warnings: list[str]) -> dict[str, Any]:
@@ -227,17 +213,17 @@ def inspect_cli(args: Any) -> int:
 
 def format_report(report: dict[str, Any]) -> str:
     """The findings as a few lines of text."""
+    from lmforge.inspect_lengths import format_lengths
+
     lines = [f"inspect: {report['task']} on {report['model']}"]
     if "counts" in report:
-        c, ln = report["counts"], report["length"]
+        c = report["counts"]
         lines.append(
             f"records {c['records']}  examples {c['examples']}  truncated {c['truncated']} "
             f"({c['truncated_tokens']} tokens cut)  dropped {c['dropped'] + c['no_loss']}"
         )
-        lines.append(
-            "length  " + "  ".join(f"{k} {ln[k]:g}" for k in ("min", "p50", "p90", "p95", "p99", "max"))
-        )
-        hist = ln["histogram"]
+        lines += format_lengths(report)
+        hist = report["length"]["histogram"]
         peak = max(hist["counts"]) or 1
         for lo, count in zip(hist["edges"], hist["counts"], strict=False):
             lines.append(f"  {lo:>6} {'#' * round(30 * count / peak)} {count}")
