@@ -25,8 +25,8 @@ def _text(rng: random.Random, n: int = 40) -> str:
 
 
 def _write_corpus(root: Path) -> None:
-    """4 files (4 shards); duplicates and near-duplicates point across files, so only a global dedup
-    finds them; junk lines are rejected at read or by the length filter."""
+    """4 files (4 shards); duplicates, near-duplicates and chains of near-duplicates point across files,
+    so only a global dedup finds them; junk lines are rejected at read or by the length filter."""
     rng = random.Random(7)
     base = [_text(rng) for _ in range(120)]
     files: list[list[str]] = [[] for _ in range(4)]
@@ -38,6 +38,12 @@ def _write_corpus(root: Path) -> None:
         words = base[i].split()
         words[-1] = "zebra."  # the last word: one 5-gram of 36 changes, jaccard 35/37
         files[(i + 2) % 4].append(json.dumps({"text": " ".join(words)}))
+    for i in range(1, 120, 10):  # chains in two other files: each link >= 0.8, the ends 31/41 = 0.76
+        words = base[i].split()
+        words[0] = "zebra"
+        files[(i + 1) % 4].append(json.dumps({"text": " ".join(words)}))
+        words[36] = "yak"
+        files[(i + 3) % 4].append(json.dumps({"text": " ".join(words)}))
     for f in files:  # junk: malformed JSON, missing field, too short
         f += ['{"text": "broken', json.dumps({"other": 1}), json.dumps({"text": "too short"})]
     for k, lines in enumerate(files):
@@ -83,7 +89,15 @@ def test_ray_run_equals_local_run(tmp_path: Path) -> None:
     reasons = [r["reason"] for r in rejects]
     # the corpus's planted problems were all found, across files: the comparison is not of two empty runs
     assert sum(r.startswith("exact duplicate of raw/part") for r in reasons) == 20
-    assert sum(r.startswith("near-duplicate of raw/part") for r in reasons) == 24
+    assert sum(r.startswith("near-duplicate of raw/part") for r in reasons) == 24 + 2 * 12
+    near = [(r["id"], r["reason"]) for r in rejects if r["step"] == "near_dedup"]
+    local_rejects = (tmp_path / "local" / "rejects.jsonl").read_text().splitlines()
+    assert near == [
+        (r["id"], r["reason"]) for r in map(json.loads, local_rejects) if r["step"] == "near_dedup"
+    ]
+    assert all(i.split(":")[0] != r.split()[2].split(":")[0] for i, r in near)  # kept in another file
+    # half the chains start in an earlier file than their middle: their far end goes through the middle
+    assert sum("(jaccard 0.76)" in r for _, r in near) == 6
     assert sum(r["step"] == "read" for r in rejects) == 8 and sum(r["step"] == "length" for r in rejects) == 4
     assert remote["split"] == local["split"] and sum(local["split"].values()) == 120
     for a, b in zip(local["steps"], remote["steps"], strict=True):  # same funnel; only timings differ

@@ -43,24 +43,24 @@ def _atomic_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def decide_global(work: str, stage: int, n_shards: int, spec: Any, ctx: StepContext) -> dict[str, Any]:
-    """Load every shard's keys in input order, decide once, store drops per shard (atomically)."""
+Decide = Callable[[Any, Path, int, list[str], list[int]], dict[int, str]]
+
+
+def decide_global(
+    work: str, stage: int, n_shards: int, spec: Any, ctx: StepContext, decide: Decide | None = None
+) -> dict[str, Any]:
+    """Decide once over every shard's keys, in input order; store drops per shard (atomically).
+
+    `decide(step, stage_folder, n_shards, ids, offsets) -> {global index: reason}` is `decide_in_process`
+    unless an executor spreads the work (the Ray executor's near_dedup)."""
     d = stage_dir(work, stage)
     out = d / "decisions.json"
     if out.exists():
         return json.loads((d / "decisions.stats.json").read_text())
     t0 = time.perf_counter()
     step = build_steps([spec], ctx)[0]
-    keys, ids, offsets = [], [], [0]
-    for i in range(n_shards):
-        k = np.load(d / f"{i}.keys.npy")
-        if len(k):
-            keys.append(k)
-        shard_ids = json.loads((d / f"{i}.ids.json").read_text())
-        ids.extend(shard_ids)
-        offsets.append(offsets[-1] + len(shard_ids))
-    fetch = _fetcher(d, offsets, step)
-    drops = step.decide(np.concatenate(keys), ids, fetch) if keys else {}  # type: ignore[attr-defined]
+    ids, offsets = shard_ids(d, n_shards)
+    drops = (decide or decide_in_process)(step, d, n_shards, ids, offsets) if ids else {}
     per_shard: dict[str, dict[str, str]] = {}
     bounds = np.asarray(offsets)
     for g, reason in sorted(drops.items()):
@@ -82,7 +82,46 @@ def decide_global(work: str, stage: int, n_shards: int, spec: Any, ctx: StepCont
     return stats
 
 
-def _fetcher(d: Path, offsets: list[int], step: Any) -> Callable[[list[int]], dict[int, str]]:
+def decide_in_process(
+    step: Any, d: Path, n_shards: int, ids: list[str], offsets: list[int]
+) -> dict[int, str]:
+    """The whole decision in this process: every shard's keys in memory, `step.decide` once."""
+    return step.decide(load_keys(d, n_shards), ids, fetcher(d, offsets, step))
+
+
+def shard_ids(d: Path, n_shards: int) -> tuple[list[str], list[int]]:
+    """(ids of all records in input order, offsets): shard i holds global indices offsets[i]:offsets[i + 1]."""
+    ids, offsets = [], [0]
+    for i in range(n_shards):
+        shard = json.loads((d / f"{i}.ids.json").read_text())
+        ids.extend(shard)
+        offsets.append(offsets[-1] + len(shard))
+    return ids, offsets
+
+
+def load_keys(d: Path, n_shards: int, columns: np.ndarray | None = None) -> np.ndarray:
+    """Every shard's keys stacked in input order (n, k); only some `columns` of them if given, read
+    through a memory map so that a task reading a few LSH bands does not load whole signatures."""
+    parts = []
+    for i in range(n_shards):
+        k = np.load(d / f"{i}.keys.npy", mmap_mode="r")
+        if len(k):  # an empty shard's keys have one column whatever the step
+            parts.append(np.asarray(k if columns is None else k[:, columns]))
+    return np.concatenate(parts)
+
+
+def key_rows(d: Path, offsets: list[int], indices: np.ndarray) -> np.ndarray:
+    """The keys of some records (sorted global indices), read from the shards that hold them."""
+    bounds = np.asarray(offsets)
+    shard = np.searchsorted(bounds, indices, side="right") - 1
+    rows = []
+    for s in np.unique(shard).tolist():
+        k = np.load(d / f"{s}.keys.npy", mmap_mode="r")
+        rows.append(np.asarray(k[indices[shard == s] - offsets[s]]))
+    return np.concatenate(rows)
+
+
+def fetcher(d: Path, offsets: list[int], step: Any) -> Callable[[list[int]], dict[int, str]]:
     """Read back the texts of some records (by global index) with one pass over the shards that hold them."""
     from lmforge.data.record import Record
 
@@ -104,14 +143,14 @@ def _fetcher(d: Path, offsets: list[int], step: Any) -> Callable[[list[int]], di
 
 
 def decide_stage(
-    work: str, k: int, n_jobs: int, specs: list[Any], ctx: StepContext
+    work: str, k: int, n_jobs: int, specs: list[Any], ctx: StepContext, decide: Decide | None = None
 ) -> tuple[Any, str | None]:
     """After every shard of stage k: (stats, name) of its global step decided once over the whole corpus,
-    in input order; (None, None) when the stage ends with no global step."""
+    in input order; (None, None) when the stage ends with no global step. `decide`: see decide_global."""
     last = specs[-1] if specs else None
     if last is None or not issubclass(STEPS[parse_spec(last)[0]], GlobalStep):
         return None, None
-    return decide_global(work, k, n_jobs, last, ctx), parse_spec(last)[0]
+    return decide_global(work, k, n_jobs, last, ctx, decide), parse_spec(last)[0]
 
 
 def run_stages(

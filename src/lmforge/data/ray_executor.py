@@ -1,10 +1,15 @@
 """The Ray executor (`data.executor: ray`): the same stage jobs as the local executor, run as Ray tasks.
 
 Each (stage, shard) job is `worker.run_job` unchanged, so a Ray run writes the same work files as a local
-run, and the global steps (exact and near dedup) still decide once over the keys of the whole corpus, in
-input order, with the local executor's `decide_stage`: near-duplicates across shards on different nodes
-are found, and the first occurrence is the one kept, exactly as locally. The result: train/val/test and
-rejects byte-identical to a local run on the same input.
+run. The global steps decide over the keys of the whole corpus, in input order, with the local executor's
+`decide_stage`. near_dedup's decision is spread over Ray tasks: each task reads a subset of the LSH bands
+from every shard's keys and returns the candidate pairs (global indices) that share a band; the candidate
+pairs are then verified in chunks, one task per chunk (each re-reads the signatures and texts it needs);
+this process merges the verified pairs, takes their connected components and keeps the earliest record
+of each. These are NearDedup's own `candidates`, `similarity` and `reasons`, which a local run calls in one
+process, so near-duplicates across shards on different nodes are found and the first occurrence is kept,
+exactly as locally. exact_dedup (one 64-bit key per record) decides in this process. The result:
+train/val/test and rejects byte-identical to a local run on the same input.
 
 The work folder (`data.output_dir/.work`) is the hand-off between tasks, as in datatrove's Ray executor:
 on a cluster, `data.output_dir` must be on a filesystem every node mounts at the same path.
@@ -15,10 +20,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from lmforge.data.executor import decide_stage
+import numpy as np
+
+from lmforge.data.executor import Decide, decide_in_process, decide_stage, fetcher, key_rows, load_keys
 from lmforge.data.steps import StepContext
+from lmforge.data.steps.dedup import NearDedup
 from lmforge.data.worker import Job, is_done, run_job
 from lmforge.errors import RunFailed, UserError
 
@@ -137,7 +146,75 @@ def _run(
                 f"stage {k + 1}: Ray tasks finished but shards {missing[:5]} have no results in "
                 f"{work}; on a cluster, data.output_dir must be on a filesystem shared by all nodes"
             )
-        stats, name = decide_stage(work, k, len(jobs), specs, ctx)
+        stats, name = decide_stage(work, k, len(jobs), specs, ctx, ray_decide(ray))
         global_stats.append(stats)
         prev_global = name or prev_global
     return global_stats
+
+
+def ray_decide(ray: Any) -> Decide:
+    """The global decision for `executor.decide_global`: near_dedup's spread over Ray tasks (one per CPU of
+    the cluster), any other global step in this process."""
+
+    def decide(step: Any, d: Path, n_shards: int, ids: list[str], offsets: list[int]) -> dict[int, str]:
+        if not isinstance(step, NearDedup):
+            return decide_in_process(step, d, n_shards, ids, offsets)
+        d, tasks = d.resolve(), max(2, int(ray.cluster_resources().get("CPU", 1)))
+        pairs, _ = near_candidates(ray, step, d, n_shards, tasks)
+        sims = near_similarity(ray, step, d, offsets, pairs, tasks)
+        return step.reasons(
+            pairs, sims, ids, lambda p: near_similarity(ray, step, d, offsets, p, tasks, floor=0.0)
+        )
+
+    return decide
+
+
+def band_groups(bands: int, tasks: int) -> list[list[int]]:
+    """Which LSH bands each task takes, round robin: `band_groups(5, 2)` -> [[0, 2, 4], [1, 3]]."""
+    return [list(range(t, bands, tasks)) for t in range(min(tasks, bands))]
+
+
+def near_candidates(
+    ray: Any, step: NearDedup, d: Path, n_shards: int, tasks: int
+) -> tuple[np.ndarray, list[tuple[str, list[int]]]]:
+    """(candidate pairs of the whole corpus, [(Ray task id, its bands)]): one task per band group."""
+    task = ray.remote(num_cpus=1, max_retries=2)(_band_pairs)
+    ref = ray.put(step)
+    done = ray.get([task.remote(ref, d, n_shards, g) for g in band_groups(step.bands, tasks)])
+    pairs = np.unique(np.concatenate([p for _, _, p in done] + [np.empty((0, 2), dtype=np.int64)]), axis=0)
+    return pairs, [(t, b) for t, b, _ in done]
+
+
+def _band_pairs(
+    step: NearDedup, d: Path, n_shards: int, bands: list[int]
+) -> tuple[str, list[int], np.ndarray]:
+    """One Ray task: the pairs sharing one of `bands`; only those bands' columns are read from the shards."""
+    import ray
+
+    pairs = step.candidates(load_keys(d, n_shards, step.band_columns(bands)))
+    return ray.get_runtime_context().get_task_id(), bands, pairs
+
+
+def near_similarity(
+    ray: Any,
+    step: NearDedup,
+    d: Path,
+    offsets: list[int],
+    pairs: np.ndarray,
+    tasks: int,
+    floor: float | None = None,
+) -> np.ndarray:
+    """NearDedup.similarity of the pairs, in `tasks` chunks run as Ray tasks, in order."""
+    if not len(pairs):
+        return np.empty(0)
+    task = ray.remote(num_cpus=1, max_retries=2)(_pair_similarity)
+    ref = ray.put(step)
+    chunks = np.array_split(pairs, min(tasks, len(pairs)))
+    return np.concatenate(ray.get([task.remote(ref, d, offsets, c, floor) for c in chunks]))
+
+
+def _pair_similarity(
+    step: NearDedup, d: Path, offsets: list[int], pairs: np.ndarray, floor: float | None
+) -> np.ndarray:
+    """One Ray task: the similarity of a chunk of pairs; it reads the signatures and texts it needs."""
+    return step.similarity(pairs, lambda idx: key_rows(d, offsets, idx), fetcher(d, offsets, step), floor)
