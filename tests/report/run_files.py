@@ -43,6 +43,16 @@ def stats() -> dict:
         "word_freq": {"N": 2000, "top": [["the", 140, 0.07], ["model", 60, 0.03], ["data", 50, 0.025]]},
         "cooccurrence": {"window": 5, "top": [["the", "model", 30], ["fine", "tune", 12]]},
         "splits": {"train": 72, "val": 9, "test": 9},
+        "augmented": {  # as data augment writes it: extra train records, counted apart from `read`
+            "generated": 14,
+            "kept": 11,
+            "rejected": 3,
+            "by_method": {
+                "eda": {"generated": 10, "kept": 8, "rejected": 2},
+                "paraphrase": {"generated": 4, "kept": 3, "rejected": 1},
+            },
+            "reasons": {"augment/exact_dedup: exact duplicate": 2, "augment/paraphrase: empty": 1},
+        },
         "labels": {
             "train": {"pos": 40, "neg": 32},
             "val": {"pos": 5, "neg": 4},

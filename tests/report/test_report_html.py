@@ -52,6 +52,10 @@ def test_numbers_from_the_run_files_are_on_the_page(tiny_report: Path) -> None:
     assert "120 records read, 90 kept, 30 rejected" in html
     assert "read = kept + rejected" in html
     assert "too_short (16)" in html and "raw/a.jsonl:3" in html  # a reason and its example reject
+    augmentation = html[html.index('<h3 id="augmented">') : html.index("Reasons for removal")]
+    assert "14 augmented records generated, 11 added to train, 3 rejected" in augmentation
+    assert re.search(r"<td>eda</td><td class=\"num\">10</td><td class=\"num\">8</td>.*?80.0%", augmentation)
+    assert 'augment/exact_dedup: exact duplicate</td><td class="num">2<' in augmentation
     assert "2 at step 30" in html  # best val loss and the early-stopping point
     assert "Early stopping ended the run at step 50" in html
     loss_row = re.search(r"<td>loss</td>.*?</tr>", html, re.S).group(0)
@@ -94,7 +98,7 @@ def test_missing_keys_and_bad_lines_do_not_break_the_report(tmp_path: Path) -> N
     assert "metrics.jsonl: 1 malformed line(s) skipped" in html
     assert "The loss became nan at step 2." in html
     assert section_ids(html) == {"data", "training", "eval", "environment"}
-    assert "accuracy" in html
+    assert "accuracy" in html and 'id="augmented"' not in html  # no augment block: no such part
 
 
 def test_resumed_run_keeps_the_last_value_of_a_replayed_step(tmp_path: Path) -> None:

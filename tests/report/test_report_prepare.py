@@ -23,11 +23,18 @@ def test_report_of_a_prepared_data_folder(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "exp.yaml").write_text(
         "name: prepared\ntask: {type: causal_lm}\n"
         "data:\n  sources: [{path: raw.jsonl}]\n  steps: [{length: {min_words: 3}}, exact_dedup]\n"
-        "  output_dir: out\n  workers: 1\n"
+        "  output_dir: out\n  workers: 1\n  augment: {eda: {n: 1}}\n"
     )
     monkeypatch.chdir(tmp_path)
     lmforge.prepare(lmforge.load_config("exp.yaml"), quiet=True)
     html = write_report(tmp_path / "out").read_text(encoding="utf-8")
+    aug = json.loads((tmp_path / "out" / "stats.json").read_text())["augmented"]
+    assert aug["generated"] > 0 and aug["kept"] + aug["rejected"] == aug["generated"]
+    assert (
+        f"{aug['generated']} augmented records generated, {aug['kept']} added to train, "
+        f"{aug['rejected']} rejected"
+    ) in html
+    assert "<td>eda</td>" in html
     assert section_ids(html) >= {"data", "lengths", "words", "splits", "environment"}
     assert "training" not in section_ids(html) and "eval" not in section_ids(html)
     assert len(images(html)) >= 4  # funnel, reasons, lengths, words

@@ -59,6 +59,32 @@ def data_funnel(stats: dict[str, Any] | None, examples: dict[str, dict[str, Any]
             {"kind": k, "reason": str(r.get("reason", "")), "id": r.get("id", ""), "text": _snippet(r)}
             for k, r in examples.items()
         ],
+        "augmented": augmented(stats.get("augmented")),
+    }
+
+
+def augmented(aug: dict[str, Any] | None) -> dict[str, Any] | None:
+    """data.augment's block: records generated, kept (added to train) and rejected, per method and reason.
+
+    They are counted apart from the sources, so read = kept + rejected above does not include them.
+    >>> augmented({"generated": 4, "kept": 3, "rejected": 1, "by_method": {"eda": {"generated": 4,
+    ...     "kept": 3, "rejected": 1}}, "reasons": {"augment/exact_dedup: exact duplicate": 1}})["rows"]
+    [{'method': 'eda', 'generated': '4', 'kept': '3', 'rejected': '1', 'share': '75.0%'}]
+    """
+    if not isinstance(aug, dict) or number(aug.get("generated")) is None:
+        return None
+    rows = []
+    for method, c in (aug.get("by_method") or {}).items():
+        c = c if isinstance(c, dict) else {}
+        made, kept = number(c.get("generated")), number(c.get("kept"))
+        share = f"{kept / made:.1%}" if made and kept is not None else ""
+        counts = {k: fmt(c.get(k)) for k in ("generated", "kept", "rejected")}
+        rows.append({"method": str(method), **counts, "share": share})
+    reasons = sorted((aug.get("reasons") or {}).items(), key=lambda kv: -(number(kv[1]) or 0))[:TOP_N]
+    return {
+        **{k: fmt(aug.get(k)) for k in ("generated", "kept", "rejected")},
+        "rows": rows,
+        "reasons": [{"reason": str(r), "count": fmt(n)} for r, n in reasons],
     }
 
 

@@ -3,7 +3,9 @@
 The sections read only the shape returned by `normalise` (documented in docs/report.md):
     {"read", "kept", "rejected", "ok", "repaired", "steps": [{"name", "in", "out", "seconds", "reasons"}],
      "lengths": {"unit", "before": hist, "after": hist}, "word_freq": {"N", "top": [[w, count, f]]},
-     "cooccurrence": {"window", "top": [[w1, w2, count]]}, "splits": {split: n}, "labels": {split: {label: n}}}
+     "cooccurrence": {"window", "top": [[w1, w2, count]]}, "splits": {split: n}, "labels": {split: {label: n}},
+     "augmented": {"generated", "kept", "rejected", "by_method": {method: {generated, kept, rejected}},
+                   "reasons": {"step: reason": n}}}
 where a hist is {"bins": edges, "counts": [...]} or {"labels": ["0", "1-1", "2-3", ...], "counts": [...]}.
 """
 
@@ -48,6 +50,7 @@ def normalise(stats: dict[str, Any] | None) -> dict[str, Any] | None:
         ("cooccurrence", _pairs(_dict(stats.get("cooccurrence")))),
         ("splits", _dict(stats.get("splits") or stats.get("split"))),
         ("labels", _dict(stats.get("labels"))),
+        ("augmented", _dict(stats.get("augmented"))),  # data.augment's extra train records, as written
     ):
         if value:
             out[key] = value
