@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,21 +48,78 @@ def ensure_chat_template(tokenizer: Any, template: str | None = None) -> Any:
 
 
 def render(tokenizer: Any, messages: Messages, add_generation_prompt: bool = False) -> str:
-    """The text the model sees for a conversation.
+    """The text the model sees for a conversation (exactly `tokenizer.apply_chat_template`'s text).
 
     >>> render(tok, [{"role": "user", "content": "Hi"}], add_generation_prompt=True)  # doctest: +SKIP
     '<|im_start|>system\\n...<|im_end|>\\n<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
     """
+    return renderer(tokenizer)(messages, add_generation_prompt)
+
+
+def renderer(tokenizer: Any) -> Callable[..., str]:
+    """`render` for one tokenizer, with the per-tokenizer work done once: call it for many conversations.
+
+    It renders with transformers' own compiled template (the same sandboxed Jinja environment, globals and
+    filters as `apply_chat_template`, compiled once per template string) and the same variables (the
+    special tokens), without apply_chat_template's per-call work (looking the template up, normalising and
+    deep-copying the messages), which cost more than the rendering itself, several times per record.
+    Conversations that are not plain {str: str} messages, and tokenizers with several named templates,
+    go through `apply_chat_template` itself.
+
+    >>> draw = renderer(tok)  # doctest: +SKIP
+    >>> draw([{"role": "user", "content": "Hi"}], True) == render(tok, [{"role": "user", "content": "Hi"}], True)  # doctest: +SKIP
+    True
+    """
     from jinja2 import TemplateError
 
     ensure_chat_template(tokenizer)
+    template = tokenizer.chat_template
+    compiled = _compile(template) if isinstance(template, str) else None
+    variables = dict(tokenizer.special_tokens_map) if compiled is not None else {}
+    if not all(type(v) is str for v in variables.values()):
+        compiled = None  # e.g. a list of extra special tokens: let transformers convert it
+
+    def draw(messages: Messages, add_generation_prompt: bool = False) -> str:
+        try:
+            if compiled is not None and _plain(messages):
+                return compiled.render(
+                    messages=[dict(m) for m in messages],
+                    tools=None,
+                    documents=None,
+                    add_generation_prompt=add_generation_prompt,
+                    **variables,
+                )
+            return tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=add_generation_prompt
+            )
+        except TemplateError as e:  # e.g. Gemma's "System role not supported", or a broken task.chat_template
+            roles = "/".join(m["role"] for m in messages)
+            raise UserError(f"the chat template refused a conversation ({roles}): {e}") from None
+
+    return draw
+
+
+def _compile(template: str) -> Any:
+    """transformers' compiled chat template (its own lru-cached helper), or None where it has none."""
     try:
-        return tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=add_generation_prompt
-        )
-    except TemplateError as e:  # e.g. Gemma's "System role not supported", or a broken task.chat_template
-        roles = "/".join(m["role"] for m in messages)
-        raise UserError(f"the chat template refused a conversation ({roles}): {e}") from None
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+    except ImportError:  # a transformers without the helper: apply_chat_template renders everything
+        return None
+    return _compile_jinja_template(template)
+
+
+# message keys transformers rewrites before rendering (reasoning aliases); such messages take its path
+_REWRITTEN_KEYS = frozenset({"reasoning_content", "thinking", "reasoning"})
+
+
+def _plain(messages: Messages) -> bool:
+    """Messages transformers would pass to the template unchanged: dicts of str to str, none empty."""
+    return bool(messages) and all(
+        type(m) is dict
+        and not _REWRITTEN_KEYS.intersection(m)
+        and all(type(k) is str and type(v) is str for k, v in m.items())
+        for m in messages
+    )
 
 
 def encode_prompt(tokenizer: Any, messages: Messages) -> list[int]:
@@ -127,11 +185,13 @@ def chat_texts(tokenizer: Any, messages: Messages, train_on_prompt: bool = False
     >>> chat_texts(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])  # doctest: +SKIP
     ['<|im_start|>system\n...<|im_start|>assistant\n', 'Yo<|im_end|>\n', '']
     """
-    full = render(tokenizer, messages)
+    draw = renderer(tokenizer)
+    full = draw(messages)
     bounds = [0]
     for i in _assistant_turns(messages):
-        prompt = render(tokenizer, messages[:i], add_generation_prompt=True)
-        through = render(tokenizer, messages[: i + 1])
+        prompt = draw(messages[:i], True)
+        # the conversation through its last message is the whole conversation: rendered already
+        through = full if i + 1 == len(messages) else draw(messages[: i + 1])
         for text, what in ((prompt, "the generation prompt"), (through, "the conversation through it")):
             if not full.startswith(text) or len(text) < bounds[-1]:
                 raise PrefixError(_prefix_message(full, text, i, what))
