@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -68,7 +69,7 @@ def test_cache_rebuilt_on_any_change(tmp_path, tiny_llama, change, monkeypatch):
         monkeypatch.setattr("lmforge.__version__", "9.9.9")
     examples, stats = tokenize_split_info(_cfg(tiny_llama, tmp_path, *overrides), "train", tok)
     assert "cached" not in stats and stats["fingerprint"] != base["fingerprint"]
-    assert len(_cache_dirs(tmp_path)) == 2
+    assert _cache_dirs(tmp_path) == [stats["fingerprint"]]  # the superseded cache of the split is gone
     if change == "template":
         assert tok.decode(examples[0]["input_ids"]).count("Q: Question number 0?") == 1
 
@@ -163,3 +164,48 @@ def test_second_writer_keeps_the_whole_cache(tmp_path, tiny_llama):
     write_cache(folder, examples[:1], stats)
     assert _read(folder)[0] == examples
     assert [p.name for p in (tmp_path / "tokenized").iterdir()] == [stats["fingerprint"]]  # no temp left
+
+
+def test_new_cache_removes_only_the_splits_own_stale_caches(tmp_path, tiny_llama):
+    """Other splits' caches, foreign folders and files, and half-written temp folders stay."""
+    _write(tmp_path, "train", SFT)
+    _write(tmp_path, "val", SFT[:3])
+    tok = load_tokenizer(tiny_llama)
+    _, old = tokenize_split_info(_cfg(tiny_llama, tmp_path), "train", tok)
+    _, val = tokenize_split_info(_cfg(tiny_llama, tmp_path), "val", tok)
+    cache = tmp_path / "tokenized"
+    keep = ["0123456789abcdef", "notes", ".tmp-half"]  # no meta.json / not a fingerprint / in progress
+    for name in keep:
+        (cache / name).mkdir()
+    (cache / "0123456789abcdef" / "examples.parquet").write_text("user data")
+    (cache / "README.txt").write_text("mine")
+    fake = cache / "fedcba9876543210"  # a fingerprint-named folder whose meta.json is not lmforge's
+    fake.mkdir()
+    (fake / "meta.json").write_text(json.dumps({"split": "train", "fingerprint": "something else"}))
+
+    _, new = tokenize_split_info(_cfg(tiny_llama, tmp_path, "train.max_seq_len=40"), "train", tok)
+    left = sorted(p.name for p in cache.iterdir())
+    assert old["fingerprint"] not in left
+    assert sorted([new["fingerprint"], val["fingerprint"], *keep, "README.txt", fake.name]) == left
+    again, stats = tokenize_split_info(_cfg(tiny_llama, tmp_path), "val", tok)  # val's cache was kept
+    assert stats["cached"] is True and len(again) == 3
+
+
+def test_a_cache_removed_while_reading_is_rebuilt(tmp_path, tiny_llama, monkeypatch):
+    """A run with other settings removes this split's cache between the check and the read."""
+    import lmforge.tokenize as tz
+
+    _write(tmp_path, "train", SFT)
+    tok = load_tokenizer(tiny_llama)
+    first, stats = tokenize_split_info(_cfg(tiny_llama, tmp_path), "train", tok)
+    real_read = tz._read
+
+    def racing_read(folder):
+        shutil.rmtree(folder)  # what remove_stale in another run does (by rename, then delete)
+        return real_read(folder)
+
+    monkeypatch.setattr(tz, "_read", racing_read)
+    again, stats2 = tokenize_split_info(_cfg(tiny_llama, tmp_path), "train", tok)
+    assert "cached" not in stats2 and again == first
+    monkeypatch.setattr(tz, "_read", real_read)
+    assert tokenize_split_info(_cfg(tiny_llama, tmp_path), "train", tok)[1]["cached"] is True
