@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from lmforge.data.steps import StepContext
-from lmforge.data.steps.dedup import _PUNCT, NearDedup, components, dedup_words
+from lmforge.data.steps.dedup import NearDedup, components, dedup_words, unique_pairs
+from lmforge.data.steps.shingle_hash import PUNCT, word_hashes
 
 WORDS = "river stone market garden teacher window orange silver engine harbor pencil forest lantern".split()
 ODD = [
@@ -23,6 +24,8 @@ ODD = [
     "Ünïcode, Straße! ÉTÉ été…",
     "tab\tand\x1fcontrol\x00chars",
     "İstanbul",
+    "evidence mountain practice: words of 8 bytes; abcdefghij abcdefghik abcdefghijklmnop abcdefghijklmnoq",
+    "abcdefghijklmnopq abcdefghijklmnopr évidence évidencé mountain",
 ]
 
 
@@ -36,7 +39,19 @@ def _texts(n: int, seed: int = 0) -> list[str]:
 
 def test_dedup_words_equals_the_regex_normalisation():
     for t in _texts(30) + ["x—y", "¡hola! ¿qué?", "a_b c-d", "snake_case", "\u00a0nbsp"]:
-        assert dedup_words(t) == _PUNCT.sub(" ", t.lower()).split(), t
+        assert dedup_words(t) == PUNCT.sub(" ", t.lower()).split(), t
+
+
+def test_word_hashes_tell_words_apart():
+    words = "evidence mountain practice abcdefgh abcdefgi abcdefghabcdefgh abcdefghabcdefgi a b ab ba évidence".split()
+    words += ["x" * k for k in range(1, 40)] + [w.upper() for w in WORDS]
+    texts = [" ".join(words[i : i + 7]) for i in range(0, len(words), 7)]
+    hashes, lens = word_hashes(texts)
+    assert lens.sum() == len(words) == len(hashes)
+    normalised = [w.lower() for w in words]
+    assert len(set(hashes.tolist())) == len(set(normalised))  # equal words hash alike, different ones not
+    again, _ = word_hashes([" ".join(normalised)])
+    assert np.array_equal(again, hashes)
 
 
 def test_ngram_hashes_mean_the_string_shingles():
@@ -94,6 +109,12 @@ def test_exact_similarity_is_the_jaccard_of_the_string_shingles():
         assert s == pytest.approx(len(sa & sb) / len(sa | sb))
     estimate = step.similarity(pairs, keys.__getitem__, None)
     assert np.abs(estimate - exact).max() < 0.25 and not np.array_equal(estimate, exact)
+
+
+def test_unique_pairs_merges_lists_in_order():
+    got = unique_pairs([np.array([[0, 2], [0, 1]]), np.array([[0, 2], [1, 7]]), np.empty((0, 2), int)], 8)
+    assert got.tolist() == [[0, 1], [0, 2], [1, 7]]
+    assert unique_pairs([], 0).shape == (0, 2)
 
 
 def test_components_keep_the_earliest_record():

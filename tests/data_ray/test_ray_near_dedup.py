@@ -64,7 +64,7 @@ def test_band_groups_cover_every_band_once():
 def test_bands_run_as_several_tasks_and_decide_as_locally(tmp_path: Path, local_ray) -> None:
     step = NearDedup(threshold=0.8, ctx=StepContext())
     ids = _stage(tmp_path, step)
-    pairs, tasks = near_candidates(local_ray, step, tmp_path, 3, tasks=3)
+    pairs, tasks = near_candidates(local_ray, step, tmp_path, OFFSETS, tasks=3)
     assert len({task_id for task_id, _ in tasks}) == 3  # three distinct Ray tasks
     assert sorted(b for _, bands in tasks for b in bands) == list(range(step.bands))
     everything = load_keys(tmp_path, 3)

@@ -27,7 +27,7 @@ import numpy as np
 
 from lmforge.data.executor import Decide, decide_in_process, decide_stage, fetcher, key_rows, load_keys
 from lmforge.data.steps import StepContext
-from lmforge.data.steps.dedup import NearDedup
+from lmforge.data.steps.dedup import NearDedup, unique_pairs
 from lmforge.data.worker import Job, is_done, run_job
 from lmforge.errors import RunFailed, UserError
 
@@ -160,7 +160,7 @@ def ray_decide(ray: Any) -> Decide:
         if not isinstance(step, NearDedup):
             return decide_in_process(step, d, n_shards, ids, offsets)
         d, tasks = d.resolve(), max(2, int(ray.cluster_resources().get("CPU", 1)))
-        pairs, _ = near_candidates(ray, step, d, n_shards, tasks)
+        pairs, _ = near_candidates(ray, step, d, offsets, tasks)
         sims = near_similarity(ray, step, d, offsets, pairs, tasks)
         return step.reasons(
             pairs, sims, ids, lambda p: near_similarity(ray, step, d, offsets, p, tasks, floor=0.0)
@@ -175,13 +175,15 @@ def band_groups(bands: int, tasks: int) -> list[list[int]]:
 
 
 def near_candidates(
-    ray: Any, step: NearDedup, d: Path, n_shards: int, tasks: int
+    ray: Any, step: NearDedup, d: Path, offsets: list[int], tasks: int
 ) -> tuple[np.ndarray, list[tuple[str, list[int]]]]:
-    """(candidate pairs of the whole corpus, [(Ray task id, its bands)]): one task per band group."""
+    """(candidate pairs of the whole corpus, [(Ray task id, its bands)]): one task per band group;
+    `offsets` as from `executor.shard_ids`."""
     task = ray.remote(num_cpus=1, max_retries=2)(_band_pairs)
     ref = ray.put(step)
-    done = ray.get([task.remote(ref, d, n_shards, g) for g in band_groups(step.bands, tasks)])
-    pairs = np.unique(np.concatenate([p for _, _, p in done] + [np.empty((0, 2), dtype=np.int64)]), axis=0)
+    groups = band_groups(step.bands, tasks)
+    done = ray.get([task.remote(ref, d, len(offsets) - 1, g) for g in groups])
+    pairs = unique_pairs([p for _, _, p in done], offsets[-1])
     return pairs, [(t, b) for t, b, _ in done]
 
 

@@ -9,7 +9,6 @@ similarity of a list of pairs), and `reasons` (connected components of the verif
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,17 +16,12 @@ import numpy as np
 import rensa
 
 from lmforge.data.steps.base import GlobalStep
-
-_PUNCT = re.compile(r"[^\w\s]+")
-# the ASCII characters that are neither \w nor \s: on ASCII text (most text) str.translate removes them
-# ~15x faster than the regex, and split() then gives the same words
-_ASCII_PUNCT = {c: " " for c in range(128) if not re.match(r"[\w\s]", chr(c))}
+from lmforge.data.steps.shingle_hash import ngram_hashes, punct_to_space, word_hashes
 
 
 def dedup_words(text: str) -> list[str]:
     """The words of `normalize_for_dedup(text)`: `"Hi, 2 You!"` -> ["hi", "2", "you"]."""
-    low = text.lower()
-    return (low.translate(_ASCII_PUNCT) if low.isascii() else _PUNCT.sub(" ", low)).split()
+    return punct_to_space(text).split()
 
 
 def normalize_for_dedup(text: str) -> str:
@@ -92,8 +86,8 @@ class NearDedup(GlobalStep):
         super().__init__(**kw)
         if verify not in ("exact", "estimate"):
             raise ValueError(f"verify must be exact or estimate, got {verify!r}")
-        if not 1 <= ngram < len(_TAG):
-            raise ValueError(f"ngram must be between 1 and {len(_TAG) - 1}, got {ngram}")
+        if not 1 <= ngram < 64:  # shingle_hash has 64 position weights
+            raise ValueError(f"ngram must be between 1 and 63, got {ngram}")
         self.threshold, self.ngram, self.num_perm, self.verify = threshold, ngram, num_perm, verify
         # aim 0.2 below: at 0.8, 25 bands x 5 rows miss 1 pair in 20,000 at jaccard 0.8 (14 x 9 would miss 1 in 8)
         aim = max(threshold - 0.2, 0.3) if verify == "exact" else threshold
@@ -109,23 +103,25 @@ class NearDedup(GlobalStep):
 
     def shingle_hashes(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(flat, offsets): the 64-bit hashes of text i's shingles are flat[offsets[i]:offsets[i + 1]]."""
-        return ngram_hashes([dedup_words(t) for t in texts], self.ngram)
+        return ngram_hashes(*word_hashes(texts), self.ngram)
 
     def keys(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.empty((0, self.num_perm), dtype=np.uint32)
-        flat, offsets = self.shingle_hashes(texts)
-        m = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-            flat, offsets.astype(np.uint64), self.num_perm, self.ctx.seed
-        )
-        return np.asarray(m.to_rows(), dtype=np.uint32)  # (n, num_perm)
+        out = np.empty((len(texts), self.num_perm), dtype=np.uint32)  # (n, num_perm)
+        for i in range(0, len(texts), 2048):  # in batches: shingle_hash's arrays take ~40 bytes per text byte
+            flat, offsets = self.shingle_hashes(texts[i : i + 2048])
+            m = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+                flat, offsets.astype(np.uint64), self.num_perm, self.ctx.seed
+            )
+            out[i : i + 2048] = m.to_rows()
+        return out
 
     def band_columns(self, bands: Sequence[int]) -> np.ndarray:
         """The signature columns of some LSH bands, in order: with 2 rows, bands [0, 2] -> [0, 1, 4, 5]."""
         return (np.asarray(bands, dtype=np.int64)[:, None] * self.rows + np.arange(self.rows)).ravel()
 
     def candidates(self, band_keys: np.ndarray) -> np.ndarray:
-        """(m, 2) pairs (earlier, later) that share at least one band, each pair once. `band_keys` holds
+        """(m, 2) pairs (earlier, later) that share at least one band, each pair once: in each band, a
+        record pairs with the earliest and with the previous record of the same band key. `band_keys` holds
         the columns of any subset of the bands, `keys[:, self.band_columns(bands)]`: (n, len(bands) * rows)."""
         n = len(band_keys)
         pairs = [np.empty((0, 2), dtype=np.int64)]
@@ -137,9 +133,11 @@ class NearDedup(GlobalStep):
             new_run = np.concatenate([[True], ~same])  # (n,) True where a run of equal bands starts
             run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
             dup_pos = np.nonzero(~new_run)[0]
-            # each later member of a run pairs with the run's earliest record
+            # each later member of a run pairs with the run's earliest record and with the one before it:
+            # a chain a ~ b ~ c in one bucket, where a and c are too far apart, still links c (through b)
             pairs.append(np.stack([order[run_start[dup_pos]], order[dup_pos]], axis=1))
-        return np.unique(np.concatenate(pairs), axis=0)
+            pairs.append(np.stack([order[dup_pos - 1], order[dup_pos]], axis=1))
+        return unique_pairs(pairs, n)
 
     def similarity(
         self,
@@ -201,52 +199,13 @@ class NearDedup(GlobalStep):
 
 
 _MIX = np.random.default_rng(0).integers(1, 2**63, size=256, dtype=np.uint64) | np.uint64(1)
-# an n-gram's hash mixes its words' hashes, each times the odd weight of its position, plus a tag for its
-# length (n, or fewer words for a short text): "a b" and "b a" differ, and a 2-word text is no 5-gram
-_WEIGHT, _TAG = np.random.default_rng(1).integers(1, 2**63, size=(2, 64), dtype=np.uint64) | np.uint64(1)
 
 
-def ngram_hashes(docs: list[list[str]], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hashes of each word list's n-grams, vectorised: each word is hashed once (by rensa, with a
-    fixed seed: the same in every process), each n-gram combines n word hashes. A list shorter than n
-    words is one shingle. Returns (flat, offsets): list i's hashes are flat[offsets[i]:offsets[i + 1]].
-
-    >>> flat, offsets = ngram_hashes([["a", "b", "c"], ["x"]], 2)   # ("a b", "b c"), ("x",)
-    >>> offsets.tolist(), len(flat)
-    ([0, 2, 3], 3)
-    """
-    lens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))  # (D,)
-    words = [w for ws in docs for w in ws]
-    h = np.array(rensa.RMinHash.hash_token_sets([words])[0] if words else [], dtype=np.uint64)  # (N,)
-    starts = np.cumsum(lens) - lens  # (D,) first word of each list
-    offsets = np.concatenate([[0], np.cumsum(np.maximum(lens - n + 1, 1))])  # (D + 1,)
-    out = np.empty(offsets[-1], dtype=np.uint64)
-    # full n-grams: word position p starts one when its list has n - 1 more words after it
-    acc = np.full(len(h), _TAG[n])
-    padded = np.concatenate([h, np.zeros(n, dtype=np.uint64)])
-    for k in range(n):
-        acc += padded[k : k + len(h)] * _WEIGHT[k]  # wraps mod 2**64 on purpose
-    doc = np.repeat(np.arange(len(docs)), lens)  # (N,) list of each word
-    pos = np.arange(len(h)) - starts[doc]  # (N,) position in its list
-    ok = pos <= (lens - n)[doc]
-    out[offsets[doc[ok]] + pos[ok]] = acc[ok]
-    # lists shorter than n words: one shingle of all their words (maybe none)
-    short = np.nonzero(lens < n)[0]
-    acc_short = _TAG[lens[short]]
-    for k in range(n - 1):
-        has = lens[short] > k
-        acc_short[has] += h[starts[short][has] + k] * _WEIGHT[k]
-    out[offsets[short]] = acc_short
-    return _mix64(out), offsets
-
-
-def _mix64(z: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads the linear combination's bits before MinHash permutes them."""
-    z = z ^ (z >> np.uint64(30))
-    z = z * np.uint64(0xBF58476D1CE4E5B9)
-    z = z ^ (z >> np.uint64(27))
-    z = z * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def unique_pairs(pairs: list[np.ndarray], n: int) -> np.ndarray:
+    """Each pair of records once, sorted, from several (m, 2) lists over n records: [[0, 2], [0, 1]] and
+    [[0, 2]] -> [[0, 1], [0, 2]]. (np.unique(axis=0) does the same ~5x slower: it sorts rows as records.)"""
+    pair_id = np.unique(np.concatenate([*pairs, np.empty((0, 2), dtype=np.int64)]) @ np.array([n, 1]))
+    return np.stack(np.divmod(pair_id, max(n, 1)), axis=1)  # back from earlier * n + later
 
 
 def components(n: int, edges: np.ndarray) -> np.ndarray:
