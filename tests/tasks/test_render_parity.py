@@ -75,7 +75,8 @@ JINJA_FEATURES = (
     "{% if m['role'] == 'system' and m['content'] == 'boom' %}{{ raise_exception('no boom') }}{% endif %}"
     "{% if loop.index > 4 %}{% break %}{% endif %}"
     "{%- set ns.n = ns.n + 1 %}\n"
-    "    {% if true %}<{{ m['role'] }}>{% endif %}{{ m | tojson }}{{ dict(a=1) | tojson }}{{ eos_token }}\n"
+    "    {% if true %}<{{ m['role'] }}>{% endif %}{{ m | tojson }}{{ dict(a=1) | tojson }}"
+    "{% generation %}{{ eos_token }}{% endgeneration %}\n"
     "{% endfor %}"
     "{% if add_generation_prompt %}<assistant n={{ ns.n }} y={{ strftime_now('%Y')|length }}>{% endif %}"
 )
@@ -83,7 +84,7 @@ JINJA_FEATURES = (
 
 def test_transformers_jinja_environment_is_the_same(llama_tok):
     """trim/lstrip blocks, loopcontrols, namespace, dict, tojson (no HTML escaping, unicode kept),
-    strftime_now, raise_exception: the same globals and filters as apply_chat_template."""
+    strftime_now, raise_exception, {% generation %}: the same environment as apply_chat_template."""
     ensure_chat_template(llama_tok, JINJA_FEATURES)
     messages = [SYS, U1, {"role": "user", "content": "<b>&'\"</b> ü"}, A1, U2, A2]
     for gen in (False, True):
