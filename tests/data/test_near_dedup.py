@@ -82,6 +82,15 @@ def test_keys_are_the_same_in_another_process():
     assert np.array_equal(np.load(io.BytesIO(out)), step.keys(texts))
 
 
+def test_a_texts_keys_do_not_depend_on_its_batch():
+    step = NearDedup(ctx=StepContext())
+    texts = _texts(30)  # ASCII texts, then non-ASCII ones at the end
+    batch = step.keys(texts)
+    for i in (0, 5, 40, len(texts) - 3, len(texts) - 1):
+        assert np.array_equal(step.keys([texts[i]])[0], batch[i])
+    assert np.array_equal(step.keys(texts[:40]), batch[:40])  # an all-ASCII batch takes no other path
+
+
 def test_band_subsets_give_the_same_candidates_as_all_bands():
     step = NearDedup(threshold=0.8, ctx=StepContext())
     keys = step.keys(_texts(90))

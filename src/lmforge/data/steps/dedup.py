@@ -2,8 +2,9 @@
 order, so the first occurrence is kept and the reject names it: `near-duplicate of a.jsonl:17 (jaccard 0.86)`.
 
 near_dedup's decision is three functions that the local executor runs in one process and the Ray executor
-spreads over tasks: `candidates` (pairs sharing an LSH band, for any subset of the bands), `verify` (the
-similarity of a list of pairs), and `reasons` (connected components of the verified pairs, earliest kept).
+spreads over tasks: `candidates` (pairs sharing an LSH band, for any subset of the bands), `similarity`
+(of a list of pairs), and `reasons` (connected components of the verified pairs, earliest kept). The
+shingles are hashed in numpy (shingle_hash.py) and signed by rensa.
 """
 
 from __future__ import annotations
