@@ -125,7 +125,46 @@ def _plain(messages: Messages) -> bool:
 def encode_prompt(tokenizer: Any, messages: Messages) -> list[int]:
     """Token ids of a conversation up to and including the assistant header (what generation continues)."""
     text = render(tokenizer, messages, add_generation_prompt=True)
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+    return token_ids(tokenizer, [text])[0]
+
+
+def token_ids(tokenizer: Any, texts: list[str], add_special_tokens: bool = False) -> list[list[int]]:
+    """`tokenizer(texts, add_special_tokens=...)["input_ids"]`, in one batched call.
+
+    For transformers' plain fast tokenizer in its default state (no truncation, padding or split special
+    tokens, which its __call__ would set first) this makes the Rust call __call__ makes, as
+    `encode_batch_fast`: the same ids without the character offsets __call__ also computes and converts
+    (a quarter of the tokenising time). Any other tokenizer goes through __call__.
+
+    >>> token_ids(tok, ["Hi", "Yo<|im_end|>"])  # doctest: +SKIP
+    [[28120], [56, 78, 2]]
+    """
+    if not texts:
+        return []
+    if _plain_fast(tokenizer):
+        encodings = tokenizer.backend_tokenizer.encode_batch_fast(
+            texts, add_special_tokens=add_special_tokens
+        )
+        return [e.ids for e in encodings]
+    return tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"]
+
+
+def _plain_fast(tokenizer: Any) -> bool:
+    try:
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    except ImportError:  # transformers 4.x: its fast tokenizer class has another name; use __call__
+        return False
+    if not isinstance(tokenizer, TokenizersBackend):
+        return False
+    backend = tokenizer.backend_tokenizer
+    return (
+        type(tokenizer)._encode_plus is TokenizersBackend._encode_plus  # no model-specific encoding
+        and hasattr(backend, "encode_batch_fast")
+        and backend.truncation is None
+        and backend.padding is None
+        and bool(getattr(backend, "encode_special_tokens", False))
+        == bool(getattr(tokenizer, "split_special_tokens", False))
+    )
 
 
 def to_messages(prompt: str | Messages, system: str | None = None) -> Messages:
@@ -173,7 +212,7 @@ def encode_chat(
     ([1, 9690, ..., 1, 520, 9531, 198, 56, 78, 2, 198], [-100, ..., -100, 56, 78, 2, -100])
     """
     pieces = chat_texts(tokenizer, messages, train_on_prompt)
-    ids = tokenizer(pieces, add_special_tokens=False)["input_ids"]
+    ids = token_ids(tokenizer, pieces)
     return chat_labels(tokenizer, messages, ids, train_on_prompt)
 
 

@@ -171,3 +171,31 @@ def test_builtin_model_renders_and_encodes_like_the_reference():
     task = get_task(TaskConfig(type="sft"))
     records = RECORDS["sft"] * 3
     assert task.encode_batch(records, tok, 4096)[0] == [_reference_example(task, r, tok) for r in records]
+
+
+TEXTS = ["Hi", "", "Grüße 🙂\n\n", " leading space", "two  spaces\tand tab", "end"]
+
+
+def test_token_ids_equal_the_tokenizer_call(tok):
+    from lmforge.templates import _plain_fast, token_ids
+
+    texts = [*TEXTS, f"{tok.eos_token}x{tok.eos_token}\n"]
+    assert _plain_fast(tok)  # the fixtures take the direct path
+    for special in (False, True):
+        assert token_ids(tok, texts, special) == tok(texts, add_special_tokens=special)["input_ids"]
+    assert token_ids(tok, []) == []
+
+
+def test_token_ids_leave_other_tokenizer_states_to_the_call(llama_tok):
+    """Truncation on the Rust tokenizer (__call__ turns it off) and split special tokens."""
+    from lmforge.templates import _plain_fast, token_ids
+
+    text = [f"a b c d e f g {llama_tok.eos_token}"]
+    llama_tok.backend_tokenizer.enable_truncation(3)
+    assert not _plain_fast(llama_tok)
+    whole = token_ids(llama_tok, text)
+    assert len(whole[0]) > 3 and whole == llama_tok(text, add_special_tokens=False)["input_ids"]
+    llama_tok.split_special_tokens = True
+    assert not _plain_fast(llama_tok)
+    split = token_ids(llama_tok, text)
+    assert split != whole and split == llama_tok(text, add_special_tokens=False)["input_ids"]

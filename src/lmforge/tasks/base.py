@@ -11,7 +11,7 @@ from typing import Any
 
 from lmforge.config import TaskConfig
 from lmforge.errors import UserError
-from lmforge.templates import Messages, chat_labels, chat_texts, render, to_messages
+from lmforge.templates import Messages, chat_labels, chat_texts, render, to_messages, token_ids
 
 Example = dict[str, Any]
 
@@ -78,7 +78,7 @@ class Task:
         """Encode many records with one call of the fast tokenizer; counts of truncated/dropped/no_loss."""
         texts = [self.texts(r, tokenizer) for r in records]
         flat = [t for ts in texts for t in ts]
-        ids = tokenizer(flat, add_special_tokens=self.add_special_tokens)["input_ids"] if flat else []
+        ids = token_ids(tokenizer, flat, self.add_special_tokens)
         out: list[Example | None] = []
         counts: Counter = Counter()
         pos = 0
