@@ -1,6 +1,7 @@
 """Run a tiny LoRA training in its own process (for the kill -9 / resume test).
 
-usage: python resume_script.py MODEL OUT [--resume] [--slow-after N]
+usage: python resume_script.py MODEL OUT [--resume] [--slow-after N] [--distributed ddp|fsdp]
+(also under torchrun: every process runs this script)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lmforge.train import train  # noqa: E402
 def main() -> None:
     model, out = sys.argv[1], sys.argv[2]
     slow_after = int(sys.argv[sys.argv.index("--slow-after") + 1]) if "--slow-after" in sys.argv else None
+    strategy = sys.argv[sys.argv.index("--distributed") + 1] if "--distributed" in sys.argv else "ddp"
     cfg = make_cfg(
         model,
         out,
@@ -30,6 +32,7 @@ def main() -> None:
         "model.lora.dropout=0.1",
         "train.warmup_steps=2",
         "train.lr=1e-3",
+        f"train.distributed={strategy}",
     )
     data = (fake_examples(40, vocab=250, seed=5), fake_examples(8, vocab=250, seed=6))
 

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -17,37 +18,48 @@ SCRIPT = Path(__file__).parent / "resume_script.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def _run(model: str, out: Path, *extra: str) -> subprocess.Popen:
+def _run(model: str, out: Path, *extra: str, processes: int = 1) -> subprocess.Popen:
+    launch = [sys.executable]
+    if processes > 1:  # torchrun runs the script in every process; its own process group is killed whole
+        launch += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     return subprocess.Popen(
-        [sys.executable, str(SCRIPT), model, str(out), *extra],
+        [*launch, str(SCRIPT), model, str(out), *extra],
         env=ENV,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
+
+
+def _kill_after_checkpoint(proc: subprocess.Popen, marker: Path) -> None:
+    deadline = time.time() + 180
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), proc.stderr.read()
+    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and every training process
+    assert proc.wait() == -signal.SIGKILL
+
+
+def _assert_same_adapter(ref_dir: Path, got_dir: Path) -> None:
+    ref = load_file(str(ref_dir / "final" / "adapter_model.safetensors"))
+    got = load_file(str(got_dir / "final" / "adapter_model.safetensors"))
+    assert ref.keys() == got.keys() and ref
+    for name in ref:
+        assert torch.equal(ref[name], got[name]), name
 
 
 def test_kill9_then_resume_equals_uninterrupted(tiny_model, tmp_path):
     reference = _run(tiny_model, tmp_path / "ref")
     killed = _run(tiny_model, tmp_path / "run", "--slow-after", "6")
-    marker = tmp_path / "run" / "checkpoints" / "step-6"
-    deadline = time.time() + 120
-    while not marker.exists() and killed.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    assert marker.exists(), killed.stderr.read()
-    os.kill(killed.pid, signal.SIGKILL)
-    assert killed.wait() == -signal.SIGKILL
+    _kill_after_checkpoint(killed, tmp_path / "run" / "checkpoints" / "step-6")
     assert not (tmp_path / "run" / "final").exists()
 
     resumed = _run(tiny_model, tmp_path / "run", "--resume")
     assert resumed.wait() == 0, resumed.stderr.read()
     assert reference.wait() == 0, reference.stderr.read()
 
-    ref = load_file(str(tmp_path / "ref" / "final" / "adapter_model.safetensors"))
-    got = load_file(str(tmp_path / "run" / "final" / "adapter_model.safetensors"))
-    assert ref.keys() == got.keys() and ref
-    for name in ref:
-        assert torch.equal(ref[name], got[name]), name
+    _assert_same_adapter(tmp_path / "ref", tmp_path / "run")
     steps = [
         json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     ]
@@ -56,3 +68,18 @@ def test_kill9_then_resume_equals_uninterrupted(tiny_model, tmp_path):
     )  # each step once (0: baseline val); rows logged after step-6 by the killed run dropped
     kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert kept == ["step-6", "step-9"]  # keep: 2
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_kill9_then_resume_equals_uninterrupted(tiny_llama, tmp_path, strategy):
+    """The same with 2 processes: every rank's RNG, the sampler position and (FSDP) the gathered optimizer
+    state come back; resumed with the same world size, the weights end bit-identical."""
+    reference = _run(tiny_llama, tmp_path / "ref", "--distributed", strategy, processes=2)
+    assert reference.wait() == 0, reference.stderr.read()[-3000:]  # one torch job at a time on 2 cores
+    killed = _run(tiny_llama, tmp_path / "run", "--distributed", strategy, "--slow-after", "6", processes=2)
+    _kill_after_checkpoint(killed, tmp_path / "run" / "checkpoints" / "step-6")
+    resumed = _run(tiny_llama, tmp_path / "run", "--distributed", strategy, "--resume", processes=2)
+    assert resumed.wait() == 0, resumed.stderr.read()[-3000:]
+    _assert_same_adapter(tmp_path / "ref", tmp_path / "run")
+    meta = json.loads((tmp_path / "run" / "final" / "lmforge.json").read_text())
+    assert (meta["processes"], meta["sharded"], meta["metrics"]["steps"]) == (2, strategy == "fsdp", 12)

@@ -55,8 +55,8 @@ def atomic_dir(target: Path, write: Any) -> Path:
 
 def save_checkpoint(
     run_dir: Path,
-    model: torch.nn.Module,
-    optimizer: Any,
+    tensors: dict[str, torch.Tensor],
+    optimizer_state: dict[str, Any],
     scheduler: Any,
     state: TrainState,
     config_yaml: str,
@@ -66,12 +66,13 @@ def save_checkpoint(
 ) -> Path:
     """Write checkpoints/step-N atomically and drop all but the last `keep`.
 
-    `rngs` holds every process's RNG state, by rank (default: this process's only).
+    `tensors` and `optimizer_state` come from `distributed.trainable_tensors` / `optimizer_state` (gathered
+    when the model is sharded); `rngs` holds every process's RNG state, by rank (default: this process's).
     """
 
     def write(tmp: Path) -> None:
-        save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        save_file(tensors, str(tmp / "trainable.safetensors"))
+        torch.save(optimizer_state, tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         if scaler is not None:
             torch.save(scaler.state_dict(), tmp / "scaler.pt")
@@ -89,12 +90,10 @@ def load_checkpoint(
     path: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any, scaler: Any = None, rank: int = 0
 ) -> TrainState:
     """Restore weights, optimizer, scheduler, this rank's RNG; return the saved TrainState."""
-    tensors = load_file(str(path / "trainable.safetensors"))
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, value in tensors.items():
-            params[name].copy_(value)
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
+    from lmforge.train.distributed import load_optimizer_state, load_trainable
+
+    load_trainable(model, load_file(str(path / "trainable.safetensors")))
+    load_optimizer_state(model, optimizer, torch.load(path / "optimizer.pt", weights_only=False))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
     if scaler is not None and (path / "scaler.pt").is_file():
         scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=False))
@@ -108,11 +107,6 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     folder = Path(run_dir) / "checkpoints"
     found = [(int(m.group(1)), p) for p in folder.glob("step-*") if (m := _STEP.match(p.name)) and p.is_dir()]
     return [p for _, p in sorted(found)]
-
-
-def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The tensors training changes, by parameter name (shared tensors appear once)."""
-    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
 
 
 def rng_state() -> dict[str, Any]:
@@ -130,13 +124,22 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_model_folder(target: Path, model: Any, tokenizer: Any, extra: dict[str, Any] | None = None) -> Path:
+def save_model_folder(
+    target: Path,
+    model: Any,
+    tokenizer: Any,
+    extra: dict[str, Any] | None = None,
+    state: dict[str, torch.Tensor] | None = None,
+) -> Path:
     """A folder plain transformers (+ peft for an adapter) loads: weights, tokenizer with its chat template,
-    generation config, and lmforge.json (`extra`). Written atomically."""
+    generation config, and lmforge.json (`extra`). Written atomically. `state`: the gathered state dict of a
+    sharded model (`distributed.full_state`); None reads the model's own."""
     from lmforge.templates import ensure_chat_template
 
     def write(tmp: Path) -> None:
-        model.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(
+            tmp, safe_serialization=True, **({} if state is None else {"state_dict": state})
+        )
         ensure_chat_template(tokenizer).save_pretrained(tmp)
         generation_config(model, tokenizer).save_pretrained(tmp)
         if extra is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -12,8 +12,15 @@ from lmforge.train.loss import count_targets, loss_sum
 
 
 @torch.no_grad()
-def eval_loss(model: Any, batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, float]:
+def eval_loss(
+    model: Any,
+    batches: Iterable[dict[str, torch.Tensor]],
+    forward: Callable[[dict[str, torch.Tensor]], torch.Tensor] | None = None,
+) -> dict[str, float]:
     """Mean CE per label token (per row for a classifier) over all batches, and its perplexity.
+
+    `forward(batch)` returns the summed CE (default `loss_sum(model, batch)`); the trainer passes its loss
+    module, through which a sharded (FSDP) model must be called.
 
     >>> eval_loss(model, [collate(val_examples[:8], pad_id)])  # doctest: +SKIP
     {'loss': 2.31, 'perplexity': 10.07, 'tokens': 412}
@@ -26,7 +33,7 @@ def eval_loss(model: Any, batches: Iterable[dict[str, torch.Tensor]]) -> dict[st
         batch = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
         n = count_targets(batch)
         if n:
-            total += float(loss_sum(model, batch))
+            total += float(forward(batch) if forward else loss_sum(model, batch))
             count += n
     model.train(was_training)
     loss = total / count if count else float("nan")

@@ -21,6 +21,7 @@ from lmforge.config import ExperimentConfig
 from lmforge.errors import RunFailed, UserError
 from lmforge.train.batches import count_tokens, epoch_batches, eval_batches, steps_per_epoch, windows
 from lmforge.train.checkpoint import TrainState, list_checkpoints, rng_state, save_checkpoint
+from lmforge.train.distributed import no_sync, optimizer_state, trainable_tensors
 from lmforge.train.evaluation import eval_loss
 from lmforge.train.loss import count_targets, loss_sum
 from lmforge.train.metrics import MetricsLog, peak_mem_mb, progress_bar
@@ -138,7 +139,8 @@ def backward_window(acc: Any, model: Any, window: list[dict[str, torch.Tensor]])
     total = torch.zeros((), device=acc.device)
     model.train()
     for i, batch in enumerate(window):
-        with nullcontext() if i == len(window) - 1 else acc.no_sync(model):
+        # autocast here too: an FSDP-sharded module is not prepared (wrapped) by Accelerate
+        with nullcontext() if i == len(window) - 1 else no_sync(acc, model), acc.autocast():
             part = model(batch)
             acc.backward(part * scale)
         total += part.detach()
@@ -175,16 +177,19 @@ def after_step(run: Run, bar: Any) -> None:
 
 
 def save(run: Run) -> None:
-    """Checkpoint on the main process, with every process's RNG state (dropout masks differ by rank)."""
+    """Checkpoint on the main process, with every process's RNG state (dropout masks differ by rank).
+
+    Every process gathers (a sharded model's tensors and optimizer state live on all of them)."""
     from accelerate.utils import gather_object
 
     acc, t = run.accelerator, run.cfg.train
     rngs = gather_object([rng_state()]) if acc.num_processes > 1 else [rng_state()]
+    tensors, optim = trainable_tensors(run.model), optimizer_state(run.model, run.optimizer)
     if acc.is_main_process:
         save_checkpoint(
             run.out,
-            run.model,
-            run.optimizer,
+            tensors,
+            optim,
             run.scheduler,
             run.state,
             run.config_yaml,
@@ -234,9 +239,8 @@ def baseline_eval(run: Run) -> None:
 
 def _val_loss(run: Run) -> dict[str, float]:
     with run.accelerator.autocast():
-        return eval_loss(
-            run.model, eval_batches(run.val_units, run.cfg.train.batch_size, run.collate, run.pad_id)
-        )
+        batches = eval_batches(run.val_units, run.cfg.train.batch_size, run.collate, run.pad_id)
+        return eval_loss(run.wrapped, batches, forward=run.wrapped)
 
 
 def plan_steps(n_units: int, cfg: ExperimentConfig, world: int) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from lmforge.config import ExperimentConfig, load_config
 from lmforge.errors import UserError
 from lmforge.train.batches import Collate
 from lmforge.train.checkpoint import list_checkpoints, load_checkpoint, save_model_folder
+from lmforge.train.distributed import full_state, is_sharded, shard, use_fsdp
 from lmforge.train.loop import Callback, LossModule, Run, plan_steps, run_loop
 from lmforge.train.metrics import MetricsLog
 
@@ -132,11 +133,14 @@ def setup_run(
         raise UserError(f"no training examples: {Path(cfg.data.output_dir) / 'train.jsonl'} is empty")
     labels = _labels(cfg, train_ex, from_data=data is None)
     model = build_model(cfg, tokenizer, labels)
-    optimizer = build_optimizer(model, cfg.train)
+    if use_fsdp(cfg, accelerator):  # sharded before the optimizer sees the parameters
+        wrapped = shard(LossModule(model), model, accelerator.device)
+        optimizer = accelerator.prepare(build_optimizer(model, cfg.train))
+    else:
+        wrapped, optimizer = accelerator.prepare(LossModule(model), build_optimizer(model, cfg.train))
     units, val_units = to_units(train_ex, cfg), to_units(val_ex, cfg)
     total, per_epoch = plan_steps(len(units), cfg, accelerator.num_processes)
     scheduler = build_scheduler(optimizer, cfg.train, total)
-    wrapped, optimizer = accelerator.prepare(LossModule(model), optimizer)
     out.mkdir(parents=True, exist_ok=True)
     config_yaml = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
     if accelerator.is_main_process:
@@ -240,6 +244,8 @@ def _metadata(run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
         "labels": _id2label(run.model),
         "config": run.cfg.to_dict(),
         "data_fingerprint": run.fingerprint,
+        "processes": run.accelerator.num_processes,
+        "sharded": is_sharded(run.model),  # FSDP
         "metrics": metrics,
     }
 
@@ -250,12 +256,14 @@ def _id2label(model: Any) -> list[str] | None:
 
 
 def save_best(run: Run) -> None:
+    state = full_state(run.model)  # every process takes part in gathering a sharded model
     if run.accelerator.is_main_process:
         save_model_folder(
             run.out / "best",
             run.model,
             run.tokenizer,
             _metadata(run, {"step": run.state.step, "val_loss": run.state.best_val}),
+            state,
         )
     run.accelerator.wait_for_everyone()
 
@@ -273,7 +281,8 @@ def finish(run: Run) -> dict[str, Any]:
         "best_step": st.best_step,
         "stopped_early": run.stop,
     }
+    state = full_state(run.model)
     if run.accelerator.is_main_process:
-        save_model_folder(run.out / "final", run.model, run.tokenizer, _metadata(run, metrics))
+        save_model_folder(run.out / "final", run.model, run.tokenizer, _metadata(run, metrics), state)
     run.accelerator.wait_for_everyone()
     return metrics
