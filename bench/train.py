@@ -5,8 +5,9 @@ warmup 3%, one epoch (so the same trained tokens), bf16 autocast on CPU. Global 
 takes `batch` padded examples per step (DataCollatorForSeq2Seq, as the transformers docs show); the two
 packers take `rows` bins of `max_seq_len` tokens, about the same tokens per step. The baselines keep
 their other defaults (TRL: bfd packing, padding-free, gradient checkpointing on).
-Timed: from the records on disk to the trained model (tokenising and model load included). Then one
-shared function computes every model's val loss on the same val set (token-weighted mean CE).
+Timed: from the records on disk to the trained model (tokenising and model load included), with no
+evaluation inside (lmforge gets no val split). Then one shared function computes every model's val loss
+on the same val set (token-weighted mean CE).
 
     python -m bench.train --train 144 --val 32 --reps 2
 """
@@ -39,6 +40,9 @@ def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
     from lmforge.config import ExperimentConfig
 
     out = _fresh(p, "lmforge")
+    # the baselines evaluate nothing while timed; without val.jsonl lmforge skips its step-0 and final val
+    # loss too (the val loss of every side is computed afterwards by the same function)
+    (out / "data" / "val.jsonl").unlink(missing_ok=True)
     cfg = ExperimentConfig.model_validate(
         {
             "name": "bench",
@@ -67,7 +71,7 @@ def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
     from peft import AutoPeftModelForCausalLM
 
     model = AutoPeftModelForCausalLM.from_pretrained(str(out / "run" / "final"))
-    return _result(p, secs, model, metrics["steps"], own_val=metrics.get("val_loss"))
+    return _result(p, secs, model, metrics["steps"])
 
 
 def run_hf(p: dict[str, Any]) -> dict[str, Any]:
@@ -195,10 +199,8 @@ def _peft(model: Any) -> Any:
     )
 
 
-def _result(
-    p: dict[str, Any], secs: float, model: Any, steps: int, own_val: float | None = None
-) -> dict[str, Any]:
-    res = {
+def _result(p: dict[str, Any], secs: float, model: Any, steps: int) -> dict[str, Any]:
+    return {
         "seconds": secs,
         "steps": steps,
         "label_tokens_per_s": p["label_tokens"] / secs,
@@ -206,9 +208,6 @@ def _result(
         "mfu_bf16": 6 * p["n_params"] * p["input_tokens"] / secs / p["peak_bf16"],
         "val_loss": val_loss(model, p),
     }
-    if own_val is not None:
-        res["own_val_loss"] = own_val
-    return res
 
 
 def bench_train(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -69,7 +70,8 @@ def test_cache_rebuilt_on_any_change(tmp_path, tiny_llama, change, monkeypatch):
         monkeypatch.setattr("lmforge.__version__", "9.9.9")
     examples, stats = tokenize_split_info(_cfg(tiny_llama, tmp_path, *overrides), "train", tok)
     assert "cached" not in stats and stats["fingerprint"] != base["fingerprint"]
-    assert _cache_dirs(tmp_path) == [stats["fingerprint"]]  # the superseded cache of the split is gone
+    # the superseded cache stays as one of the split's two newest older ones (removal: test below)
+    assert _cache_dirs(tmp_path) == sorted([stats["fingerprint"], base["fingerprint"]])
     if change == "template":
         assert tok.decode(examples[0]["input_ids"]).count("Q: Question number 0?") == 1
 
@@ -183,10 +185,17 @@ def test_new_cache_removes_only_the_splits_own_stale_caches(tmp_path, tiny_llama
     fake.mkdir()
     (fake / "meta.json").write_text(json.dumps({"split": "train", "fingerprint": "something else"}))
 
-    _, new = tokenize_split_info(_cfg(tiny_llama, tmp_path, "train.max_seq_len=40"), "train", tok)
+    os.utime(cache / old["fingerprint"] / "meta.json", (1e9, 1e9))  # oldest, with no mtime ties
+    newer = []
+    for n in (40, 41, 42):  # the two newest older caches stay, so alternating settings reuse theirs
+        _, info = tokenize_split_info(_cfg(tiny_llama, tmp_path, f"train.max_seq_len={n}"), "train", tok)
+        newer.append(info["fingerprint"])
+        os.utime(cache / info["fingerprint"] / "meta.json", (1e9 + n, 1e9 + n))  # no mtime ties
     left = sorted(p.name for p in cache.iterdir())
     assert old["fingerprint"] not in left
-    assert sorted([new["fingerprint"], val["fingerprint"], *keep, "README.txt", fake.name]) == left
+    assert sorted([*newer, val["fingerprint"], *keep, "README.txt", fake.name]) == left
+    _, info = tokenize_split_info(_cfg(tiny_llama, tmp_path, "train.max_seq_len=41"), "train", tok)
+    assert info["cached"] is True
     again, stats = tokenize_split_info(_cfg(tiny_llama, tmp_path), "val", tok)  # val's cache was kept
     assert stats["cached"] is True and len(again) == 3
 

@@ -38,6 +38,7 @@ PARALLEL_MIN = 2_000
 PROGRESS_MIN = 5_000  # a progress bar for splits at least this large
 FORMAT = 2  # bump when the encoding changes within one lmforge version, so old caches are not reused
 CACHE_NAME = re.compile(r"[0-9a-f]{16}")  # a cache folder is named by its fingerprint
+KEEP_OTHER_CACHES = 2  # a split's older tokenised caches kept beside the newest
 _WORKER: tuple[Any, Any] = (None, None)  # (task, tokenizer) in a pool process, set when it starts
 
 
@@ -222,26 +223,31 @@ def _write(folder: Path, examples: list[dict], stats: dict[str, Any]) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def remove_stale(folder: Path, split: str) -> list[str]:
-    """Remove the split's other caches beside `folder` (just written); returns their names.
+def remove_stale(folder: Path, split: str, keep: int = KEEP_OTHER_CACHES) -> list[str]:
+    """Remove the split's other caches beside `folder` (just written) but the `keep` newest; returns their
+    names. Keeping a few lets settings that alternate (a tune trial's max_seq_len, a base and a fine-tuned
+    tokenizer in eval) read their caches back instead of tokenising every time.
 
     Only lmforge's own caches go: a folder named by a fingerprint whose meta.json names that fingerprint
     and this split. Each is first renamed away (atomic), so a reader sees a whole cache or none, and a
     reader that loses the race tokenises anew; two runs removing the same cache do not collide.
 
-    >>> remove_stale(Path("data/tokenized/0123456789abcdef"), "train")  # doctest: +SKIP
+    >>> remove_stale(Path("data/tokenized/0123456789abcdef"), "train", keep=0)  # doctest: +SKIP
     ['fedcba9876543210']
     """
-    removed = []
+    own = []
     for old in folder.parent.iterdir():
         if old.name == folder.name or not CACHE_NAME.fullmatch(old.name):
             continue
         try:
             meta = json.loads((old / "meta.json").read_text(encoding="utf-8"))
+            written = (old / "meta.json").stat().st_mtime
         except (OSError, ValueError):
             continue  # not a whole cache (or not ours): leave it
-        if not isinstance(meta, dict) or meta.get("split") != split or meta.get("fingerprint") != old.name:
-            continue
+        if isinstance(meta, dict) and meta.get("split") == split and meta.get("fingerprint") == old.name:
+            own.append((written, old))
+    removed = []
+    for _, old in sorted(own, reverse=True)[keep:]:
         trash = Path(tempfile.mkdtemp(prefix=".stale-", dir=folder.parent)) / old.name
         try:
             os.rename(old, trash)

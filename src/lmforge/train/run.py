@@ -123,7 +123,7 @@ def setup_run(
 
     from lmforge.models import load_tokenizer, pad_token_id
     from lmforge.train.optim import build_optimizer, build_scheduler
-    from lmforge.train.setup import build_model
+    from lmforge.train.setup import build_model, speed_up_on_cpu
 
     accelerator = _accelerator(cfg)
     set_seed(cfg.seed)
@@ -133,6 +133,7 @@ def setup_run(
         raise UserError(f"no training examples: {Path(cfg.data.output_dir) / 'train.jsonl'} is empty")
     labels = _labels(cfg, train_ex, from_data=data is None)
     model = build_model(cfg, tokenizer, labels)
+    speed_up_on_cpu(model, accelerator.mixed_precision, sharded=use_fsdp(cfg, accelerator))
     if use_fsdp(cfg, accelerator):  # sharded before the optimizer sees the parameters
         wrapped = shard(LossModule(model), model, accelerator.device)
         optimizer = accelerator.prepare(build_optimizer(model, cfg.train))

@@ -139,3 +139,54 @@ def _load_base(cfg: ExperimentConfig, head: str, num_labels: int) -> torch.nn.Mo
         device_map={"": 0},
         **extra,
     )
+
+
+class FastDropout(torch.nn.Module):
+    """Dropout whose mask comes from 16-bit random integers instead of `bernoulli_`, which on CPUs took a
+    quarter of a LoRA step of the built-in model (profiled: 7 LoRA inputs per layer, each a fresh mask).
+    p is rounded to a multiple of 1/32768 and kept values are scaled by 1 / (1 - that p): unbiased.
+
+    >>> FastDropout(0.05).p
+    0.04998779296875
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.cut = round(p * 32768)
+        self.p = self.cut / 32768
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.cut == 0:
+            return x
+        r = torch.empty(x.shape, dtype=torch.int16, device=x.device).random_()  # uniform on 0..32767
+        return x * (r >= self.cut).to(x.dtype) * (1.0 / (1.0 - self.p))
+
+
+def speed_up_on_cpu(model: torch.nn.Module, mixed_precision: str, sharded: bool) -> None:
+    """Two CPU speed-ups for LoRA training that leave the maths alone (no-ops on GPUs, for a full fine-tune):
+
+    - under bf16 autocast, frozen linear weights are stored in bf16: autocast casts them to bf16 before every
+      matmul anyway, a copy of the whole model per forward (same values, so the same losses; half the
+      memory). Not for weights tied to the input embedding (the lookup is not autocast) and not when FSDP
+      shards the model (one dtype per sharded unit);
+    - LoRA dropout uses `FastDropout`.
+    """
+    if torch.cuda.is_available() or not hasattr(model, "peft_config"):
+        return
+    embedding = model.get_input_embeddings().weight
+    for module in model.modules():
+        drop = getattr(module, "lora_dropout", None)
+        if isinstance(drop, torch.nn.ModuleDict):
+            for name, d in drop.items():
+                if isinstance(d, torch.nn.Dropout):
+                    drop[name] = FastDropout(d.p)
+        weight = getattr(module, "weight", None)
+        if (
+            mixed_precision == "bf16"
+            and not sharded
+            and (isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D")  # GPT-2's linear
+            and weight is not None
+            and not weight.requires_grad
+            and weight is not embedding
+        ):
+            weight.data = weight.data.to(torch.bfloat16)
