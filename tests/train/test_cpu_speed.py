@@ -17,6 +17,8 @@ def test_fast_dropout_rate_scale_and_seed():
     x = torch.ones(2_000_000)
     y = drop(x)
     assert abs(float((y == 0).float().mean()) - 0.05) < 1e-3
+    lanes = (y == 0).float().view(-1, 4).mean(0)  # each of the four 16-bit lanes of a random int64
+    assert all(abs(float(rate) - 0.05) < 2e-3 for rate in lanes), lanes
     assert abs(float(y.mean()) - 1.0) < 2e-3  # unbiased
     kept = torch.unique(y)
     assert kept[0] == 0.0 and len(kept) == 2 and abs(float(kept[1]) - 1.0 / (1.0 - drop.p)) < 1e-6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -142,9 +143,10 @@ def _load_base(cfg: ExperimentConfig, head: str, num_labels: int) -> torch.nn.Mo
 
 
 class FastDropout(torch.nn.Module):
-    """Dropout whose mask comes from 16-bit random integers instead of `bernoulli_`, which on CPUs took a
-    quarter of a LoRA step of the built-in model (profiled: 7 LoRA inputs per layer, each a fresh mask).
-    p is rounded to a multiple of 1/32768 and kept values are scaled by 1 / (1 - that p): unbiased.
+    """Dropout whose mask comes from 64-bit random integers cut into four 16-bit lanes, instead of
+    `bernoulli_` (a quarter of a LoRA step of the built-in model on CPUs, profiled: 7 LoRA inputs per layer,
+    each a fresh mask). torch's generator costs the same per element whatever the dtype, so one int64 per 4
+    values is ~8x cheaper. p is rounded to a multiple of 1/32768, kept values scaled by 1 / (1 - that p).
 
     >>> FastDropout(0.05).p
     0.04998779296875
@@ -154,12 +156,19 @@ class FastDropout(torch.nn.Module):
         super().__init__()
         self.cut = round(p * 32768)
         self.p = self.cut / 32768
+        # random_() on int64 is uniform on 0..2^63-1: three lanes uniform on the int16 range, and the lane
+        # holding the top bits (the last on a little-endian machine) uniform on 0..32767
+        full, top = -32768 + 2 * self.cut, self.cut
+        lanes = [full, full, full, top] if sys.byteorder == "little" else [top, full, full, full]
+        self.register_buffer("limits", torch.tensor(lanes, dtype=torch.int16), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.cut == 0:
             return x
-        r = torch.empty(x.shape, dtype=torch.int16, device=x.device).random_()  # uniform on 0..32767
-        return x * (r >= self.cut).to(x.dtype) * (1.0 / (1.0 - self.p))
+        n = x.numel()
+        words = torch.empty(-(-n // 4), dtype=torch.int64, device=x.device).random_()
+        keep = (words.view(torch.int16).view(-1, 4) >= self.limits).view(-1)[:n].view(x.shape)
+        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
 
 def speed_up_on_cpu(model: torch.nn.Module, mixed_precision: str, sharded: bool) -> None:
