@@ -160,7 +160,8 @@ class FastDropout(torch.nn.Module):
         # holding the top bits (the last on a little-endian machine) uniform on 0..32767
         full, top = -32768 + 2 * self.cut, self.cut
         lanes = [full, full, full, top] if sys.byteorder == "little" else [top, full, full, full]
-        self.register_buffer("limits", torch.tensor(lanes, dtype=torch.int16), persistent=False)
+        # a plain attribute, not a buffer: DDP would broadcast a buffer, and gloo has no int16
+        self.limits = torch.tensor(lanes, dtype=torch.int16)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.cut == 0:
