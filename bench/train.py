@@ -98,20 +98,7 @@ def run_hf(p: dict[str, Any]) -> dict[str, Any]:
         remove_columns=ds.column_names,
     )
     model = _peft(AutoModelForCausalLM.from_pretrained(p["model_dir"]))
-    args = TrainingArguments(
-        output_dir=str(out / "run"),
-        per_device_train_batch_size=p["batch"],
-        learning_rate=p["lr"],
-        num_train_epochs=1,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.03,
-        bf16=True,
-        use_cpu=True,
-        logging_steps=5,
-        save_strategy="no",
-        report_to="none",
-        seed=0,
-    )
+    args = TrainingArguments(per_device_train_batch_size=p["batch"], **_trainer_args(p, out))
     trainer = Trainer(
         model=model,
         args=args,
@@ -143,20 +130,10 @@ def run_trl(p: dict[str, Any]) -> dict[str, Any]:
         ]
     )
     args = SFTConfig(
-        output_dir=str(out / "run"),
         per_device_train_batch_size=p["rows"],
-        learning_rate=p["lr"],
-        num_train_epochs=1,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.03,
-        bf16=True,
-        use_cpu=True,
-        logging_steps=5,
-        save_strategy="no",
-        report_to="none",
-        seed=0,
         packing=True,
         max_length=p["max_seq_len"],
+        **_trainer_args(p, out),
     )
     peft_cfg = LoraConfig(
         r=LORA["r"],
@@ -178,6 +155,23 @@ def run_trl(p: dict[str, Any]) -> dict[str, Any]:
 
 
 VARIANTS = {"lmforge": run_lmforge, "hf_trainer": run_hf, "trl_sft": run_trl}
+
+
+def _trainer_args(p: dict[str, Any], out: Path) -> dict[str, Any]:
+    """The TrainingArguments both baselines share (SFTConfig extends them), so they train alike."""
+    return {
+        "output_dir": str(out / "run"),
+        "learning_rate": p["lr"],
+        "num_train_epochs": 1,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": 0.03,
+        "bf16": True,
+        "use_cpu": True,
+        "logging_steps": 5,
+        "save_strategy": "no",
+        "report_to": "none",
+        "seed": 0,
+    }
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list]:

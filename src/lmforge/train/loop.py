@@ -21,7 +21,7 @@ from lmforge.config import ExperimentConfig
 from lmforge.errors import RunFailed, UserError
 from lmforge.train.batches import count_tokens, epoch_batches, eval_batches, steps_per_epoch, windows
 from lmforge.train.checkpoint import TrainState, list_checkpoints, rng_state, save_checkpoint
-from lmforge.train.distributed import no_sync, optimizer_state, trainable_tensors
+from lmforge.train.distributed import is_sharded, no_sync, optimizer_state, trainable_tensors
 from lmforge.train.evaluation import eval_loss
 from lmforge.train.loss import count_targets, loss_sum
 from lmforge.train.metrics import MetricsLog, peak_mem_mb, progress_bar
@@ -179,12 +179,13 @@ def after_step(run: Run, bar: Any) -> None:
 def save(run: Run) -> None:
     """Checkpoint on the main process, with every process's RNG state (dropout masks differ by rank).
 
-    Every process gathers (a sharded model's tensors and optimizer state live on all of them)."""
+    A sharded model's tensors and optimizer state live on every process, so then all of them gather."""
     from accelerate.utils import gather_object
 
     acc, t = run.accelerator, run.cfg.train
     rngs = gather_object([rng_state()]) if acc.num_processes > 1 else [rng_state()]
-    tensors, optim = trainable_tensors(run.model), optimizer_state(run.model, run.optimizer)
+    if acc.is_main_process or is_sharded(run.model):
+        tensors, optim = trainable_tensors(run.model), optimizer_state(run.model, run.optimizer)
     if acc.is_main_process:
         save_checkpoint(
             run.out,

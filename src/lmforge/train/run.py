@@ -133,8 +133,9 @@ def setup_run(
         raise UserError(f"no training examples: {Path(cfg.data.output_dir) / 'train.jsonl'} is empty")
     labels = _labels(cfg, train_ex, from_data=data is None)
     model = build_model(cfg, tokenizer, labels)
-    speed_up_on_cpu(model, accelerator.mixed_precision, sharded=use_fsdp(cfg, accelerator))
-    if use_fsdp(cfg, accelerator):  # sharded before the optimizer sees the parameters
+    fsdp = use_fsdp(cfg, accelerator)
+    speed_up_on_cpu(model, accelerator.mixed_precision, sharded=fsdp)
+    if fsdp:  # sharded before the optimizer sees the parameters
         wrapped = shard(LossModule(model), model, accelerator.device)
         optimizer = accelerator.prepare(build_optimizer(model, cfg.train))
     else:
