@@ -27,7 +27,7 @@ BOUNDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}  # annotated_types const
 HEADER = """# YAML reference
 
 Every key of an experiment YAML, with its type, default and meaning. Generated from the pydantic models in
-`src/lmforge/config.py` by `python scripts/yaml_reference.py`; a test fails when this file is stale, so edit
+`src/lmforge/config/` by `python scripts/yaml_reference.py`; a test fails when this file is stale, so edit
 the `description=` texts there, not this file.
 
 Keys are dotted paths: `train.lr: 1e-4` in the YAML, or `train.lr=1e-4` as a command-line override.

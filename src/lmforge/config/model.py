@@ -1,0 +1,65 @@
+"""`task:` and `model:` — what is trained, and on which pretrained model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from lmforge.config.base import Section
+
+
+class TaskConfig(Section):
+    type: Literal["causal_lm", "sft", "classification", "qa", "summarization"] = Field(
+        "sft",
+        description="What is trained: causal_lm (every token), sft (answers), classification, qa or summarization.",
+    )
+    head: Literal["lm", "classifier"] = Field(
+        "lm",
+        description="Classification only: lm (the model writes the label word) or classifier (a linear head on the last token).",
+    )  # classification only
+    labels: list[str] | None = Field(
+        None, description="Classification label set; null = the sorted distinct labels of train.jsonl."
+    )  # classification label set; None = read from the train split
+    template: str | None = Field(
+        None, description="User-message template with {field} slots; null = the task's default prompt."
+    )  # prompt template with {field} slots; None = the task's default
+    chat_template: str | None = Field(
+        None, description="Jinja chat template that replaces the tokenizer's; saved with the trained model."
+    )  # Jinja chat template replacing the tokenizer's; saved with the model
+    system: str | None = Field(
+        None, description="System message added to every example (a record's own system wins)."
+    )  # system message added to every example
+    train_on_prompt: bool = Field(
+        False, description="Put loss on the prompt tokens too, not only on the answers."
+    )
+    truncate: Literal["left", "right", "drop"] = Field(
+        "right",
+        description="Examples longer than train.max_seq_len: keep the start (right), the end (left), or drop them.",
+    )
+
+
+class LoraConfig(Section):
+    r: int = Field(16, gt=0, description="LoRA rank.")
+    alpha: float = Field(32, description="LoRA scaling numerator (the update is scaled by alpha / r).")
+    dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input.")
+    target: Literal["all-linear"] | list[str] = Field(
+        "all-linear", description="Modules that get adapters: all-linear, or a list of module names."
+    )
+    dora: bool = Field(False, description="Use DoRA (weight-decomposed LoRA).")
+
+
+class ModelConfig(Section):
+    name: str = Field(
+        "smollm2-135m-instruct",
+        description="Model to fine-tune: the alias smollm2-135m-instruct, a local Hugging Face folder, a .gguf file or a hub id.",
+    )  # alias, local HF folder, .gguf file or hub id
+    lora: LoraConfig | None = Field(
+        default_factory=LoraConfig,
+        description="LoRA adapter settings; null = full fine-tune of every weight.",
+    )  # None = full fine-tune
+    trust_remote_code: bool = Field(False, description="Allow the model folder's own Python code to run.")
+    quantize: Literal["4bit", "8bit"] | None = Field(
+        None,
+        description="Load the base model in 4 or 8 bit (QLoRA); needs CUDA and bitsandbytes; null = no quantization.",
+    )  # QLoRA; needs CUDA + bitsandbytes

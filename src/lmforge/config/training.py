@@ -1,0 +1,99 @@
+"""`train:`, `eval:` and `tune:` — optimisation, scoring and the hyper-parameter search."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from lmforge.config.base import Section
+
+
+class EarlyStoppingConfig(Section):
+    patience: int = Field(
+        3, ge=1, description="Evaluations without an improvement of val loss before training stops."
+    )  # evaluations without improvement of val loss
+    min_delta: float = Field(0.0, description="Smallest decrease of val loss that counts as an improvement.")
+
+
+class TrainConfig(Section):
+    output_dir: str | None = Field(
+        None, description="Run folder (checkpoints, metrics, final model, eval, report); null = runs/<name>."
+    )  # default: runs/<name>
+    epochs: float = Field(1, gt=0, description="Passes over the train split (fractions allowed).")
+    max_steps: int | None = Field(
+        None, gt=0, description="Optimizer steps to run; wins over epochs; null = from epochs."
+    )  # optimizer steps; wins over epochs
+    batch_size: int = Field(
+        8, gt=0, description="Sequences per optimizer micro-step, per process."
+    )  # per process
+    grad_accum: int = Field(1, gt=0, description="Micro-steps accumulated per optimizer step.")
+    lr: float = Field(2.0e-4, gt=0, description="Peak learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    scheduler: Literal["constant", "linear", "cosine"] = Field(
+        "cosine", description="Learning-rate schedule after warmup."
+    )
+    warmup_ratio: float = Field(0.03, ge=0, lt=1, description="Share of the steps spent warming up linearly.")
+    warmup_steps: int | None = Field(
+        None, ge=0, description="Warmup steps; wins over warmup_ratio; null = from warmup_ratio."
+    )  # wins over warmup_ratio
+    max_grad_norm: float | None = Field(1.0, description="Gradient clipping norm; null = no clipping.")
+    max_seq_len: int = Field(
+        512, gt=0, description="Tokens per sequence; longer examples are truncated (task.truncate)."
+    )
+    packing: bool = Field(
+        True, description="Pack several examples into one sequence (block-diagonal attention, no cross-talk)."
+    )
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="Training precision; auto = bf16 where fast, fp16 on older GPUs, else fp32."
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass to save memory."
+    )
+    log_every: int = Field(10, gt=0, description="Steps between lines of metrics.jsonl.")
+    eval_every: int = Field(
+        50, ge=0, description="Steps between val-loss evaluations; 0 = only at the end."
+    )  # 0 = only at the end
+    save_every: int = Field(100, gt=0, description="Steps between checkpoints.")
+    keep: int = Field(2, ge=1, description="Checkpoints kept (older ones are deleted; best/ is kept apart).")
+    early_stopping: EarlyStoppingConfig | None = Field(
+        default_factory=EarlyStoppingConfig,
+        description="Stop when val loss stops improving; null = never stop early.",
+    )
+    num_processes: int = Field(
+        1, ge=1, description="Processes (devices) to train on; more than 1 launches distributed training."
+    )
+    distributed: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="Strategy with several processes: ddp or fsdp."
+    )
+
+
+class EvalConfig(Section):
+    split: Literal["val", "test"] = Field("test", description="Split that lmforge eval scores.")
+    batch_size: int = Field(8, gt=0, description="Records per batch when scoring and generating.")
+    generate_n: int = Field(
+        32, ge=0, description="Records sampled for generation metrics (ROUGE, exact match, ...)."
+    )  # records sampled for generation metrics
+    max_new_tokens: int = Field(128, gt=0, description="Token limit of each generation in eval.")
+    extra_metrics: list[Literal["bleu", "chrf"]] = Field(
+        default_factory=list, description="Additional generation metrics: bleu, chrf (sacrebleu)."
+    )
+
+
+class TuneConfig(Section):
+    space: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Search space: dotted config key -> one distribution: {log_uniform: [low, high]}, uniform, int, log_int, or {choice: [values]}.",
+    )
+    n_trials: int = Field(10, gt=0, description="Trials to run.")
+    timeout: float | None = Field(
+        None, description="Stop starting trials after this many seconds; null = no limit."
+    )  # seconds
+    metric: str = Field("val_loss", description="Metric the search optimises.")
+    direction: Literal["minimize", "maximize"] = Field(
+        "minimize", description="Whether the metric is minimised or maximised."
+    )
+    pruner: Literal["median", "hyperband", "none"] = Field(
+        "median", description="Stops unpromising trials early, judged on val loss."
+    )
+    sampler: Literal["tpe", "random"] = Field("tpe", description="How the next trial's values are chosen.")
