@@ -172,8 +172,33 @@ class DataConfig(Section):
         description="Extra train records made after the split (eda, paraphrase); null = none (see docs/prepare.md).",
     )
     stats: StatsConfig = Field(default_factory=StatsConfig, description="What stats.json counts.")
+    min_kept: int | float | None = Field(
+        None,
+        ge=0,
+        description="Fewest records a run may keep, else it fails (exit 1): a share of the records read (0.5) or a count (1000); null = at least one.",
+    )
 
     @field_validator("steps", mode="before")
     @classmethod
     def _on_key(cls, steps: Any) -> Any:
         return _yaml_on_key(steps)
+
+    @field_validator("steps")
+    @classmethod
+    def _known_steps(cls, steps: list[StepSpec]) -> list[StepSpec]:
+        # imported here: the step registry pulls numpy and every step module, which only data work needs
+        from lmforge.data.steps import check_steps
+        from lmforge.errors import UserError
+
+        try:
+            check_steps(steps)  # names and option types, from what each step declares
+        except UserError as e:  # passed through pydantic as it is: one line naming data.steps[i].step.option
+            raise UserError(f"config error: {e}") from None
+        return steps
+
+    @field_validator("min_kept")
+    @classmethod
+    def _share_or_count(cls, v: int | float | None) -> int | float | None:
+        if isinstance(v, float) and v > 1:
+            raise ValueError("a share of the records read is at most 1; a count is a whole number")
+        return v

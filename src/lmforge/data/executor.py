@@ -20,7 +20,19 @@ from typing import Any
 import numpy as np
 
 from lmforge.data.steps import STEPS, GlobalStep, StepContext, build_steps, parse_spec
-from lmforge.data.worker import Job, die_with_parent, is_done, run_job, stage_dir
+from lmforge.data.worker import (
+    MAX_STEP_ERRORS,
+    Job,
+    die_with_parent,
+    is_done,
+    log_error,
+    run_job,
+    stage_dir,
+    step_bug,
+    summary,
+    too_many_errors,
+)
+from lmforge.errors import RunFailed, UserError
 
 
 def plan_stages(specs: list[Any]) -> list[list[Any]]:
@@ -60,7 +72,13 @@ def decide_global(
     t0 = time.perf_counter()
     step = build_steps([spec], ctx)[0]
     ids, offsets = shard_ids(d, n_shards)
-    drops = (decide or decide_in_process)(step, d, n_shards, ids, offsets) if ids else {}
+    try:
+        drops = (decide or decide_in_process)(step, d, n_shards, ids, offsets) if ids else {}
+    except (UserError, RunFailed):
+        raise
+    except Exception as e:  # the decision sees keys and texts only: an exception is the step's bug
+        log_error(work, f"step '{step.label}' deciding over {len(ids)} records", e)
+        raise step_bug(step.label, f"{summary(e)} deciding over {len(ids)} records", work) from None
     per_shard: dict[str, dict[str, str]] = {}
     bounds = np.asarray(offsets)
     for g, reason in sorted(drops.items()):
@@ -142,6 +160,20 @@ def fetcher(d: Path, offsets: list[int], step: Any) -> Callable[[list[int]], dic
     return fetch
 
 
+def check_step_errors(work: str, stage: int, n_shards: int) -> None:
+    """After a stage: a step that raised on more than MAX_STEP_ERRORS records in all shards together stops
+    the run (a shard stops on its own count; this catches errors spread over many shards)."""
+    totals: dict[int, list[Any]] = {}
+    for i in range(n_shards):
+        shard = json.loads((stage_dir(work, stage) / f"{i}.stats.json").read_text())
+        for j, st in enumerate(shard["steps"]):
+            if st.get("errors"):
+                totals.setdefault(j, [0, st["label"], st["first_error"]])[0] += st["errors"]
+    for n, label, first in totals.values():
+        if n > MAX_STEP_ERRORS:
+            raise too_many_errors(label, n, first, work)
+
+
 def decide_stage(
     work: str, k: int, n_jobs: int, specs: list[Any], ctx: StepContext, decide: Decide | None = None
 ) -> tuple[Any, str | None]:
@@ -182,10 +214,11 @@ def run_stages(
                     run_job(job)
                     bar.update(1)
             bar.close()
+            check_step_errors(work, k, len(jobs))
             stats, name = decide_stage(work, k, len(jobs), specs, ctx)
             global_stats.append(stats)
             prev_global = name or prev_global
     finally:
-        if pool is not None:
-            pool.shutdown()
+        if pool is not None:  # after a failed job, the shards not started are dropped, not run
+            pool.shutdown(cancel_futures=True)
     return global_stats

@@ -25,7 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from lmforge.data.executor import Decide, decide_in_process, decide_stage, fetcher, key_rows, load_keys
+from lmforge.data.executor import (
+    Decide,
+    check_step_errors,
+    decide_in_process,
+    decide_stage,
+    fetcher,
+    key_rows,
+    load_keys,
+)
 from lmforge.data.steps import StepContext
 from lmforge.data.steps.dedup import NearDedup, unique_pairs
 from lmforge.data.worker import Job, is_done, run_job
@@ -137,7 +145,7 @@ def _run(
         pending = [task.remote(j) for j in todo]
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
-            ray.get(ready)  # re-raises a job's error here
+            _get(ray, ready, pending)
             bar.update(len(ready))
         bar.close()
         missing = [j.shard_index for j in jobs if not is_done(work, k, j.shard_index)]
@@ -146,10 +154,24 @@ def _run(
                 f"stage {k + 1}: Ray tasks finished but shards {missing[:5]} have no results in "
                 f"{work}; on a cluster, data.output_dir must be on a filesystem shared by all nodes"
             )
+        check_step_errors(work, k, len(jobs))
         stats, name = decide_stage(work, k, len(jobs), specs, ctx, ray_decide(ray))
         global_stats.append(stats)
         prev_global = name or prev_global
     return global_stats
+
+
+def _get(ray: Any, ready: list[Any], pending: list[Any]) -> None:
+    """A job's result; a job that stopped the run (a step's bug, a bad option) raises its own one-line
+    error here, not Ray's wrapper with the remote traceback, and the other jobs are cancelled."""
+    try:
+        ray.get(ready)
+    except ray.exceptions.RayTaskError as e:
+        for ref in pending:
+            ray.cancel(ref)
+        if isinstance(e.cause, (RunFailed, UserError)):
+            raise e.cause from None
+        raise
 
 
 def ray_decide(ray: Any) -> Decide:

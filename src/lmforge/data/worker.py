@@ -5,6 +5,10 @@ Files of stage k, shard i, in the work folder: s{k}/{i}.kept.jsonl, .rejects.jso
 .keys.npy + .ids.json (when a dedup step ends the stage), .split.npy + .strata.json (last stage), .done.
 Each is written to a temporary name and renamed, and .done comes last: a killed worker leaves no
 half-file that a rerun would trust.
+
+A step that raises `BadRecord` rejects the record with its message. Any other exception is a bug in the
+step: the record is rejected as `error in step (...)`, its traceback appended to data.output_dir/errors.log,
+and once a step has raised on more than MAX_STEP_ERRORS records the run stops (RunFailed, exit 1).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import traceback
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,9 +30,13 @@ from lmforge.data.record import Record, to_record
 from lmforge.data.sources import Shard
 from lmforge.data.split import split_hash
 from lmforge.data.stats import TextStats, length_bin, new_step_stats, reason_key
-from lmforge.data.steps import GlobalStep, Step, StepContext, build_steps
+from lmforge.data.steps import BadRecord, GlobalStep, Step, StepContext, build_steps
+from lmforge.errors import RunFailed
 
 BATCH = 512  # records per batch: big enough for the vectorised steps, small enough to stream
+# records a step may raise on (each a reject) before the run stops: a few can be a library's edge case,
+# more is a bug that would otherwise silently reject the corpus
+MAX_STEP_ERRORS = 10
 
 
 @dataclass
@@ -142,7 +151,50 @@ def _batches(it: Iterator[Record]) -> Iterator[list[Record]]:
         yield batch
 
 
-def _run_step(step: Step, batch: list[Record], st: dict[str, Any], out: _Out) -> list[Record]:
+def errors_log(work: str) -> Path:
+    """Where step tracebacks go: data.output_dir/errors.log, next to the work folder."""
+    return Path(work).parent / "errors.log"
+
+
+def log_error(work: str, where: str, e: BaseException) -> None:
+    """Append one traceback to errors.log (one write per entry: workers append to the same file)."""
+    entry = f"--- {where} (pid {os.getpid()})\n" + "".join(traceback.format_exception(e))
+    with open(errors_log(work), "a", encoding="utf-8", errors="backslashreplace") as f:
+        f.write(entry)
+
+
+def step_bug(label: str, detail: str, work: str) -> RunFailed:
+    """The one line that stops a run whose step keeps raising.
+
+    >>> str(step_bug("custom (bug.py:f)", "on 11 records, first ZeroDivisionError: division by zero", "o/.work"))
+    "step 'custom (bug.py:f)' raised on 11 records, first ZeroDivisionError: division by zero: a bug ..."
+    """
+    return RunFailed(
+        f"step '{label}' raised {detail}: a bug in the step, not bad data "
+        f"(a step rejects a bad value by raising BadRecord); tracebacks in {errors_log(work)}"
+    )
+
+
+def summary(e: BaseException) -> str:
+    """`ZeroDivisionError: division by zero`, cut at 200 characters."""
+    return f"{type(e).__name__}: {str(e)[:200]}"
+
+
+def _step_error(step: Step, rec: Record, e: Exception, st: dict[str, Any], job: Job) -> str:
+    """Count and log an unexpected exception; the reject reason, or the run stops after too many."""
+    st["errors"] += 1
+    st.setdefault("first_error", f"{summary(e)} on {rec.id}")
+    log_error(job.work, f"step '{step.label}' on record {rec.id}", e)
+    if st["errors"] > MAX_STEP_ERRORS:
+        raise too_many_errors(step.label, st["errors"], st["first_error"], job.work)
+    return f"error in step ({summary(e)})"
+
+
+def too_many_errors(label: str, n: int, first: str, work: str) -> RunFailed:
+    return step_bug(label, f"on {n} records (more than {MAX_STEP_ERRORS}), first {first}", work)
+
+
+def _run_step(step: Step, batch: list[Record], st: dict[str, Any], out: _Out, job: Job) -> list[Record]:
     t0 = time.perf_counter()
     st["in"] += len(batch)
     kept = []
@@ -150,8 +202,10 @@ def _run_step(step: Step, batch: list[Record], st: dict[str, Any], out: _Out) ->
         before = rec.changes
         try:
             verdict = step.process(rec)
-        except Exception as e:  # one bad record must not sink the shard; the reason says what broke
-            verdict = (False, f"error in step ({type(e).__name__}: {str(e)[:200]})")
+        except BadRecord as e:  # the step says the value is bad: a reject like any other
+            verdict = (False, str(e) or "bad record")
+        except Exception as e:  # a bug in the step: a few are rejects, more stop the run
+            verdict = (False, _step_error(step, rec, e, st, job))
         if verdict is True or verdict is None or (isinstance(verdict, tuple) and verdict[0]):
             kept.append(rec)
             st["changed"] += rec.changes != before
@@ -176,6 +230,15 @@ def die_with_parent() -> None:
         pass
 
 
+def _keys(step: GlobalStep, batch: list[Record], job: Job) -> np.ndarray:
+    """A dedup step's keys for a batch; it sees texts only, so an exception is the step's bug: stop."""
+    try:
+        return step.keys([r.text(step.on) for r in batch])
+    except Exception as e:
+        log_error(job.work, f"step '{step.label}' on a batch from {batch[0].id}", e)
+        raise step_bug(step.label, f"{summary(e)} on a batch from {batch[0].id}", job.work) from None
+
+
 def run_job(job: Job) -> None:
     """Run one stage on one shard; a shard already marked done is skipped (resume)."""
     if is_done(job.work, job.stage, job.shard_index):
@@ -190,18 +253,18 @@ def run_job(job: Job) -> None:
         "read_reasons": Counter(),
         "hist_before": Counter(),
         "hist_after": Counter(),
-        "steps": [new_step_stats() for _ in local],
+        "steps": [{**new_step_stats(), "errors": 0, "label": s.label} for s in local],
     }
     keys, ids, hashes, strata = [], [], [], []
     text_stats = TextStats() if job.last else None
     for batch in _batches(_input(job, out, stats)):
         for step, st in zip(local, stats["steps"], strict=True):
-            batch = _run_step(step, batch, st, out)
+            batch = _run_step(step, batch, st, out, job)
         for rec in batch:
             out.kept.write(json.dumps(rec.to_work(), ensure_ascii=False) + "\n")
         if glob is not None and batch:
             t0 = time.perf_counter()
-            keys.append(glob.keys([r.text(glob.on) for r in batch]))
+            keys.append(_keys(glob, batch, job))
             ids.extend(r.id for r in batch)
             stats["global_time_s"] = stats.get("global_time_s", 0.0) + time.perf_counter() - t0
         if text_stats is not None:

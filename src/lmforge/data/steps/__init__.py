@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import difflib
-import inspect
 from typing import Any
 
-from lmforge.data.steps.base import Filter, GlobalStep, Step, StepContext, TextStep
+from lmforge.data.steps.base import BadRecord, Filter, GlobalStep, Step, StepContext, TextStep
 from lmforge.data.steps.c4 import C4
 from lmforge.data.steps.classical import Classical
 from lmforge.data.steps.custom import Custom
@@ -17,6 +16,7 @@ from lmforge.data.steps.gopher import GopherQuality, GopherRepetition
 from lmforge.data.steps.html import StripHtml
 from lmforge.data.steps.language import Language
 from lmforge.data.steps.length import Length
+from lmforge.data.steps.options import check_options
 from lmforge.data.steps.pii import Pii
 from lmforge.data.steps.text import FixUnicode, Normalize
 from lmforge.errors import UserError
@@ -42,7 +42,18 @@ STEPS: dict[str, type[Step]] = {
     )
 }
 
-__all__ = ["STEPS", "Filter", "GlobalStep", "Step", "StepContext", "TextStep", "build_steps", "parse_spec"]
+__all__ = [
+    "STEPS",
+    "BadRecord",
+    "Filter",
+    "GlobalStep",
+    "Step",
+    "StepContext",
+    "TextStep",
+    "build_steps",
+    "check_steps",
+    "parse_spec",
+]
 
 
 def parse_spec(spec: Any) -> tuple[str, dict[str, Any]]:
@@ -56,34 +67,26 @@ def parse_spec(spec: Any) -> tuple[str, dict[str, Any]]:
     raise UserError(f"data.steps: each entry is a step name or {{name: {{options}}}}, got {spec!r}")
 
 
-def build_steps(specs: list[Any], ctx: StepContext) -> list[Step]:
-    """Instantiate the steps; an unknown step or option is a one-line UserError naming the nearest."""
-    steps = []
+def check_steps(specs: list[Any]) -> None:
+    """Every step known and every option known and of its declared type, or a one-line UserError:
+    `data.steps[3].length.min_words: expected an integer or null, got '3' (a string)`."""
     for i, spec in enumerate(specs):
         name, opts = parse_spec(spec)
         if name not in STEPS:
             near = difflib.get_close_matches(name, list(STEPS), n=1)
             hint = f"; did you mean '{near[0]}'?" if near else f"; steps: {', '.join(STEPS)}"
             raise UserError(f"data.steps[{i}]: unknown step '{name}'{hint}")
-        cls = STEPS[name]
-        valid = _options(cls)
-        for key in opts:
-            if key not in valid:
-                near = difflib.get_close_matches(key, valid, n=1)
-                hint = f"; did you mean '{near[0]}'?" if near else f"; options: {', '.join(valid)}"
-                raise UserError(f"data.steps[{i}].{name}: unknown option '{key}'{hint}")
+        check_options(STEPS[name], opts, f"data.steps[{i}].{name}")
+
+
+def build_steps(specs: list[Any], ctx: StepContext) -> list[Step]:
+    """Instantiate the steps (checked first, as above); a value a step refuses is a one-line UserError."""
+    check_steps(specs)
+    steps = []
+    for i, spec in enumerate(specs):
+        name, opts = parse_spec(spec)
         try:
-            steps.append(cls(ctx=ctx, **opts))
+            steps.append(STEPS[name](ctx=ctx, **opts))
         except (TypeError, ValueError) as e:
             raise UserError(f"data.steps[{i}].{name}: {e}") from None
     return steps
-
-
-def _options(cls: type[Step]) -> list[str]:
-    names: list[str] = []
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass):
-            names += [
-                p for p in inspect.signature(klass.__init__).parameters if p not in ("self", "kw", "ctx")
-            ]
-    return list(dict.fromkeys(names))

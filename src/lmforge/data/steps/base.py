@@ -5,6 +5,9 @@
 - `TextStep.apply(text)` rewrites each text field in turn.
 - `GlobalStep` (dedup) needs to see every record: workers compute `keys(texts)` per batch, then the
   executor calls `decide(keys, ids)` once, in input order.
+
+A record a step cannot judge (a value of the wrong shape) is a reject: return `(False, reason)` or raise
+`BadRecord(reason)`. Any other exception is a bug in the step: after a few, the run stops (data/worker.py).
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ def words(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
+class BadRecord(Exception):
+    """A record the step cannot take, e.g. `raise BadRecord("messages is not a list")`: the record is
+    rejected with the message as its reason, and the run goes on."""
+
+
 @dataclass
 class StepContext:
     """What steps may need from the experiment: where inputs live, the model (for token counts), the seed."""
@@ -45,6 +53,11 @@ class Step:
     def __init__(self, on: list[str] | None = None, ctx: StepContext | None = None) -> None:
         self.on = tuple(on) if on else None
         self.ctx = ctx or StepContext()
+
+    @property
+    def label(self) -> str:
+        """How messages name the step: `length`; `custom (clean.py:drop_short)` for a custom one."""
+        return self.name
 
     def process(self, rec: Record) -> Any:
         raise NotImplementedError

@@ -3,6 +3,9 @@
 The function gets the record as a dict (`id`, the task fields, `meta`) and returns:
 True/None (keep), False or `(False, reason)` (drop), or a dict (the record, rewritten).
 A module path ending in .py is loaded from the file, relative to the YAML folder.
+For a record it cannot handle it may raise `lmforge.data.steps.BadRecord("reason")` (a reject); any
+other exception counts as a bug in the function, and a few of them stop the run (docs/prepare.md).
+Only `fn` (and `on`) are checked when the config loads; the file is loaded when prepare starts.
 """
 
 from __future__ import annotations
@@ -41,7 +44,12 @@ class Custom(Step):
 
     def __init__(self, fn: str = "", **kw) -> None:
         super().__init__(**kw)
+        self.spec = fn
         self.fn = load_callable(fn, self.ctx.base_dir)
+
+    @property
+    def label(self) -> str:
+        return f"custom ({self.spec})"
 
     def process(self, rec: Record) -> Any:
         out = self.fn(rec.to_row())
