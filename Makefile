@@ -41,6 +41,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check src tests
+	$(BIN)/python scripts/import_cycles.py
 	$(BIN)/ruff format --check src tests
 
 clean:

@@ -33,7 +33,7 @@ def _fresh(p: dict[str, Any], who: str) -> Path:
 def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
     from lmforge.config import ExperimentConfig
     from lmforge.models import load_tokenizer
-    from lmforge.tokenize import tokenize_split
+    from lmforge.formatting.token_cache import tokenize_split
 
     out = _fresh(p, "lmforge")
     cfg = ExperimentConfig.model_validate(

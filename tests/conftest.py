@@ -16,14 +16,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> str:
-    from lmforge.tiny import build_tiny_llama
+    from tiny_models import build_tiny_llama
 
     return str(build_tiny_llama(tmp_path_factory.mktemp("tiny-llama")))
 
 
 @pytest.fixture(scope="session")
 def tiny_gpt2(tmp_path_factory) -> str:
-    from lmforge.tiny import build_tiny_gpt2
+    from tiny_models import build_tiny_gpt2
 
     return str(build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2")))
 
@@ -37,6 +37,6 @@ def tiny_model(request) -> str:
 @pytest.fixture(scope="session")
 def builtin_model():
     """The built-in SmolLM2-135M-Instruct (model, tokenizer); only for tests marked slow."""
-    from lmforge.generate import load_for_inference
+    from lmforge.inference.generation import load_for_inference
 
     return load_for_inference("smollm2-135m-instruct")

@@ -16,8 +16,8 @@ import pytest
 
 from lmforge.config import load_config
 from lmforge.data.prepare import prepare
-from lmforge.evaluate import evaluate
-from lmforge.train import train
+from lmforge.evaluation.compare import evaluate
+from lmforge.training.run import train
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

@@ -14,6 +14,6 @@ def llama_tok(tiny_llama):
 
 @pytest.fixture
 def gpt2_tok(tiny_gpt2):
-    from lmforge.templates import ensure_chat_template
+    from lmforge.formatting.templates import ensure_chat_template
 
     return ensure_chat_template(load_tokenizer(tiny_gpt2))

@@ -9,8 +9,8 @@ from task_helpers import chatml, expected
 
 from lmforge.config import TaskConfig
 from lmforge.errors import UserError
+from lmforge.formatting.templates import encode_prompt
 from lmforge.tasks import get_task, resolve_labels
-from lmforge.templates import encode_prompt
 
 REC = {"text": "I love this phone", "label": "positive", "id": "r.jsonl:9", "meta": {}}
 LABELS = ["negative", "neutral", "positive"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from lmforge.config import TaskConfig
+from lmforge.formatting.templates import chat_labels, encode_chat, ensure_chat_template, render, renderer
 from lmforge.models import load_tokenizer
 from lmforge.tasks import get_task
-from lmforge.templates import chat_labels, encode_chat, ensure_chat_template, render, renderer
 
 SYS = {"role": "system", "content": "Answer in one line."}
 U1 = {"role": "user", "content": "Hi"}
@@ -99,7 +99,7 @@ def test_transformers_jinja_environment_is_the_same(llama_tok):
 
 def test_unusual_messages_take_transformers_path(llama_tok):
     """None fields (dropped by transformers) and reasoning fields (aliased by it): its own result."""
-    from lmforge.templates import _plain
+    from lmforge.formatting.templates import _plain
 
     messages = [{"role": "user", "content": "x", "name": None}, {"role": "assistant", "content": "y"}]
     assert not _plain(messages) and not _plain([{**U1, "thinking": "hm"}]) and _plain([U1, A1])
@@ -177,7 +177,7 @@ TEXTS = ["Hi", "", "Grüße 🙂\n\n", " leading space", "two  spaces\tand tab",
 
 
 def test_token_ids_equal_the_tokenizer_call(tok):
-    from lmforge.templates import _plain_fast, token_ids
+    from lmforge.formatting.templates import _plain_fast, token_ids
 
     texts = [*TEXTS, f"{tok.eos_token}x{tok.eos_token}\n"]
     assert _plain_fast(tok)  # the fixtures take the direct path
@@ -188,7 +188,7 @@ def test_token_ids_equal_the_tokenizer_call(tok):
 
 def test_token_ids_leave_other_tokenizer_states_to_the_call(llama_tok):
     """Truncation on the Rust tokenizer (__call__ turns it off) and split special tokens."""
-    from lmforge.templates import _plain_fast, token_ids
+    from lmforge.formatting.templates import _plain_fast, token_ids
 
     text = [f"a b c d e f g {llama_tok.eos_token}"]
     llama_tok.backend_tokenizer.enable_truncation(3)

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from task_helpers import expected
 
 from lmforge.config import TaskConfig
-from lmforge.generate import _encode
+from lmforge.formatting.templates import FALLBACK_TEMPLATE, PrefixError, encode_chat, encode_prompt, render
+from lmforge.inference.generation import _encode
 from lmforge.tasks import get_task
-from lmforge.templates import FALLBACK_TEMPLATE, PrefixError, encode_chat, encode_prompt, render
 
 RECORDS = {
     "sft": {"prompt": "Where is the office?", "response": "In Berlin.", "system": "Be brief."},

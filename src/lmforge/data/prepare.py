@@ -46,7 +46,7 @@ def plan(cfg: ExperimentConfig) -> list[Any]:
 
 def _fingerprint(cfg: ExperimentConfig, shards: list[Any]) -> str:
     """Changes when the inputs or the pipeline change; a stale work folder is then discarded."""
-    from lmforge import __version__
+    from lmforge.version import __version__
 
     data = cfg.data.model_dump(mode="json", exclude={"workers", "executor", "ray", "output_dir"})
     files = sorted(
@@ -202,7 +202,7 @@ def _merge(
 
 
 def _manifest(cfg: ExperimentConfig, shards: list[Any], stats: dict[str, Any], fp: str) -> dict[str, Any]:
-    from lmforge import __version__
+    from lmforge.version import __version__
 
     out_dir = Path(cfg.data.output_dir)
     files = {}
@@ -241,7 +241,7 @@ def _progress(quiet: bool) -> Any:
 
 def prepare_cli(args: Any) -> int:
     """CLI handler: `lmforge prepare EXP.yaml [k=v ...]`."""
-    from lmforge.report import write_report_safely
+    from lmforge.reporting import write_report_safely
 
     cfg = load_config(args.config, args.overrides)
     prepare(cfg)

@@ -11,7 +11,7 @@ from typing import Any
 
 from lmforge.config import TaskConfig
 from lmforge.errors import UserError
-from lmforge.templates import Messages, chat_labels, chat_texts, render, to_messages, token_ids
+from lmforge.formatting.templates import Messages, chat_labels, chat_texts, render, to_messages, token_ids
 
 Example = dict[str, Any]
 

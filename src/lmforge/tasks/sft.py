@@ -11,7 +11,7 @@ from typing import Any
 
 from lmforge.errors import UserError
 from lmforge.tasks.base import Task, field, fill
-from lmforge.templates import Messages, to_messages
+from lmforge.formatting.templates import Messages, to_messages
 
 SHAREGPT_ROLES = {
     "human": "user",

@@ -1,4 +1,4 @@
-"""Paraphrases by any model lmforge can load, batched through `lmforge.generate.generate`.
+"""Paraphrases by any model lmforge can load, batched through `lmforge.inference.generation.generate`.
 
 The sampler is seeded once before the batches, so the same seed, model and inputs give the same
 paraphrases on the same machine (CPU kernels; a GPU may differ in the last digits and so in the samples).
@@ -41,7 +41,7 @@ def paraphrase(texts: list[str], cfg: Any, seed: int) -> list[tuple[str, str | N
         return []
     import torch
 
-    from lmforge.generate import generate, load_for_inference
+    from lmforge.inference.generation import generate, load_for_inference
 
     try:
         model, tok = load_for_inference(cfg.model)

@@ -1,0 +1,1 @@
+"""`lmforge export`: model folders that load anywhere (hf.py: plain transformers / peft folders, merged or not)."""

@@ -1,0 +1,1 @@
+"""Using a model: generation with its chat template (generation.py) and batch predictions (prediction.py)."""

@@ -1,0 +1,89 @@
+"""Evaluation sections: the base vs fine-tuned table and sample generations side by side."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lmforge.reporting.load import number
+from lmforge.reporting.sections import LOWER_IS_BETTER, fmt
+
+MAX_CHARS = 1500  # per generation shown; a runaway generation that never stops should not fill a screen
+SAMPLE_FIELDS = [("reference", "reference"), ("base", "base model"), ("finetuned", "fine-tuned")]
+
+
+def better(metric: str, diff: float) -> str:
+    """'better', 'worse' or 'same' for a change `diff` (fine-tuned minus base) of `metric`.
+
+    >>> better("loss", -0.2), better("rouge_l", -0.2), better("accuracy", 0.0)
+    ('better', 'worse', 'same')
+    """
+    if diff == 0 or math.isnan(diff):
+        return "same"
+    lower = any(metric.lower().endswith(s) for s in LOWER_IS_BETTER)
+    return "better" if (diff < 0) == lower else "worse"
+
+
+def eval_table(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Rows metric / base / fine-tuned / difference from eval.json; either column may be absent."""
+    if not result:
+        return None
+    base = result.get("base") if isinstance(result.get("base"), dict) else {}
+    tuned = result.get("finetuned") if isinstance(result.get("finetuned"), dict) else {}
+    names = list(dict.fromkeys([*base, *tuned]))  # base order first, then metrics only the tuned model has
+    rows = []
+    for name in names:
+        b, t = number(base.get(name)), number(tuned.get(name))
+        if b is None and t is None:
+            continue
+        diff = t - b if b is not None and t is not None else None
+        rows.append(
+            {
+                "metric": name,
+                "base": fmt(b),
+                "finetuned": fmt(t),
+                "diff": "" if diff is None else ("+" if diff > 0 else "") + fmt(diff),
+                "verdict": "" if diff is None else better(name, diff),
+            }
+        )
+    if not rows:
+        return None
+    return {
+        "split": result.get("split", ""),
+        "records": fmt(result.get("records")) if number(result.get("records")) is not None else "",
+        "rows": rows,
+    }
+
+
+def samples(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Prompt, then reference / base / fine-tuned next to each other (stacked on a narrow screen)."""
+    present = [(key, title) for key, title in SAMPLE_FIELDS if any(r.get(key) is not None for r in rows)]
+    items = []
+    for r in rows:
+        if r.get("prompt") is None and not any(r.get(k) is not None for k, _ in present):
+            continue
+        items.append(
+            {
+                "prompt": _text(r.get("prompt")),
+                "columns": [
+                    {"title": title, "key": key, "text": _text(r.get(key))} for key, title in present
+                ],
+            }
+        )
+    return {"rows": items, "n_columns": len(present)} if items else None
+
+
+def _text(value: Any) -> str:
+    """Strings as they are; messages or other structures as `role: content` lines."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = "\n".join(
+            f"{m.get('role', '?')}: {m.get('content', '')}" if isinstance(m, dict) else str(m) for m in value
+        )
+    text = str(value)
+    return (
+        text
+        if len(text) <= MAX_CHARS
+        else text[:MAX_CHARS] + f"… [{len(text) - MAX_CHARS:,} more characters]"
+    )

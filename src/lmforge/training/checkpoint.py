@@ -1,0 +1,169 @@
+"""Atomic checkpoints (temp folder, then rename) and model folders (best/, final/).
+
+checkpoints/step-N/ holds everything an exact resume needs:
+  trainable.safetensors  the trained tensors (the adapter, or the whole model for a full fine-tune)
+  optimizer.pt scheduler.pt rng.pt state.json (step, epoch, window, ...) config.yaml
+A folder named step-N is complete by construction: a killed write leaves only a .tmp-step-N folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+_STEP = re.compile(r"^step-(\d+)$")
+
+
+@dataclass
+class TrainState:
+    """Where the run is; saved in every checkpoint."""
+
+    step: int = 0  # optimizer steps done
+    epoch: int = 0  # current epoch
+    window: int = 0  # optimizer steps done inside the current epoch (the sampler position)
+    tokens: int = 0  # input tokens trained on
+    best_val: float | None = None
+    best_step: int | None = None
+    bad_evals: int = 0  # evaluations since the best one (early stopping)
+
+
+def atomic_dir(target: Path, write: Any) -> Path:
+    """Call `write(tmp)` on a fresh temp folder next to `target`, then swap it in with a rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".tmp-{target.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    write(tmp)
+    old = target.parent / f".old-{target.name}"
+    if target.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(target, old)
+    os.rename(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def save_checkpoint(
+    run_dir: Path,
+    tensors: dict[str, torch.Tensor],
+    optimizer_state: dict[str, Any],
+    scheduler: Any,
+    state: TrainState,
+    config_yaml: str,
+    keep: int,
+    scaler: Any = None,
+    rngs: list[dict] | None = None,
+) -> Path:
+    """Write checkpoints/step-N atomically and drop all but the last `keep`.
+
+    `tensors` and `optimizer_state` come from `distributed.trainable_tensors` / `optimizer_state` (gathered
+    when the model is sharded); `rngs` holds every process's RNG state, by rank (default: this process's).
+    """
+
+    def write(tmp: Path) -> None:
+        save_file(tensors, str(tmp / "trainable.safetensors"))
+        torch.save(optimizer_state, tmp / "optimizer.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        if scaler is not None:
+            torch.save(scaler.state_dict(), tmp / "scaler.pt")
+        torch.save({"ranks": rngs or [rng_state()]}, tmp / "rng.pt")
+        (tmp / "state.json").write_text(json.dumps(asdict(state), indent=1), encoding="utf-8")
+        (tmp / "config.yaml").write_text(config_yaml, encoding="utf-8")
+
+    path = atomic_dir(run_dir / "checkpoints" / f"step-{state.step}", write)
+    for old in list_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def load_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: Any, scheduler: Any, scaler: Any = None, rank: int = 0
+) -> TrainState:
+    """Restore weights, optimizer, scheduler, this rank's RNG; return the saved TrainState."""
+    from lmforge.training.distributed import load_optimizer_state, load_trainable
+
+    load_trainable(model, load_file(str(path / "trainable.safetensors")))
+    load_optimizer_state(model, optimizer, torch.load(path / "optimizer.pt", weights_only=False))
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
+    if scaler is not None and (path / "scaler.pt").is_file():
+        scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=False))
+    ranks = torch.load(path / "rng.pt", weights_only=False)["ranks"]
+    set_rng_state(ranks[rank % len(ranks)])  # a run resumed on more processes reuses states
+    return TrainState(**json.loads((path / "state.json").read_text(encoding="utf-8")))
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first."""
+    folder = Path(run_dir) / "checkpoints"
+    found = [(int(m.group(1)), p) for p in folder.glob("step-*") if (m := _STEP.match(p.name)) and p.is_dir()]
+    return [p for _, p in sorted(found)]
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_model_folder(
+    target: Path,
+    model: Any,
+    tokenizer: Any,
+    extra: dict[str, Any] | None = None,
+    state: dict[str, torch.Tensor] | None = None,
+) -> Path:
+    """A folder plain transformers (+ peft for an adapter) loads: weights, tokenizer with its chat template,
+    generation config, and lmforge.json (`extra`). Written atomically. `state`: the gathered state dict of a
+    sharded model (`distributed.full_state`); None reads the model's own."""
+    from lmforge.formatting.templates import ensure_chat_template
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(
+            tmp, safe_serialization=True, **({} if state is None else {"state_dict": state})
+        )
+        ensure_chat_template(tokenizer).save_pretrained(tmp)
+        generation_config(model, tokenizer).save_pretrained(tmp)
+        if extra is not None:
+            (tmp / "lmforge.json").write_text(json.dumps(extra, indent=1, default=str), encoding="utf-8")
+
+    return atomic_dir(Path(target), write)
+
+
+def generation_config(model: Any, tokenizer: Any) -> Any:
+    """The base model's generation config with EOS and pad set, so generations stop (trl #976)."""
+    from transformers import GenerationConfig
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    gen = getattr(base, "generation_config", None) or GenerationConfig()
+    if tokenizer.eos_token_id is not None:
+        eos = gen.eos_token_id if gen.eos_token_id is not None else []
+        eos = eos if isinstance(eos, list) else [eos]
+        gen.eos_token_id = (
+            sorted({*eos, tokenizer.eos_token_id})
+            if len({*eos, tokenizer.eos_token_id}) > 1
+            else tokenizer.eos_token_id
+        )
+    if gen.pad_token_id is None:
+        from lmforge.models import pad_token_id
+
+        gen.pad_token_id = pad_token_id(tokenizer)
+    return gen

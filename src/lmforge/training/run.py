@@ -1,0 +1,201 @@
+"""`lmforge.train(cfg)`: build the run (data, model, optimizer), resume if asked, loop, write final/."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from lmforge.config import ExperimentConfig
+from lmforge.errors import UserError
+from lmforge.training.batches import Collate
+from lmforge.training.checkpoint import list_checkpoints, load_checkpoint
+from lmforge.training.distributed import shard, use_fsdp
+from lmforge.training.loop import plan_steps, run_loop
+from lmforge.training.loss import LossModule
+from lmforge.training.metrics_log import MetricsLog
+from lmforge.training.outputs import finish
+from lmforge.training.state import Callback, Run
+
+Examples = list[dict[str, Any]]
+
+
+def train(
+    cfg: ExperimentConfig,
+    resume: bool = False,
+    *,
+    data: tuple[Examples, Examples] | None = None,
+    collate: Collate | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
+    """Fine-tune as `cfg` says; returns the final metrics (also in final/lmforge.json).
+
+    `data` (train, val examples) and `collate` replace the tokenised splits of `data.output_dir` and the
+    format layer's collate (notebooks, tests).
+    >>> lmforge.train(lmforge.load_config("exp.yaml", ["train.max_steps=30"]))["val_loss"]  # doctest: +SKIP
+    1.87
+    """
+    out = Path(cfg.train.output_dir)
+    checkpoint = _check_run_dir(out, resume)
+    run = setup_run(cfg, out, data, collate, list(callbacks), resume_step=_step_of(checkpoint))
+    if checkpoint is not None:
+        run.state = load_checkpoint(
+            checkpoint,
+            run.model,
+            run.optimizer,
+            run.scheduler,
+            getattr(run.accelerator, "scaler", None),
+            run.accelerator.process_index,
+        )
+    try:
+        run_loop(run)
+    finally:
+        run.log.close()
+    return finish(run)
+
+
+def _check_run_dir(out: Path, resume: bool) -> Path | None:
+    """The checkpoint to resume from; refuses to silently mix a new run into an old run folder."""
+    kept = list_checkpoints(out)
+    if resume:
+        if not kept:
+            raise UserError(f"--resume: no checkpoint in {out / 'checkpoints'} (train.output_dir)")
+        return kept[-1]
+    if kept or (out / "final").exists():
+        raise UserError(f"{out} already holds a run: pass --resume, or set another train.output_dir")
+    return None
+
+
+def _step_of(checkpoint: Path | None) -> int | None:
+    return None if checkpoint is None else int(checkpoint.name.split("-")[1])
+
+
+def setup_run(
+    cfg: ExperimentConfig,
+    out: Path,
+    data: tuple[Examples, Examples] | None,
+    collate: Collate | None,
+    callbacks: list[Callback],
+    resume_step: int | None,
+) -> Run:
+    """Accelerator, seed, tokenizer, examples, model, optimizer and schedule, in that order."""
+    from accelerate.utils import set_seed
+
+    from lmforge.models import load_tokenizer, pad_token_id
+    from lmforge.training.optim import build_optimizer, build_scheduler
+    from lmforge.training.setup import build_model, speed_up_on_cpu
+
+    accelerator = _accelerator(cfg)
+    set_seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model.name, cfg.model.trust_remote_code)
+    train_ex, val_ex = data if data is not None else load_examples(cfg, tokenizer)
+    if not train_ex:
+        raise UserError(f"no training examples: {Path(cfg.data.output_dir) / 'train.jsonl'} is empty")
+    labels = _labels(cfg, train_ex, from_data=data is None)
+    model = build_model(cfg, tokenizer, labels)
+    fsdp = use_fsdp(cfg, accelerator)
+    speed_up_on_cpu(model, accelerator.mixed_precision, sharded=fsdp)
+    if fsdp:  # sharded before the optimizer sees the parameters
+        wrapped = shard(LossModule(model), model, accelerator.device)
+        optimizer = accelerator.prepare(build_optimizer(model, cfg.train))
+    else:
+        wrapped, optimizer = accelerator.prepare(LossModule(model), build_optimizer(model, cfg.train))
+    units, val_units = to_units(train_ex, cfg), to_units(val_ex, cfg)
+    total, per_epoch = plan_steps(len(units), cfg, accelerator.num_processes)
+    scheduler = build_scheduler(optimizer, cfg.train, total)
+    out.mkdir(parents=True, exist_ok=True)
+    config_yaml = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    if accelerator.is_main_process:
+        (out / "config.yaml").write_text(config_yaml, encoding="utf-8")
+    pad_id = pad_token_id(tokenizer)
+    return Run(
+        cfg=cfg,
+        out=out,
+        accelerator=accelerator,
+        model=model,
+        wrapped=wrapped,
+        tokenizer=tokenizer,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        units=units,
+        val_units=val_units,
+        collate=collate or _format_collate(),
+        pad_id=pad_id,
+        total_steps=total,
+        epoch_steps=per_epoch,
+        log=MetricsLog(out, resume_step, accelerator.is_main_process),
+        config_yaml=config_yaml,
+        callbacks=callbacks,
+        fingerprint=data_fingerprint(train_ex, val_ex),
+    )
+
+
+def _accelerator(cfg: ExperimentConfig) -> Any:
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    from lmforge.training.setup import resolve_precision
+
+    precision = resolve_precision(cfg.train.precision)
+    if "LOCAL_RANK" not in os.environ:  # a second run in one process (notebook, tests) may change precision
+        AcceleratorState._reset_state(True)
+    import torch
+
+    # cpu=True is what makes Accelerate see a torchrun launch on CPUs as MULTI_CPU (gloo)
+    return Accelerator(mixed_precision=precision, cpu=not torch.cuda.is_available())
+
+
+def load_examples(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Examples, Examples]:
+    """Tokenised train and val splits from the format layer (val may be absent: no evaluation then)."""
+    from lmforge.formatting.token_cache import tokenize_split
+
+    folder = Path(cfg.data.output_dir)
+    if not (folder / "train.jsonl").is_file():
+        raise UserError(f"no prepared data: {folder / 'train.jsonl'} not found (run `lmforge prepare` first)")
+    # unpacked here: `to_units` packs, so examples handed in by a notebook are packed the same way
+    val = tokenize_split(cfg, "val", tokenizer, packed=False) if (folder / "val.jsonl").is_file() else []
+    return tokenize_split(cfg, "train", tokenizer, packed=False), val
+
+
+def to_units(examples: Examples, cfg: ExperimentConfig) -> Examples:
+    """Packed bins when `train.packing` (LM heads only), else the examples themselves."""
+    if not examples or not cfg.train.packing or cfg.task.head == "classifier":
+        return examples
+    from lmforge.formatting.packing import pack
+
+    return pack(examples, cfg.train.max_seq_len)
+
+
+def _format_collate() -> Collate:
+    from lmforge.formatting.packing import collate
+
+    return collate
+
+
+def _labels(cfg: ExperimentConfig, examples: Examples, from_data: bool) -> list[str] | None:
+    """Class names of a classifier head: task.labels, else the set the format layer read from train.jsonl."""
+    if cfg.task.head != "classifier":
+        return None
+    if cfg.task.labels:
+        return list(cfg.task.labels)
+    if from_data:
+        from lmforge.formatting.token_cache import make_task
+
+        return list(make_task(cfg).labels)
+    return [str(i) for i in range(max(int(e["label"]) for e in examples) + 1)]
+
+
+def data_fingerprint(*splits: Examples) -> str:
+    """sha256 of the token ids and labels the model trained on (changes with data, tokenizer or template)."""
+    h = hashlib.sha256()
+    for split in splits:
+        h.update(b"|split|")
+        for e in split:
+            h.update(np.asarray(e["input_ids"], dtype=np.int64).tobytes())
+            h.update(np.asarray(e.get("labels", e.get("label", -1)), dtype=np.int64).tobytes())
+    return h.hexdigest()

@@ -1,0 +1,70 @@
+import subprocess
+import sys
+
+import pytest
+
+from lmforge.cli.main import COMMANDS, main
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: lmforge" in capsys.readouterr().out
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    assert "command" in capsys.readouterr().out
+
+
+def test_unknown_command_is_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "lmforge.cli", "frobnicate"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_doctor_reports_environment(capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for key in (
+        "torch",
+        "transformers",
+        "peft",
+        "accelerate",
+        "torch threads",
+        "bf16 on cpu",
+        "built-in model",
+    ):
+        assert key in out
+
+
+def test_demo_runs_end_to_end_on_tiny_model(tiny_llama, tmp_path, monkeypatch, capsys):
+    """The whole quickstart on the tiny model: every stage runs and leaves its files."""
+    import json
+
+    from lmforge.cli.demo import REPO_EXAMPLE
+
+    monkeypatch.chdir(tmp_path)
+    overrides = [
+        f"model.name={tiny_llama}",
+        "model.lora=null",
+        "train.max_steps=12",
+        "train.lr=3e-3",
+        "train.precision=fp32",
+        "train.eval_every=6",
+        "train.save_every=100",
+        "eval.generate_n=4",
+        "eval.max_new_tokens=24",
+    ]
+    code = main(["demo", "--example", str(REPO_EXAMPLE), *overrides])
+    out = capsys.readouterr().out
+    for stage in ("1/5 prepare", "2/5 inspect", "3/5 train", "4/5 eval", "5/5 sample generations"):
+        assert stage in out
+    run = tmp_path / "runs" / "demo"
+    result = json.loads((run / "eval.json").read_text())
+    assert result["finetuned"]["loss"] < result["base"]["loss"]
+    assert (run / "report.html").is_file() and (run / "data" / "rejects.jsonl").is_file()
+    # the verdict needs both loss and ROUGE-L to improve; the exit code must say which it was
+    better = result["finetuned"]["rouge_l"] > result["base"]["rouge_l"]
+    assert code == (0 if better else 1)
