@@ -180,3 +180,117 @@ def test_large_line_file_cut_into_shards_keeps_line_ids(runner, monkeypatch):
     _, kept, _ = runner.run([{"path": "a.jsonl"}])
     assert [r["id"] for r in kept] == [f"a.jsonl:{i + 1}" for i in range(50)]
     assert [r["text"].split()[1] for r in kept] == [str(i) for i in range(50)]
+
+
+# ---------------------------------------------------------------- bounded memory, broken files
+_READ_AND_MEASURE = """
+import json, resource, sys
+from lmforge.data.readers import read_shard
+from lmforge.data.sources import Shard
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ids, last = 0, None
+for item in read_shard(Shard(0, sys.argv[1], "big.json", "json", ""), "file", "repair"):
+    ids += item[1] is not None
+    last = item
+growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+print(json.dumps({"kept": ids, "last": last[:3], "growth_kb": growth}))
+"""
+
+
+def test_truncated_100mb_json_array_keeps_every_complete_element_in_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    body = "lorem ipsum dolor sit amet " * 150  # ~4 KB per answer
+    path, offsets, pos = tmp_path / "big.json", [], 2
+    with open(path, "wb") as f:
+        f.write(b"[\n")
+        for i in range(27_000):
+            el = json.dumps(
+                {"messages": [{"from": "human", "value": f"q{i}"}, {"from": "gpt", "value": body}]}
+            )
+            if i:
+                f.write(b",\n")
+                pos += 2
+            offsets.append(pos)
+            f.write(el.encode())
+            pos += len(el)
+        f.truncate(offsets[-1] + 1000)  # a partial download: cut inside the last element
+    assert path.stat().st_size > 100_000_000
+    # a fresh process, so peak RSS is this read's and no earlier test's
+    out = subprocess.run(
+        [sys.executable, "-c", _READ_AND_MEASURE, str(path)], capture_output=True, text=True, check=True
+    )
+    res = json.loads(out.stdout)
+    assert res["kept"] == 26_999
+    rid, row, reason = res["last"]
+    assert rid == "big.json:26999" and row is None
+    assert reason.startswith(f"truncated JSON array (element 26999 from byte {offsets[-1]} is cut off")
+    # the whole-file reader held the text and the parsed array: ~256 MB for this file
+    assert res["growth_kb"] < 40_000, res
+
+
+def test_broken_json_array_keeps_elements_before_the_break(runner):
+    good = [{"text": f"record {i}"} for i in range(3)]
+    full = json.dumps(good + [{"text": "the last one"}], indent=1)
+    runner.write("cut.json", full[: full.rindex("the last")])
+    runner.write("bad.json", '[{"text": "a"}, {"text": "b"} oops, {"text": "c"}]')
+    stats, kept, rejects = runner.run([{"path": "*.json"}])
+    assert [r["id"] for r in kept] == ["bad.json:0", "bad.json:1", "cut.json:0", "cut.json:1", "cut.json:2"]
+    reasons = {r["id"]: r["reason"] for r in rejects}
+    start = full.index("{", full.index("record 2"))
+    assert reasons["cut.json:3"].startswith(f"truncated JSON array (element 3 from byte {start} ")
+    assert (
+        reasons["bad.json:2"].startswith("malformed JSON (lexical error")
+        and "from byte 30" in reasons["bad.json:2"]
+    )
+    assert [r["record"] for r in rejects if r["id"] == "bad.json:2"] == ['oops, {"text": "c"}]']
+    assert stats["accounting"] == {"read": 7, "kept": 5, "rejected": 2, "ok": True}
+
+
+def test_json_bytes_and_escapes_repaired_per_element(runner):
+    # cp1252 bytes in one element, a lone surrogate escape (text cut inside an emoji), a BOM, a pair
+    runner.write(
+        "a.json", b'\xef\xbb\xbf[{"text": "caf\xe9"}, {"text": "cut \\ud83d"}, {"text": "ok \\ud83d\\ude00"}]'
+    )
+    stats, kept, _ = runner.run([{"path": "a.json"}])
+    assert [r["text"] for r in kept] == ["café", "cut \ufffd", "ok \U0001f600"]
+    assert stats["encoding_repaired"] == 1 and kept[0]["meta"]["encoding_repaired"] is True
+
+
+def test_json_surrogate_escape_across_chunks(monkeypatch, tmp_path):
+    import lmforge.data.json_stream as js
+
+    monkeypatch.setattr(js, "CHUNK", 16)  # every escape pair lands on some chunk cut
+    texts = [f"{'x' * i} \\ud83d\\ude00 \\\\ud83d \\udc00" for i in range(20)]
+    path = tmp_path / "a.json"
+    path.write_text("[" + ", ".join(f'{{"text": "{t}"}}' for t in texts) + "]", encoding="utf-8")
+    got = [v["text"] for _, v, _, _ in js.read_json(js.Shard(0, str(path), "a.json", "json", ""))]
+    assert got == [f"{'x' * i} \U0001f600 \\ud83d \ufffd" for i in range(20)]
+
+
+def test_paragraphs_stream_and_repair_each_paragraph(runner):
+    runner.write("a.txt", b"caf\xe9 first\nstill first\n\n \t\nsecond\r\n\r\nthird\n")
+    stats, kept, _ = runner.run([{"path": "a.txt", "unit": "paragraph"}])
+    assert [(r["id"], r["text"]) for r in kept] == [
+        ("a.txt:1", "café first\nstill first"),
+        ("a.txt:5", "second"),
+        ("a.txt:7", "third"),
+    ]
+    assert stats["encoding_repaired"] == 1  # one bad byte marks its own paragraph, not the file
+
+
+def test_parquet_large_row_group_in_batches(runner):
+    table = pa.table({"text": [f"row {i}" for i in range(3000)]})
+    pq.write_table(table, runner.root / "a.parquet", row_group_size=2500)
+    runner.write(
+        "z/a.parquet.zst", zstandard.ZstdCompressor().compress((runner.root / "a.parquet").read_bytes())
+    )
+    _, kept, _ = runner.run([{"path": "a.parquet"}, {"path": "z"}])
+    assert [r["id"] for r in kept[2998:3002]] == [
+        "a.parquet:2998",
+        "a.parquet:2999",
+        "z/a.parquet.zst:0",
+        "z/a.parquet.zst:1",
+    ]
+    assert [r["text"] for r in kept] == [f"row {i}" for i in range(3000)] * 2

@@ -9,17 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import sys
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from lmforge.data.decode import BadEncoding, decode, repair_value
-from lmforge.data.sources import Shard, hf_arrow_files, open_bytes
+from lmforge.data.json_stream import read_json
+from lmforge.data.sources import Shard, hf_arrow_files, open_bytes, seekable
 
 Item = tuple[str, "dict[str, Any] | None", "str | None", Any, bool]
 RAW_LIMIT = 100_000  # characters of an unparsable line kept in rejects.jsonl
+PARQUET_BATCH = 1024  # rows converted to Python at a time: a row group may hold millions
 csv.field_size_limit(sys.maxsize)
 
 
@@ -82,11 +84,6 @@ def _jsonl(shard: Shard, policy: str) -> Iterator[Item]:
         yield _empty(shard)
 
 
-def _read_all(shard: Shard) -> str:
-    with open_bytes(shard.path, shard.compression) as f:
-        return f.read().decode("utf-8", errors="surrogateescape")
-
-
 def _fixed(rid: str, row: Any, policy: str) -> Item:
     try:
         row, repaired = repair_value(row, policy)
@@ -98,33 +95,11 @@ def _fixed(rid: str, row: Any, policy: str) -> Item:
 
 
 def _json(shard: Shard, policy: str) -> Iterator[Item]:
-    text = _read_all(shard)
-    if not text.strip():
-        yield _empty(shard)
-        return
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        yield shard.rel, None, f"malformed JSON file ({e.msg} at line {e.lineno})", text[:RAW_LIMIT], False
-        return
-    if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
-        n = max(len(v) for v in data.values())  # object of arrays (columns)
-        data = [{k: (v[i] if i < len(v) else None) for k, v in data.items()} for i in range(n)]
-    elif isinstance(data, dict):
-        data = [data]
-    if not isinstance(data, list):
-        yield (
-            shard.rel,
-            None,
-            f"JSON file holds a {type(data).__name__}, not an array or object",
-            text[:RAW_LIMIT],
-            False,
-        )
-        return
-    if not data:
-        yield _empty(shard)
-    for i, row in enumerate(data):
-        yield _fixed(f"{shard.rel}:{i}", row, policy)
+    for rid, value, reason, raw in read_json(shard):
+        if reason is None:
+            yield _fixed(rid, value, policy)
+        else:
+            yield rid, None, reason, raw[:RAW_LIMIT], False
 
 
 def _csv(shard: Shard, policy: str, delimiter: str) -> Iterator[Item]:
@@ -153,25 +128,20 @@ def _csv(shard: Shard, policy: str, delimiter: str) -> Iterator[Item]:
 
 
 def _parquet(shard: Shard, policy: str) -> Iterator[Item]:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    source = (
-        shard.path
-        if not shard.compression
-        else pa.BufferReader(open_bytes(shard.path, shard.compression).read())
-    )
-    pf = pq.ParquetFile(source)
-    if pf.metadata.num_rows == 0:
-        yield _empty(shard)
-        return
-    # a compressed file is one shard holding every row group; a plain one has a shard per row group
-    groups = range(pf.num_row_groups) if shard.compression else [shard.start]
-    offset = sum(pf.metadata.row_group(j).num_rows for j in range(groups[0]))
-    for g in groups:
-        for row in pf.read_row_group(g).to_pylist():
-            yield _fixed(f"{shard.rel}:{offset}", row, policy)
-            offset += 1
+    with seekable(shard.path, shard.compression) as source:
+        pf = pq.ParquetFile(source)
+        if pf.metadata.num_rows == 0:
+            yield _empty(shard)
+            return
+        # a compressed file is one shard holding every row group; a plain one has a shard per row group
+        groups = list(range(pf.num_row_groups)) if shard.compression else [shard.start]
+        offset = sum(pf.metadata.row_group(j).num_rows for j in range(groups[0]))
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH, row_groups=groups):
+            for row in batch.to_pylist():
+                yield _fixed(f"{shard.rel}:{offset}", row, policy)
+                offset += 1
 
 
 def _hf(shard: Shard, policy: str) -> Iterator[Item]:
@@ -189,33 +159,47 @@ def _hf(shard: Shard, policy: str) -> Iterator[Item]:
             yield _empty(shard)
 
 
-_PARA = re.compile(r"\n[ \t]*\n")
-
-
 def _text(shard: Shard, unit: str, policy: str) -> Iterator[Item]:
     if unit == "line":
         yield from _text_lines(shard, policy)
-        return
-    with open_bytes(shard.path, shard.compression) as f:
-        raw = f.read()
+    elif unit == "paragraph":
+        yield from _paragraphs(shard, policy)
+    else:  # the file is the record: it is read whole because the record holds all of it
+        with open_bytes(shard.path, shard.compression) as f:
+            raw = f.read()
+        try:
+            text, repaired = decode(raw, policy)
+        except BadEncoding as e:
+            yield shard.rel, None, str(e), raw.decode("utf-8", "replace")[:RAW_LIMIT], False
+            return
+        yield (shard.rel, {"text": text}, None, None, repaired) if text.strip() else _empty(shard)
+
+
+def _paragraphs(shard: Shard, policy: str) -> Iterator[Item]:
+    """Blocks of lines between blank lines (only spaces, tabs, CR), streamed; the id carries the line
+    where the block starts, and each block is decoded (and repaired) as its own record."""
+    seen, block, first = False, [], 0
+    for n, raw in chain(_lines(shard), [(0, b"")]):  # an empty last line ends the last block
+        if raw.strip(b" \t\r\n"):
+            first = first if block else n
+            block.append(raw)
+            continue
+        if block:
+            item = _paragraph(f"{shard.rel}:{first}", b"".join(block).rstrip(b"\r\n"), policy)
+            block = []
+            if item:
+                seen = True
+                yield item
+    if not seen:
+        yield _empty(shard)
+
+
+def _paragraph(rid: str, raw: bytes, policy: str) -> Item | None:
     try:
         text, repaired = decode(raw, policy)
     except BadEncoding as e:
-        yield shard.rel, None, str(e), raw.decode("utf-8", "replace")[:RAW_LIMIT], False
-        return
-    if not text.strip():
-        yield _empty(shard)
-    elif unit == "file":
-        yield shard.rel, {"text": text}, None, None, repaired
-    else:  # paragraph: id carries the line where the paragraph starts
-        pos = 0
-        for m in [*_PARA.finditer(text), None]:
-            end = m.start() if m else len(text)
-            para = text[pos:end]
-            if para.strip():
-                line = text.count("\n", 0, pos + len(para) - len(para.lstrip("\n"))) + 1
-                yield f"{shard.rel}:{line}", {"text": para.strip("\n")}, None, None, repaired
-            pos = m.end() if m else len(text)
+        return rid, None, str(e), raw.decode("utf-8", "replace")[:RAW_LIMIT], False
+    return (rid, {"text": text}, None, None, repaired) if text.strip() else None
 
 
 def _text_lines(shard: Shard, policy: str) -> Iterator[Item]:

@@ -14,6 +14,10 @@ import io
 import json
 import lzma
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -107,6 +111,19 @@ def open_bytes(path: str, compression: str) -> IO[bytes]:
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
     opener = COMPRESSION.get(compression)
     return opener(path, "rb") if opener else open(path, "rb")
+
+
+@contextmanager
+def seekable(path: str, compression: str) -> Iterator[str | IO[bytes]]:
+    """A path or file that can seek (Parquet needs it): a compressed file is decompressed into a temporary
+    file in blocks, never into memory whole."""
+    if not compression:
+        yield path
+        return
+    with tempfile.TemporaryFile() as tmp, open_bytes(path, compression) as f:
+        shutil.copyfileobj(f, tmp, 1 << 20)
+        tmp.seek(0)
+        yield tmp
 
 
 def hf_arrow_files(folder: Path) -> list[tuple[str, str]]:
