@@ -18,7 +18,7 @@ from lmforge.data.sources import detect_format, expand, plan_shards
 from lmforge.data.split import sizes
 from lmforge.data.stats import merge_histograms, merge_text_stats, new_step_stats
 from lmforge.data.steps import StepContext, build_steps, parse_spec
-from lmforge.data.summary import print_summary
+from lmforge.data.summary import funnel_warnings, print_summary, too_few_kept
 from lmforge.data.worker import Job, stage_dir
 from lmforge.data.writers import OUTPUTS, assemble, count_lines
 from lmforge.errors import RunFailed, UserError
@@ -48,15 +48,27 @@ def _fingerprint(cfg: ExperimentConfig, shards: list[Any]) -> str:
     """Changes when the inputs or the pipeline change; a stale work folder is then discarded."""
     from lmforge.version import __version__
 
-    data = cfg.data.model_dump(mode="json", exclude={"workers", "executor", "ray", "output_dir"})
+    data = cfg.data.model_dump(mode="json", exclude={"workers", "executor", "ray", "output_dir", "min_kept"})
     files = sorted(
         {
             (s.path, os.path.getsize(s.path) if os.path.isfile(s.path) else 0, os.stat(s.path).st_mtime_ns)
             for s in shards
         }
     )
-    blob = json.dumps([data, cfg.task.type, cfg.seed, cfg.model.name, files, __version__], default=str)
+    code = _custom_code(cfg)  # a fixed custom function must not resume on shards its bug produced
+    blob = json.dumps([data, cfg.task.type, cfg.seed, cfg.model.name, files, code, __version__], default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _custom_code(cfg: ExperimentConfig) -> list[str]:
+    """sha256 of each custom step's `.py` file (a module on the path is not hashed: it is installed code)."""
+    out = []
+    for spec in cfg.data.steps:
+        name, opts = parse_spec(spec)
+        module = str(opts.get("fn", "")).partition(":")[0]
+        if name == "custom" and module.endswith(".py") and (cfg.base_dir / module).is_file():
+            out.append(hashlib.sha256((cfg.base_dir / module).read_bytes()).hexdigest())
+    return out
 
 
 def prepare(
@@ -79,12 +91,14 @@ def prepare(
 
         run = ray_run_stages(data.ray)
     ctx = StepContext(base_dir=cfg.base_dir, model=cfg.model.name, seed=cfg.seed, task=cfg.task.type)
-    build_steps(data.steps, ctx)  # unknown steps and options fail here, before any work
+    build_steps(data.steps, ctx)  # a custom step's file, a value a step refuses: fail before any work
     sizes(0, data.split.model_dump())  # so do split sizes that are neither ratios nor counts
     shards = plan(cfg)
     out_dir = Path(data.output_dir)
     work = out_dir / ".work"
     shutil.rmtree(out_dir / ".work.done", ignore_errors=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "errors.log").unlink(missing_ok=True)  # the tracebacks of steps that raise in this run
     fp = _fingerprint(cfg, shards)
     if (work / "fingerprint").exists() and (work / "fingerprint").read_text() != fp:
         shutil.rmtree(work)
@@ -118,15 +132,17 @@ def prepare(
     counts = assemble(
         str(work), len(stages), len(shards), data.split.model_dump(), data.split.stratify, out_dir
     )
-    # augmentations are extra train records, counted apart: read = kept + rejected covers the sources only
-    aug = augment_train(cfg, out_dir, ctx) if data.augment else None
     stats = _merge(str(work), stages, len(shards), global_stats, stats_cfg)
     stats["split"] = {k: counts[k] for k in ("train", "val", "test")}
+    failed = too_few_kept(stats, data.min_kept, out_dir)  # raised once the files are written
+    # augmentations are extra train records, counted apart: read = kept + rejected covers the sources only
+    aug = augment_train(cfg, out_dir, ctx) if data.augment and not failed else None
     stats["accounting"] = _check(out_dir, stats["read"], aug)
     if aug is not None:
         stats["augmented"] = aug
     stats["time_s"] = round(time.perf_counter() - t0, 3)
     stats["workers"] = workers
+    stats["warnings"] = funnel_warnings(stats["steps"], out_dir)
     _write_json(out_dir / "stats.json", stats)
     _write_json(out_dir / "manifest.json", _manifest(cfg, shards, stats, fp))
     trash = out_dir / ".work.done"
@@ -139,6 +155,8 @@ def prepare(
         raise RunFailed(
             f"accounting mismatch: read {a['read']} != kept {a['kept']} + rejected {a['rejected']}"
         )
+    if failed:
+        raise RunFailed(failed)
     return stats
 
 
@@ -174,13 +192,14 @@ def _merge(
     for k, specs in enumerate(stages):
         locals_ = specs[:-1] if global_stats[k] is not None else specs
         for j, spec in enumerate(locals_):
-            row = {"step": parse_spec(spec)[0], **new_step_stats()}
+            row = {"step": parse_spec(spec)[0], **new_step_stats(), "errors": 0}
             row["reasons"] = {}
             for s in per_stage[k]:
                 st = s["steps"][j]
                 row["in"] += st["in"]
                 row["out"] += st["out"]
                 row["changed"] += st["changed"]
+                row["errors"] += st.get("errors", 0)
                 row["time_s"] += st["time_s"]
                 for r, c in st["reasons"].items():
                     row["reasons"][r] = row["reasons"].get(r, 0) + c
@@ -237,13 +256,3 @@ def _progress(quiet: bool) -> Any:
     from tqdm import tqdm
 
     return lambda desc, total: tqdm(total=total, desc=desc, unit="shard", disable=True if quiet else None)
-
-
-def prepare_cli(args: Any) -> int:
-    """CLI handler: `lmforge prepare EXP.yaml [k=v ...]`."""
-    from lmforge.reporting import write_report_safely
-
-    cfg = load_config(args.config, args.overrides)
-    prepare(cfg)
-    write_report_safely(cfg.data.output_dir)
-    return 0

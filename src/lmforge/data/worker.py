@@ -55,12 +55,16 @@ class Job:
     stats_window: int = 5
 
 
-_STEPS: dict[tuple[int, str], list[Step]] = {}  # built once per process and stage
+_STEPS: dict[tuple[str, str, int, str], list[Step]] = {}  # built once per process, run and stage
 
 
 def _steps(job: Job) -> list[Step]:
-    key = (job.stage, json.dumps(job.specs, sort_keys=True, default=str))
+    fingerprint = Path(job.work) / "fingerprint"
+    run = (job.work, fingerprint.read_text() if fingerprint.exists() else "")
+    key = (*run, job.stage, json.dumps(job.specs, sort_keys=True, default=str))
     if key not in _STEPS:
+        if any(k[:2] != run for k in _STEPS):  # another run (a notebook, a Ray worker): maybe other code
+            _STEPS.clear()
         _STEPS[key] = build_steps(job.specs, job.ctx)
     return _STEPS[key]
 
