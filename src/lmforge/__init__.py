@@ -30,6 +30,7 @@ _PUBLIC = frozenset(
         "prepare",
         "report",
         "resolve_model",
+        "serve",
         "tokenize_split",
         "train",
         "tune",

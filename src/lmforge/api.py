@@ -16,6 +16,7 @@ from lmforge.formatting.preflight import inspect
 from lmforge.formatting.token_cache import tokenize_split
 from lmforge.inference.generation import generate, load_for_inference
 from lmforge.inference.prediction import predict
+from lmforge.inference.server import serve
 from lmforge.models import load_model, load_tokenizer, resolve_model
 from lmforge.reporting.render import write_report
 from lmforge.training.run import train
@@ -37,6 +38,7 @@ __all__ = [
     "prepare",
     "report",
     "resolve_model",
+    "serve",
     "tokenize_split",
     "train",
     "tune",

@@ -1,0 +1,85 @@
+"""`lmforge serve MODEL`: the OpenAI-compatible HTTP API (inference/server.py) from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="run folder, model folder (final/, exported), adapter, alias, .gguf or hub id",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s, this machine only)"
+    )
+    p.add_argument("--port", type=int, default=8000, help="default: %(default)s; 0 picks a free port")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("LMFORGE_API_KEY"),
+        help="require `Authorization: Bearer KEY` on /v1 (default: $LMFORGE_API_KEY, else no key)",
+    )
+    p.add_argument("--name", default=None, help="model id clients send and /v1/models lists (default: MODEL)")
+    p.add_argument(
+        "--max-batch", type=int, default=16, help="most sequences generated together (default: %(default)s)"
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=64,
+        help="requests waiting beyond this get 503 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-window-ms",
+        type=float,
+        default=10.0,
+        help="how long a batch waits for company (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds per request, queue included (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=512,
+        help="chat max_tokens when a request names none (default: %(default)s)",
+    )
+    p.add_argument("--trust-remote-code", action="store_true", help="allow the model's own Python code")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C; bad numbers are usage errors (exit 2) before anything loads."""
+    from lmforge.errors import UserError
+    from lmforge.inference.server import serve
+
+    for flag, value, low in (
+        ("--max-batch", args.max_batch, 1),
+        ("--max-queue", args.max_queue, 1),
+        ("--max-tokens", args.max_tokens, 1),
+        ("--port", args.port, 0),
+    ):
+        if value < low:
+            raise UserError(f"{flag} must be >= {low}, got {value}")
+    if args.timeout <= 0 or args.batch_window_ms < 0:
+        raise UserError("--timeout must be > 0 and --batch-window-ms >= 0")
+    serve(
+        args.model,
+        args.host,
+        args.port,
+        args.api_key,
+        name=args.name,
+        max_batch=args.max_batch,
+        max_queue=args.max_queue,
+        window_ms=args.batch_window_ms,
+        timeout_s=args.timeout,
+        default_max_tokens=args.max_tokens,
+        trust_remote_code=args.trust_remote_code,
+        log_level=args.log_level,
+    )
+    return 0

@@ -1,0 +1,192 @@
+"""The OpenAI request bodies `lmforge serve` accepts (pydantic), and the response bodies it sends (dicts).
+
+Strict types, as OpenAI's API checks them: `"max_tokens": "5"` is a 400, not a 5. Fields OpenAI defines
+that change what is generated and that lmforge does not implement (logprobs, tools, penalties, ...) are
+refused with a 400 naming the field, rather than silently ignored; other unknown fields are ignored, as
+clients send extras (`user`, `metadata`, ...).
+
+>>> ChatRequest.model_validate({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8}).n
+1
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# field -> its value that means "off"; any other value is refused (lmforge does not implement it)
+UNSUPPORTED = {
+    "logprobs": (None, False),
+    "top_logprobs": (None, 0),
+    "echo": (None, False),
+    "best_of": (None, 1),
+    "suffix": (None, ""),
+    "tools": (None, []),
+    "functions": (None, []),
+    "logit_bias": (None, {}),
+    "presence_penalty": (None, 0, 0.0),
+    "frequency_penalty": (None, 0, 0.0),
+}
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    include_usage: bool = False
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    model: str | None = None  # None: the one model this server serves
+    temperature: float = Field(1.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, ge=0.0, le=1.0)
+    n: int = Field(1, ge=1, le=128)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unimplemented(self) -> _Request:
+        for name, value in (self.model_extra or {}).items():
+            if name in UNSUPPORTED and value not in UNSUPPORTED[name]:
+                raise ValueError(f"'{name}' is not supported by lmforge serve")
+        if isinstance(self.stop, list) and len(self.stop) > 4:
+            raise ValueError("'stop' takes at most 4 sequences")
+        return self
+
+    def stop_list(self) -> list[str]:
+        """`stop` as a list without empty strings: "x" -> ["x"], None -> []."""
+        stops = [self.stop] if isinstance(self.stop, str) else self.stop or []
+        return [s for s in stops if s]
+
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    type: Literal["text"]
+    text: str
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
+
+    def plain(self) -> dict[str, str]:
+        """{"role", "content": str}, what the chat template renders; `developer` is OpenAI's new `system`."""
+        text = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content or [])
+        return {"role": "system" if self.role == "developer" else self.role, "content": text}
+
+
+class ChatRequest(_Request):
+    messages: list[Message] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)  # OpenAI's newer name; wins over max_tokens
+
+    def token_budget(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+class CompletionRequest(_Request):
+    # a string, a list of strings, token ids, or a list of token-id lists (OpenAI takes all four)
+    prompt: str | list[str] | list[int] | list[list[int]]
+    max_tokens: int | None = Field(16, ge=1)  # OpenAI's default for completions
+
+    def token_budget(self) -> int | None:
+        return self.max_tokens
+
+
+def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict:
+    """OpenAI's error shape.
+
+    >>> error_body("bad", "invalid_request_error", "n")
+    {'error': {'message': 'bad', 'type': 'invalid_request_error', 'param': 'n', 'code': None}}
+    """
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def chat_response(rid: str, model: str, choices: list[tuple[str, str]], use: dict) -> dict[str, Any]:
+    """A whole chat.completion; `choices` is [(text, finish_reason), ...] in index order."""
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": text},
+                "logprobs": None,
+                "finish_reason": reason,
+            }
+            for i, (text, reason) in enumerate(choices)
+        ],
+        "usage": use,
+    }
+
+
+def completion_response(rid: str, model: str, choices: list[tuple[str, str]], use: dict) -> dict[str, Any]:
+    """A whole text_completion."""
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": i, "text": text, "logprobs": None, "finish_reason": reason}
+            for i, (text, reason) in enumerate(choices)
+        ],
+        "usage": use,
+    }
+
+
+def chat_chunk(rid: str, model: str, index: int, delta: dict, reason: str | None) -> dict[str, Any]:
+    """One chat.completion.chunk of a stream: `delta` is {"role": ...} first, then {"content": ...}."""
+    return {
+        "id": rid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": reason}],
+    }
+
+
+def completion_chunk(rid: str, model: str, index: int, text: str, reason: str | None) -> dict[str, Any]:
+    """One streamed text_completion piece."""
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": index, "text": text, "logprobs": None, "finish_reason": reason}],
+    }
+
+
+def usage_chunk(rid: str, model: str, obj: str, use: dict) -> dict[str, Any]:
+    """The last chunk when `stream_options.include_usage`: no choices, the usage."""
+    return {
+        "id": rid,
+        "object": obj,
+        "created": int(time.time()),
+        "model": model,
+        "choices": [],
+        "usage": use,
+    }

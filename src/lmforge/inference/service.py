@@ -1,0 +1,231 @@
+"""A request's life in `lmforge serve`: checked, turned into batcher rows, then streamed or collected.
+
+The routes (server.py) hand each parsed body here. OpenAI's checks come first (model name, context length,
+n), then the job is queued; its events come back from the worker thread through an asyncio queue. A
+client that leaves, or a request past its timeout, has its rows withdrawn: a queued job leaves the queue,
+a running row stops at its next token.
+
+>>> job = service.job(ChatRequest.model_validate(body), prompts, "messages", emit=print)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from lmforge.errors import UserError
+from lmforge.formatting.templates import encode_prompt
+from lmforge.inference.batcher import Batcher, Event, Job, QueueFull, Row
+from lmforge.inference.schemas import (
+    ChatRequest,
+    CompletionRequest,
+    chat_chunk,
+    chat_response,
+    completion_chunk,
+    completion_response,
+    error_body,
+    new_id,
+    usage,
+    usage_chunk,
+)
+
+POLL_S = 0.25  # how often a waiting request checks that its client is still there
+
+
+class APIError(Exception):
+    """An error answered as OpenAI's JSON: status, message, type, param, code."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", param=None, code=None):
+        super().__init__(message)
+        self.status, self.body = status, error_body(message, kind, param, code)
+
+
+class Service:
+    """What the routes share: the batcher, the tokenizer, the served name and the request policies."""
+
+    def __init__(
+        self, batcher: Batcher, tokenizer: Any, name: str, timeout_s: float, default_max_tokens: int
+    ):
+        self.batcher, self.tokenizer, self.name = batcher, tokenizer, name
+        self.timeout_s, self.default_max_tokens = timeout_s, default_max_tokens
+        self.created = int(time.time())
+
+    def check_model(self, model: str | None) -> None:
+        if model is not None and model != self.name:
+            raise APIError(
+                404,
+                f"The model '{model}' does not exist; this server serves '{self.name}'",
+                param="model",
+                code="model_not_found",
+            )
+
+    def chat_prompts(self, req: ChatRequest) -> list[list[int]]:
+        try:
+            return [encode_prompt(self.tokenizer, [m.plain() for m in req.messages])]
+        except UserError as e:  # the chat template refused the conversation
+            raise APIError(400, str(e), param="messages") from None
+
+    def completion_prompts(self, req: CompletionRequest) -> list[list[int]]:
+        p = req.prompt
+        if isinstance(p, str) or (p and isinstance(p[0], str)):
+            texts = [p] if isinstance(p, str) else p
+            prompts = [self.tokenizer(t)["input_ids"] for t in texts]  # as `generate --raw` encodes
+        else:
+            prompts = [p] if p and isinstance(p[0], int) else list(p)
+        vocab = len(self.tokenizer)
+        if not prompts or any(not q or min(q) < 0 or max(q) >= vocab for q in prompts):
+            raise APIError(400, "'prompt' is empty or has token ids outside the vocabulary", param="prompt")
+        return prompts
+
+    def job(self, req: ChatRequest | CompletionRequest, prompts: list[list[int]], param: str, emit) -> Job:
+        """Rows for every prompt x n, after the context checks OpenAI makes."""
+        self.check_model(req.model)
+        context = self.batcher.context
+        budget = req.token_budget()
+        for q in prompts:
+            room = context - len(q)
+            wanted = budget or min(self.default_max_tokens, room)
+            if room < 1 or wanted > room:
+                raise APIError(
+                    400,
+                    f"This model's maximum context length is {context} tokens. However, you requested "
+                    f"{len(q) + max(wanted, 1)} tokens ({len(q)} in the {param}, {max(wanted, 1)} in the "
+                    "completion). Please reduce the length of the prompt or the completion.",
+                    param=param,
+                    code="context_length_exceeded",
+                )
+        rows = [
+            Row(
+                prompt=q,
+                max_tokens=budget or min(self.default_max_tokens, context - len(q)),
+                temperature=req.temperature,
+                top_p=req.top_p,
+                seed=None if req.seed is None else req.seed + k * req.n + c,
+                stops=req.stop_list(),
+            )
+            for k, q in enumerate(prompts)
+            for c in range(req.n)
+        ]
+        if len(rows) > self.batcher.max_batch:
+            raise APIError(
+                400,
+                f"n x prompts = {len(rows)} exceeds this server's --max-batch {self.batcher.max_batch}",
+                param="n",
+            )
+        return Job(rows, emit, timeout_s=self.timeout_s)
+
+
+async def answer(service: Service, request: Any, req: Any, prompts: list[list[int]], param: str):
+    """Queue the request's rows, then stream them or wait for all of them."""
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[Event] = asyncio.Queue()
+
+    def emit(event: Event) -> None:  # called from the worker thread
+        try:
+            loop.call_soon_threadsafe(events.put_nowait, event)
+        except RuntimeError:  # the loop has closed (shutting down): nobody is waiting
+            pass
+
+    job = service.job(req, prompts, param, emit)
+    try:
+        service.batcher.submit(job)
+    except QueueFull:
+        raise APIError(
+            503,
+            "The server is overloaded: too many requests are waiting; retry later",
+            "server_error",
+            code="overloaded",
+        ) from None
+    chat = isinstance(req, ChatRequest)
+    rid = new_id("chatcmpl" if chat else "cmpl")
+    if req.stream:
+        from sse_starlette import EventSourceResponse
+
+        return EventSourceResponse(stream(service, job, events, req, rid, prompts), sep="\n")
+    texts, reasons, tokens = await collect(service, request, job, events)
+    build = chat_response if chat else completion_response
+    use = usage(sum(map(len, prompts)), sum(tokens))
+    return build(rid, service.name, list(zip(texts, reasons, strict=True)), use)
+
+
+async def collect(service: Service, request: Any, job: Job, events: asyncio.Queue) -> tuple:
+    """Wait for every row's last event; stop the rows if the client disconnects."""
+    n = len(job.rows)
+    texts, reasons, tokens = [""] * n, [None] * n, [0] * n
+    try:
+        while None in reasons:
+            try:
+                event = await asyncio.wait_for(events.get(), POLL_S)
+            except asyncio.TimeoutError:
+                if await request.is_disconnected():  # nobody reads the answer: stop the rows
+                    raise APIError(400, "the client disconnected") from None
+                check_expired(service, job)
+                continue
+            texts[event.index] += event.text
+            if event.reason is not None:
+                reasons[event.index], tokens[event.index] = event.reason, event.tokens
+                raise_for(event)
+    finally:
+        if None in reasons:  # disconnected, timed out or failed: the worker drops what is left
+            withdraw(service, job)
+    return texts, reasons, tokens
+
+
+async def stream(service: Service, job: Job, events: asyncio.Queue, req: Any, rid: str, prompts: list):
+    """Server-sent events as OpenAI sends them; sse-starlette cancels this when the client leaves."""
+    chat, name = isinstance(req, ChatRequest), service.name
+    left, tokens = len(job.rows), 0
+    try:
+        if chat:
+            for i in range(len(job.rows)):
+                yield json.dumps(chat_chunk(rid, name, i, {"role": "assistant", "content": ""}, None))
+        while left:
+            try:
+                event = await asyncio.wait_for(events.get(), POLL_S)
+            except asyncio.TimeoutError:
+                check_expired(service, job)
+                continue
+            reason = event.reason
+            if reason is not None:
+                left, tokens = left - 1, tokens + event.tokens
+                raise_for(event)
+            if chat:
+                if event.text:
+                    yield json.dumps(chat_chunk(rid, name, event.index, {"content": event.text}, None))
+                if reason is not None:
+                    yield json.dumps(chat_chunk(rid, name, event.index, {}, reason))
+            elif event.text or reason is not None:
+                yield json.dumps(completion_chunk(rid, name, event.index, event.text, reason))
+        if req.include_usage():
+            obj = "chat.completion.chunk" if chat else "text_completion"
+            yield json.dumps(usage_chunk(rid, name, obj, usage(sum(map(len, prompts)), tokens)))
+        yield "[DONE]"
+    except APIError as e:  # the status line has gone out: the error travels as an event, as OpenAI's does
+        yield json.dumps(e.body)
+        yield "[DONE]"
+    finally:
+        if left:
+            withdraw(service, job)
+
+
+def check_expired(service: Service, job: Job) -> None:
+    """A job still queued past its timeout is answered here; the worker stops running ones itself."""
+    if job.expired():
+        withdraw(service, job)
+        raise APIError(
+            504, f"The request timed out after {service.timeout_s:g} s", "timeout_error", code="timeout"
+        )
+
+
+def raise_for(event: Event) -> None:
+    if event.reason == "timeout":
+        raise APIError(504, "The request timed out while generating", "timeout_error", code="timeout")
+    if event.reason == "error":
+        raise APIError(500, f"generation failed: {event.error}", "server_error")
+
+
+def withdraw(service: Service, job: Job) -> None:
+    job.cancelled = True  # a running row stops at its next token
+    service.batcher.withdraw(job)  # a queued one leaves the queue now
