@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from lmforge.cli import demo, doctor, handlers, interactive
+from lmforge.cli import demo, doctor, handlers, interactive, serve
 from lmforge.errors import RunFailed, UserError
 
 
@@ -105,6 +105,7 @@ COMMANDS: dict[
     "predict": ("batch predictions, jsonl in, jsonl out", _predict_args, handlers.predict),
     "tune": ("hyper-parameter search (Optuna, pruning, resumable)", _config_args, handlers.tune),
     "export": ("model folder loadable anywhere; --merge folds LoRA in", _export_args, handlers.export),
+    "serve": ("OpenAI-compatible HTTP API (chat, completions, streaming)", serve.add_args, serve.run),
 }
 
 
