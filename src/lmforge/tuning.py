@@ -16,6 +16,7 @@ import yaml
 
 from lmforge.config import ExperimentConfig, apply_overrides, describe_validation_error
 from lmforge.errors import UserError
+from lmforge.training.trackers import study_tracking
 
 DISTRIBUTIONS = ("log_uniform", "uniform", "int", "log_int", "choice")
 
@@ -85,14 +86,17 @@ def tune(cfg: ExperimentConfig) -> dict[str, Any]:
     _retry_interrupted(study)
     done = sum(t.state.is_finished() and t.state.name != "FAIL" for t in study.trials)
     remaining = cfg.tune.n_trials - done
-    if remaining > 0:
-        study.optimize(
-            lambda trial: objective(trial, cfg, out),
-            n_trials=remaining,
-            timeout=cfg.tune.timeout,
-            catch=(FloatingPointError,),
-        )
-    return finish(study, cfg, out)
+    with study_tracking(cfg, out) as log_best:  # MLflow / W&B: one parent run, the trials its children
+        if remaining > 0:
+            study.optimize(
+                lambda trial: objective(trial, cfg, out),
+                n_trials=remaining,
+                timeout=cfg.tune.timeout,
+                catch=(FloatingPointError,),
+            )
+        result = finish(study, cfg, out)
+        log_best(result)
+    return result
 
 
 def objective(trial: Any, cfg: ExperimentConfig, out: Path) -> float:

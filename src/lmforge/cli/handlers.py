@@ -14,6 +14,7 @@ from typing import Any
 
 from lmforge.config import load_config
 from lmforge.errors import RunFailed
+from lmforge.training.trackers import log_report
 
 
 def show_config(args: argparse.Namespace) -> int:
@@ -61,7 +62,7 @@ def train(args: argparse.Namespace) -> int:
         return 0
     shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float))
     print(f"trained {metrics['steps']} steps -> {Path(cfg.train.output_dir) / 'final'} ({shown})")
-    write_report_safely(cfg.train.output_dir)
+    log_report(cfg, write_report_safely(cfg.train.output_dir))  # report.html to MLflow / W&B too
     return 0
 
 
@@ -94,6 +95,7 @@ def evaluate(args: argparse.Namespace) -> int:
     out = run_evaluate(cfg, args.model, args.split)
     print(format_table(out))
     report = write_report_safely(cfg.train.output_dir)
+    log_report(cfg, report)
     print(f"wrote {Path(cfg.train.output_dir) / 'eval.json'}" + (f" and {report}" if report else ""))
     return 0
 

@@ -66,6 +66,12 @@ class TrainConfig(Section):
     distributed: Literal["ddp", "fsdp"] = Field(
         "ddp", description="Strategy with several processes: ddp or fsdp."
     )
+    report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
+        default_factory=lambda: ["tensorboard"],
+        description="Experiment trackers that train, tune and eval log to: tensorboard, mlflow (local store "
+        "in train.output_dir/mlflow unless MLFLOW_TRACKING_URI), wandb (offline unless logged in); "
+        "metrics.jsonl is always written.",
+    )
 
 
 class EvalConfig(Section):

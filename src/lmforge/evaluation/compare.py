@@ -68,6 +68,9 @@ def evaluate(
         "model": str(tuned_path),
     }
     _write(Path(cfg.train.output_dir), out, task, records, sample, generations)
+    from lmforge.training.trackers import log_eval
+
+    log_eval(cfg, out)  # base and fine-tuned metrics + eval.json to the run's trackers (train.report_to)
     return out
 
 

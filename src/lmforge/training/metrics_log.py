@@ -1,13 +1,16 @@
-"""metrics.jsonl + TensorBoard scalars + the progress bar, written by the main process only."""
+"""metrics.jsonl + the experiment trackers (trackers.py) + the progress bar, written by the main process only."""
 
 from __future__ import annotations
 
 import json
 import resource
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from lmforge.training.trackers import Trackers
 
 
 def peak_mem_mb() -> float:
@@ -18,50 +21,62 @@ def peak_mem_mb() -> float:
 
 
 class MetricsLog:
-    """Append rows to metrics.jsonl and TensorBoard; on resume, rows after the checkpoint are dropped first.
+    """Append rows to metrics.jsonl and the trackers of `train.report_to`; on resume, rows after the
+    checkpoint are dropped first (the killed run may have logged steps that are redone now).
 
-    >>> log = MetricsLog(Path("runs/x"), resume_step=None); log.write({"step": 10, "loss": 2.1}); log.close()
+    >>> log = MetricsLog(Path("runs/x"), resume_step=None, cfg=cfg); log.write({"step": 10, "loss": 2.1})
     ... # doctest: +SKIP
     """
 
-    def __init__(self, run_dir: Path, resume_step: int | None, enabled: bool = True) -> None:
+    def __init__(self, run_dir: Path, resume_step: int | None, enabled: bool = True, cfg: Any = None) -> None:
         self.enabled = enabled
+        self.run_dir = run_dir
         self.path = run_dir / "metrics.jsonl"
-        self.writer = None
+        self.trackers: Trackers | None = None
         if not enabled:
             return
         if resume_step is None:
             self.path.write_text("", encoding="utf-8")
+            rows = []
         else:
-            self._truncate_after(resume_step)  # the killed run may have logged steps that are redone now
-        from torch.utils.tensorboard import SummaryWriter
+            rows = self._truncate_after(resume_step)
+        names = list(cfg.train.report_to) if cfg is not None else ["tensorboard"]
+        self.trackers = Trackers(names, run_dir, cfg, resume_step)
+        self.trackers.replay(rows)  # rows a tracker does not hold: one added on resume, or lost at a kill
 
-        self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=(resume_step or 0) + 1)
-
-    def _truncate_after(self, step: int) -> None:
+    def _truncate_after(self, step: int) -> list[dict[str, Any]]:
         if not self.path.is_file():
-            return
-        rows = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        kept = [r for r in rows if json.loads(r).get("step", 0) <= step]
-        self.path.write_text("".join(r + "\n" for r in kept), encoding="utf-8")
+            return []
+        rows = [
+            json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
+        kept = [r for r in rows if r.get("step", 0) <= step]
+        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+        return kept
 
     def write(self, row: dict[str, Any]) -> None:
         if not self.enabled:
             return
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
-        for key, value in row.items():
-            if key != "step" and isinstance(value, (int, float)):
-                self.writer.add_scalar(_tb_name(key), value, row["step"])
-        self.writer.flush()
+        self.trackers.log_metrics(row, row["step"])
+
+    def finish(self, metrics: dict[str, Any]) -> None:
+        """The run's final metrics (final/<name>, with the peak memory) and its files, then end the trackers."""
+        if self.trackers is None:
+            return
+        final = {f"final/{k}": v for k, v in metrics.items() if v is not None}
+        self.trackers.log_metrics({**final, "final/peak_mem_mb": peak_mem_mb()}, None)
+        self.trackers.log_artifacts([self.run_dir / "config.yaml", self.path])
+        self.trackers.finish()
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-
-
-def _tb_name(key: str) -> str:
-    return f"val/{key[4:]}" if key.startswith("val_") else f"train/{key}"
+        """End the trackers; called in a `finally`, so a run that raised is marked FAILED, or KILLED
+        when interrupted or pruned (an Optuna trial that lags the others)."""
+        if self.trackers is not None:
+            error = sys.exc_info()[1]
+            stopped = isinstance(error, KeyboardInterrupt) or type(error).__name__ == "TrialPruned"
+            self.trackers.finish("KILLED" if stopped else "FAILED")
 
 
 def progress_bar(total: int, initial: int, enabled: bool) -> Any:

@@ -21,6 +21,7 @@ from lmforge.training.loss import LossModule
 from lmforge.training.metrics_log import MetricsLog
 from lmforge.training.outputs import finish
 from lmforge.training.state import Callback, Run
+from lmforge.training.trackers import require as require_trackers
 
 Examples = list[dict[str, Any]]
 
@@ -41,6 +42,7 @@ def train(
     1.87
     """
     out = Path(cfg.train.output_dir)
+    require_trackers(cfg.train.report_to)  # a missing extra fails before the model loads
     checkpoint = _check_run_dir(out, resume)
     run = setup_run(cfg, out, data, collate, list(callbacks), resume_step=_step_of(checkpoint))
     if checkpoint is not None:
@@ -54,9 +56,11 @@ def train(
         )
     try:
         run_loop(run)
+        metrics = finish(run)
+        run.log.finish(metrics)  # trackers: final metrics, config.yaml, metrics.jsonl
     finally:
-        run.log.close()
-    return finish(run)
+        run.log.close()  # a run that raised is marked failed in its trackers
+    return metrics
 
 
 def _check_run_dir(out: Path, resume: bool) -> Path | None:
@@ -128,7 +132,7 @@ def setup_run(
         pad_id=pad_id,
         total_steps=total,
         epoch_steps=per_epoch,
-        log=MetricsLog(out, resume_step, accelerator.is_main_process),
+        log=MetricsLog(out, resume_step, accelerator.is_main_process, cfg),
         config_yaml=config_yaml,
         callbacks=callbacks,
         fingerprint=data_fingerprint(train_ex, val_ex),
