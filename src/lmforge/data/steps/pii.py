@@ -1,7 +1,9 @@
 """pii: find emails, phone numbers, IP addresses, credit cards (Luhn) and IBANs (mod 97); redact or drop.
 
-Regexes find candidates; checksums (Luhn, IBAN mod 97, IP octets via `ipaddress`) confirm them, so order
-numbers and dates are not redacted as cards.
+Phone numbers come from libphonenumber (the `phonenumbers` port): its PhoneNumberMatcher, which knows
+every country's numbering plan and leaves dates, times and page ranges alone. The other kinds are
+regexes that a checksum confirms (Luhn, IBAN mod 97, IP octets via `ipaddress`), so order numbers and
+dates are not redacted as cards.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import phonenumbers
+from phonenumbers import Leniency, PhoneNumberMatcher
+
 from lmforge.data.record import Record
 from lmforge.data.steps.base import Step
 
 _DIGIT = re.compile(r"\d")
+KINDS = ("email", "iban", "credit_card", "ip", "phone")  # in this order: the more specific kinds first
 PLACEHOLDER = {
     "email": "<EMAIL>",
     "phone": "<PHONE>",
@@ -22,19 +28,29 @@ PLACEHOLDER = {
     "credit_card": "<CREDIT_CARD>",
     "iban": "<IBAN>",
 }
-PATTERNS = {  # checked in this order: the more specific kinds first
+PATTERNS = {
     "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b"),
     "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
-    "credit_card": re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"),
+    # cards start with 2-6 (Mastercard 2/5, Amex 3, Visa 4, Discover/UnionPay 6): `0086 21 6321 5000`
+    # passes Luhn but is a phone number
+    "credit_card": re.compile(r"(?<![\d+-])[2-6](?:[ -]?\d){12,18}(?![\d-])"),
     "ip": re.compile(
         r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])"
     ),
-    # not inside a longer run of digit groups (an account number is not a phone number)
-    "phone": re.compile(
-        r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}"
-        r"(?!\w|[ .-]\d)"
-    ),
 }
+REGIONS = ["US", "GB", "DE", "FR", "CN", "IN"]  # national formats (trunk 0, no +) are read in these
+# A run of 7+ digits (the shortest numbers with an area code): the only text worth libphonenumber's time
+_PHONE_RUN = re.compile(r"\+?\(?\d(?:[ \t.\-/()]{0,3}\d){6,}")
+# dates the matcher would parse and reject anyway, at 40 us a region: skipped before it
+_DATE = re.compile(r"(?:19|20)\d\d[-./]\d\d?[-./]\d\d?|\d\d?[-./]\d\d?[-./](?:19|20)\d\d")
+_CONTEXT = 8  # characters around a run that the matcher sees (it checks the neighbours of a number)
+# an identifier word right before the digits: `order no. 2024-000123`, `ISBN 0-306-40615-2` are no phones
+_ID_BEFORE = re.compile(
+    r"(?:\b(?:isbn(?:-1[03])?|issn|sku|order|invoice|ticket|case|ref(?:erence)?|serial|tracking|booking|"
+    r"confirmation|transaction|account|acct|po)\s*(?:no\.?|nr\.?|number|id)?\s*(?:is|was|:)?\s*|#\s*)$",
+    re.IGNORECASE,
+)
+_VERSION = re.compile(r"\b(?:v|version|ver\.?|build|release|firmware)\s*$", re.IGNORECASE)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -57,55 +73,95 @@ def iban_ok(text: str) -> bool:
     return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
 
 
-def _ip_ok(text: str) -> bool:
+def _ip_ok(m: re.Match) -> bool:
+    text = m.group(0)
     try:
         ipaddress.ip_address(text)
     except ValueError:
         return False
-    return "." in text or text.count(":") >= 2 and len(text) > 6
+    if "." in text:  # "version 1.2.3.4", "build 10.0.0.1": a version that happens to parse
+        return not _VERSION.search(m.string, max(0, m.start() - 12), m.start())
+    return text.count(":") >= 2 and len(text) > 6
 
 
-def _phone_ok(text: str) -> bool:
-    """10-15 digits, and an international prefix, an area code in parentheses, or local groups ending in
-    3-4 digits (`020 7946 0958`, `555-123-4567`); `1234 5678 90 12` is left alone."""
-    digits = sum(c.isdigit() for c in text)
-    if not 10 <= digits <= 15:
-        return False
-    if text.startswith("+") or "(" in text:
-        return True
-    groups = re.split(r"[ .-]", text)
-    return 3 <= len(groups) <= 4 and len(groups[-1]) >= 3
-
-
-CHECKS: dict[str, Callable[[str], bool]] = {
-    "email": lambda s: True,
-    "iban": iban_ok,
-    "credit_card": lambda s: luhn_ok(re.sub(r"\D", "", s)),
+CHECKS: dict[str, Callable[[re.Match], bool]] = {
+    "email": lambda m: True,
+    "iban": lambda m: iban_ok(m.group(0)),
+    "credit_card": lambda m: luhn_ok(re.sub(r"\D", "", m.group(0))),
     "ip": _ip_ok,
-    "phone": _phone_ok,
 }
+
+
+def phone_spans(text: str, regions: list[str]) -> list[tuple[int, int]]:
+    """Spans of phone numbers: `+CC` numbers of any country that have a possible length, and numbers
+    without `+` (`030 901820`, `0049 30 901820`) valid in one of `regions`, tried in order.
+
+    >>> phone_spans("call +49 30 901820 or 020 7219 3000, not 2024-01-02", ["US", "GB"])
+    [(5, 18), (22, 35)]
+    """
+    spans: list[tuple[int, int]] = []
+    for a, b, runs in _windows(text):
+        window = text[a:b]
+        found: list[tuple[int, int]] = []
+        tries = [("ZZ", Leniency.POSSIBLE)] if "+" in window else []  # ZZ: only +CC numbers parse
+        for region, leniency in tries + [(r, Leniency.VALID) for r in regions]:
+            for m in PhoneNumberMatcher(window, region, leniency=leniency):
+                s, e = a + m.start, a + m.end
+                if any(s < re_ and rs < e for rs, re_ in runs) and not any(
+                    s < fe and fs < e for fs, fe in found
+                ):
+                    found.append((s, e))
+            if all(any(rs < fe and fs < re_ for fs, fe in found) for rs, re_ in runs):
+                break  # every run of digits is a number: the other regions have nothing left
+        spans.extend(found)
+    return sorted(spans)
+
+
+def _windows(text: str) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """Merged (start, end, digit runs inside) around each run of 7+ digits that is not a date."""
+    out: list[tuple[int, int, list[tuple[int, int]]]] = []
+    for m in _PHONE_RUN.finditer(text):
+        if _DATE.fullmatch(m.group(0)) or _ID_BEFORE.search(text, max(0, m.start() - 30), m.start()):
+            continue
+        a, b = max(0, m.start() - _CONTEXT), m.end() + _CONTEXT
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], b, [*out[-1][2], m.span()])
+        else:
+            out.append((a, b, [m.span()]))
+    return out
 
 
 class Pii(Step):
     """`{pii: {kinds: [email, phone], action: redact}}`: "mail a@b.io" -> "mail <EMAIL>"; action drop rejects.
 
-    The counts found per kind go to meta.pii (e.g. {"email": 1}).
+    `regions` are the countries whose national formats (no `+`) count as phone numbers; a `+CC` number
+    of any country always does. The counts found per kind go to meta.pii (e.g. {"email": 1}).
     """
 
     name = "pii"
 
-    def __init__(self, kinds: list[str] | None = None, action: str = "redact", **kw) -> None:
+    def __init__(
+        self,
+        kinds: list[str] | None = None,
+        action: str = "redact",
+        regions: list[str] | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
-        kinds = kinds or list(PATTERNS)
-        unknown = [k for k in kinds if k not in PATTERNS]
+        kinds = kinds or list(KINDS)
+        unknown = [k for k in kinds if k not in KINDS]
         if unknown or action not in ("redact", "drop"):
             from lmforge.errors import UserError
 
             raise UserError(
-                f"pii: kinds must be among {list(PATTERNS)} and action redact|drop (got {unknown or action})"
+                f"pii: kinds must be among {list(KINDS)} and action redact|drop (got {unknown or action})"
             )
-        self.kinds = [k for k in PATTERNS if k in kinds]
+        self.kinds = [k for k in KINDS if k in kinds]
         self.action = action
+        self.regions = [r.upper() for r in (REGIONS if regions is None else regions)]
+        bad = [r for r in self.regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if bad:
+            raise ValueError(f"regions: {bad[0]!r} is not an ISO 3166 region libphonenumber knows (e.g. DE)")
 
     def redact(self, text: str, found: dict[str, int]) -> str:
         # cheap gates first: most text has no "@" and many texts no digit, so most patterns never run
@@ -113,14 +169,25 @@ class Pii(Step):
         for kind in self.kinds:
             if not (has_at if kind == "email" else has_digit):
                 continue
+            if kind == "phone":
+                text = self._redact_phones(text, found)
+                continue
 
             def sub(m: re.Match, kind: str = kind) -> str:
-                if not CHECKS[kind](m.group(0)):
+                if not CHECKS[kind](m):
                     return m.group(0)
                 found[kind] = found.get(kind, 0) + 1
                 return PLACEHOLDER[kind]
 
             text = PATTERNS[kind].sub(sub, text)
+        return text
+
+    def _redact_phones(self, text: str, found: dict[str, int]) -> str:
+        spans = phone_spans(text, self.regions)
+        if spans:
+            found["phone"] = found.get("phone", 0) + len(spans)
+        for s, e in reversed(spans):
+            text = text[:s] + PLACEHOLDER["phone"] + text[e:]
         return text
 
     def process(self, rec: Record) -> Any:

@@ -1,0 +1,133 @@
+"""pii: phone numbers of many countries found in every common format, and number look-alikes left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmforge.data.record import Record
+from lmforge.data.steps import StepContext, build_steps
+from lmforge.errors import UserError
+
+# Public numbers (offices, switchboards) and plausible mobiles, as people write them: spaces, dots,
+# dashes, parentheses, +CC, 00CC (or 001 from the US), national trunk 0 in the default regions.
+PHONES = {
+    "US": ["(212) 736-5000", "+1 202-456-1111", "212.736.5000", "212-736-5000", "011 49 30 901820"],
+    "CA": ["+1 613-992-4793"],
+    "GB": ["020 7219 3000", "+44 20 7219 3000", "0044 161 496 0000", "(020) 7219-3000", "07700 900123"],
+    "DE": ["+49 30 901820", "030 901820", "0049 89 2180 0", "+49 (0)40 428 410", "030-22 73 21 13"],
+    "FR": ["01 42 68 53 00", "+33 1 42 68 53 00", "01.42.68.53.00", "0033 6 12 34 56 78", "06-12-34-56-78"],
+    "CN": ["+86 10 6552 9988", "138 0013 8000", "010-6552-9988", "0086 21 6321 5000", "13800138000"],
+    "IN": ["+91 98765 43210", "011 2309 2000", "098765 43210", "+91-22-2202-8888"],
+    "JP": ["+81 3-3581-0101", "0081 3 3581 0101"],
+    "KR": ["+82 2-730-5800"],
+    "BR": ["+55 11 3071-0000", "+55 (11) 98765-4321"],
+    "MX": ["+52 55 5728 0000"],
+    "AU": ["+61 2 6277 7111", "0061 412 345 678"],
+    "IT": ["+39 06 6982 1234", "+39 347 123 4567"],
+    "ES": ["+34 913 21 76 00", "0034 612 34 56 78"],
+    "NL": ["+31 20 552 9111", "+31 6 1234 5678"],
+    "SE": ["+46 8 786 40 00"],
+    "CH": ["+41 31 322 21 11", "0041 79 123 45 67"],
+    "PL": ["+48 22 694 25 00"],
+    "RU": ["+7 495 606-36-02", "+7 (916) 123-45-67"],
+    "ZA": ["+27 21 464 1500"],
+    "NG": ["+234 803 123 4567"],
+    "EG": ["+20 2 27956290"],
+    "TR": ["+90 312 414 00 00"],
+    "AR": ["+54 11 4344-3600"],
+    "KE": ["+254 20 2227411", "+254 712 345678"],
+    "SG": ["+65 6332 7800"],
+    "IE": ["+353 1 618 3000"],
+    "NZ": ["+64 4 817 9999"],
+}
+ALL_PHONES = [(country, p) for country, numbers in PHONES.items() for p in numbers]
+LOOK_ALIKES = [
+    "2024-01-02",
+    "02/01/2024",
+    "12.03.2024",
+    "2024/01/02",
+    "on 2024-01-02 10:30:45",
+    "at 10:30:45",
+    "Python 3.10.12",
+    "version 4.2.1.0",
+    "build 10.0.19041.1",
+    "v1.2.3.4",
+    "release 2.3.4.5",
+    "order #71824",
+    "order #12345678",
+    "Order No. 2024-000123",
+    "ticket 4567890",
+    "ISBN 978-3-16-148410-0",
+    "ISBN 0-306-40615-2",
+    "ISBN 9780306406157",
+    "SKU-4821-XL",
+    "SKU 48213377",
+    "part AB-12345-678",
+    "model X1234567",
+    "$1,299.99",
+    "EUR 1.299.000,00",
+    "1 299 000 RUB",
+    "population 1,412,000,000",
+    "pi 3.14159265",
+    "id 123e4567-e89b-12d3-a456-426614174000",
+    "tracking 1Z999AA10123456784",
+    "pages 1234-1240",
+    "20240102",
+    "1234 5678 90 12",
+    "48.8566, 2.3522",
+    "sha a3f5c2e9b1d47788",
+    "zip 90210-1234",
+]
+
+
+def pii(**opts):
+    return build_steps([{"pii": opts}], StepContext())[0]
+
+
+def redact(step, text: str) -> str:
+    rec = Record(id="x:1", fields={"text": text}, meta={})
+    step.process(rec)
+    return rec.fields["text"]
+
+
+def test_planted_phones_of_28_countries_all_found():
+    assert len(PHONES) >= 20
+    step = pii()
+    missed = []
+    for country, number in ALL_PHONES:
+        text = f"Hi, it is Ana ({country}). Call me at {number} after 5pm, thanks."
+        if redact(step, text) != text.replace(number, "<PHONE>"):
+            missed.append((country, number, redact(step, text)))
+    assert missed == []  # recall 100% on this set
+
+
+def test_the_issue_number_and_several_in_one_text():
+    step = pii()
+    assert redact(step, "Ruf an: +49 30 901820.") == "Ruf an: <PHONE>."
+    text = "Office 020 7219 3000, mobile +33 6 12 34 56 78, fax 030 901820; order #71824 on 2024-01-02."
+    assert redact(step, text) == "Office <PHONE>, mobile <PHONE>, fax <PHONE>; order #71824 on 2024-01-02."
+
+
+@pytest.mark.parametrize("text", LOOK_ALIKES)
+def test_look_alikes_are_not_redacted(text):
+    sentence = f"Note: {text} was in the message."
+    assert redact(pii(), sentence) == sentence
+
+
+def test_national_formats_follow_regions():
+    # "06 12 34 56 78" is a French mobile in national form: found with FR in regions, not without
+    assert redact(pii(regions=["FR"]), "tel 06 12 34 56 78") == "tel <PHONE>"
+    assert redact(pii(regions=["US"]), "tel 06 12 34 56 78") == "tel 06 12 34 56 78"
+    assert redact(pii(regions=[]), "tel +33 6 12 34 56 78") == "tel <PHONE>"  # +CC: any region
+    assert redact(pii(regions=["JP"]), "tel 03-3581-0101") == "tel <PHONE>"
+    with pytest.raises(UserError, match="regions: 'XX'"):
+        pii(regions=["XX"])
+
+
+def test_other_kinds_still_checked():
+    step = pii()
+    text = "mail a.b@example.org, card 4111 1111 1111 1111, iban DE89 3704 0044 0532 0130 00, ip 10.0.0.7"
+    assert redact(step, text) == "mail <EMAIL>, card <CREDIT_CARD>, iban <IBAN>, ip <IP_ADDRESS>"
+    assert redact(step, "card 4111 1111 1111 1112") == "card 4111 1111 1111 1112"  # fails Luhn
+    rec = Record(id="x:1", fields={"text": "call +44 20 7219 3000 or 020 7219 3000"}, meta={})
+    assert pii(action="drop").process(rec) == (False, "contains PII (phone x2)")
