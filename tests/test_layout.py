@@ -17,6 +17,7 @@ STAGES = {  # every top-level entry of src/lmforge/ and its stage (docs/architec
     "api.py": "package",
     "version.py": "package",
     "errors.py": "shared",
+    "atomic_files.py": "shared",
     "config": "shared",
     "models.py": "shared",
     "data": "data preparation",

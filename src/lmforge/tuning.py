@@ -72,6 +72,7 @@ def tune(cfg: ExperimentConfig) -> dict[str, Any]:
         raise UserError(
             "tune.space is empty: map dotted config keys to distributions, e.g. train.lr: {log_uniform: [1e-5, 1e-3]}"
         )
+    check_metric(cfg)
     out = Path(cfg.train.output_dir) / "tune"
     out.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -97,6 +98,22 @@ def tune(cfg: ExperimentConfig) -> dict[str, Any]:
         result = finish(study, cfg, out)
         log_best(result)
     return result
+
+
+def check_metric(cfg: ExperimentConfig) -> None:
+    """The pruner sees val loss at each evaluation; it must not judge a study that optimises something else.
+
+    With `tune.metric: accuracy, direction: maximize` a pruner fed val loss would stop the trials whose
+    accuracy is best; such a study runs without pruning (`tune.pruner: none`), each trial to its end.
+    """
+    t = cfg.tune
+    if t.metric == "val_loss" and t.direction != "minimize":
+        raise UserError("tune.metric val_loss is minimised: set tune.direction: minimize")
+    if t.metric != "val_loss" and t.pruner != "none":
+        raise UserError(
+            f"tune.pruner {t.pruner} judges trials on val loss, not on tune.metric {t.metric}: "
+            "set tune.pruner: none (every trial runs to its end), or tune.metric: val_loss"
+        )
 
 
 def objective(trial: Any, cfg: ExperimentConfig, out: Path) -> float:

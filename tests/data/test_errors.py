@@ -195,3 +195,30 @@ def test_ray_stops_on_a_step_bug_like_local(runner):
     with pytest.raises(RunFailed) as e:
         runner.run([{"path": "*.jsonl"}], steps=steps, **ray_cfg)
     assert str(e.value).startswith("step 'custom (bug.py:boom)' raised on 11 records (more than 10)")
+
+
+def test_custom_step_file_outside_the_yaml_folder_is_refused(tmp_path):
+    from lmforge.data.steps.custom import load_callable
+    from lmforge.errors import UserError
+
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text("def fn(r):\n    return True\n")
+    inside = tmp_path / "exp"
+    inside.mkdir()
+    (inside / "clean.py").write_text("def fn(r):\n    return True\n")
+    assert load_callable("clean.py:fn", inside)({"text": "x"}) is True
+    with pytest.raises(UserError, match="outside the YAML's folder"):
+        load_callable("../elsewhere.py:fn", inside)
+
+
+def test_hf_state_file_naming_a_file_outside_its_folder_is_refused(tmp_path):
+    import json
+
+    from lmforge.data.sources import hf_arrow_files
+    from lmforge.errors import UserError
+
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    (folder / "state.json").write_text(json.dumps({"_data_files": [{"filename": "../../etc/passwd"}]}))
+    with pytest.raises(UserError, match="outside the folder"):
+        hf_arrow_files(folder)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-import lmforge.evaluate as evaluate_module
-from lmforge.predict import predict
-from lmforge.tasks.sft import SftTask
+import pytest
 
-from .helpers import cfg_for, sft_rows, write_splits
+import lmforge.evaluation.compare as evaluate_module
+from evaluation.helpers import cfg_for, sft_rows, write_splits
+from lmforge.inference.prediction import predict
+from lmforge.tasks.sft import SftTask
 
 
 def _record_generate_calls(monkeypatch) -> list:
@@ -60,3 +61,17 @@ def test_causal_lm_continues_the_whole_text(tiny_gpt2, tmp_path, monkeypatch):
     assert predict(cfg, str(src), str(dst), model_dir=tiny_gpt2)["written"] == 1
     assert generated == [(["The weather in Paris today is"], True)]
     assert isinstance(json.loads(dst.read_text())["prediction"], str)
+
+
+def test_predict_without_a_trained_model_names_the_path(tiny_llama, tmp_path):
+    """A typo in train.output_dir must not silently give base-model predictions."""
+    from lmforge.errors import UserError
+
+    write_splits(tmp_path, sft_rows(8))
+    cfg = cfg_for(tmp_path, tiny_llama, "sft")
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"prompt": "hi"}) + "\n")
+    with pytest.raises(UserError, match=r"no model at .*final"):
+        predict(cfg, str(src), str(tmp_path / "out.jsonl"))
+    # the base model, named on purpose
+    assert predict(cfg, str(src), str(tmp_path / "out.jsonl"), model_dir=cfg.model.name)["written"] == 1

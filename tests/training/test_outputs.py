@@ -47,8 +47,14 @@ def test_cli_user_errors(tiny_llama, tmp_path, capsys):
     assert main(["train", str(exp)]) == 0
     assert main(["train", str(exp)]) == 2  # would mix a new run into the old folder
     assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="QLoRA runs where CUDA is: the GPU suite trains it")
+def test_qlora_without_cuda_is_one_line(tiny_gpt2, tmp_path, capsys):
+    exp = write_sft_project(tmp_path, tiny_gpt2)
     assert main(["train", str(exp), "model.quantize=4bit", "train.output_dir=" + str(tmp_path / "q")]) == 2
-    assert "CUDA" in capsys.readouterr().err or torch.cuda.is_available()
+    err = capsys.readouterr().err
+    assert "needs a CUDA GPU" in err and err.count("\n") == 1
 
 
 def test_full_finetune_final_loads_with_transformers(tiny_gpt2, tmp_path):

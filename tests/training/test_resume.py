@@ -83,3 +83,84 @@ def test_two_processes_kill9_then_resume_equals_uninterrupted(tiny_llama, tmp_pa
     _assert_same_adapter(tmp_path / "ref", tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "final" / "lmforge.json").read_text())
     assert (meta["processes"], meta["sharded"], meta["metrics"]["steps"]) == (2, strategy == "fsdp", 12)
+
+
+# Points inside the save path where LMFORGE_FAULT kills the run (lmforge.atomic_files.fault_point): after a file
+# of the second checkpoint (step-6), between the two renames of a checkpoint / best/ / final/ swap, and in the
+# middle of a metrics.jsonl line.
+FAULTS = [
+    "checkpoint:trainable.safetensors@2",
+    "checkpoint:optimizer.pt@2",
+    "checkpoint:rng.pt@3",
+    "checkpoint:swap@2",
+    "best:swap",
+    "final:swap",
+    "metrics:half-line@7",
+]
+
+
+@pytest.fixture(scope="module")
+def reference_run(tiny_llama, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference") / "ref"
+    proc = _run(tiny_llama, out)
+    assert proc.wait() == 0, proc.stderr.read()
+    return out
+
+
+def _run_until_killed(model: str, out: Path, fault: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), model, str(out)],
+        env={**ENV, "LMFORGE_FAULT": fault},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.wait() == -signal.SIGKILL, proc.stderr.read()  # the fault point was reached
+
+
+def _resume_to_the_end(model: str, out: Path) -> None:
+    resume = ["--resume"] if any((out / "checkpoints").glob("step-*")) else []  # killed before any checkpoint
+    proc = _run(model, out, *resume)
+    assert proc.wait() == 0, proc.stderr.read()
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_kill_inside_a_write_then_resume_equals_uninterrupted(tiny_llama, tmp_path, reference_run, fault):
+    out = tmp_path / "run"
+    _run_until_killed(tiny_llama, out, fault)
+    _resume_to_the_end(tiny_llama, out)
+    _assert_same_adapter(reference_run, out)
+    for name in ("best", "final"):  # whole model folders, no leftovers of a killed swap
+        assert (out / name / "adapter_model.safetensors").is_file()
+    assert not list(out.glob(".tmp-*")) + list(out.glob(".old-*"))
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(13))
+
+
+def test_kill_at_random_moments_then_resume_equals_uninterrupted(tiny_llama, tmp_path, reference_run):
+    """SIGKILL at seeded random times of a run (inside or between writes, wherever they fall)."""
+    import random
+
+    rng = random.Random(1234)
+    for attempt in range(3):
+        out = tmp_path / f"run{attempt}"
+        proc = _run(tiny_llama, out, "--slow-after", "0")  # 0.5 s per step: the kill lands mid-run
+        time.sleep(rng.uniform(2.0, 7.0))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _resume_to_the_end(tiny_llama, out)
+        _assert_same_adapter(reference_run, out)
+
+
+def test_metrics_half_line_is_dropped_on_resume(tiny_llama, tmp_path):
+    out = tmp_path / "run"
+    _run_until_killed(tiny_llama, out, "metrics:half-line@8")
+    assert not (out / "metrics.jsonl").read_text().endswith("\n")  # the kill left half a line
+    proc = _run(tiny_llama, out, "--resume")
+    assert proc.wait() == 0
+    assert "dropped an incomplete line" in proc.stderr.read()
+
+
+def test_checkpoint_files_load_without_unpickling_code(reference_run):
+    for path in sorted((reference_run / "checkpoints").glob("step-*/*.pt")):
+        torch.load(path, weights_only=True)  # raises on anything but tensors and plain containers

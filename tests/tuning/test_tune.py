@@ -120,3 +120,31 @@ def test_bad_space_is_a_user_error(tiny_gpt2, tmp_path):
     cfg = load_config(tmp_path / "exp.yaml", ["tune.space={train.lrr: {choice: [0.1]}}"])
     with pytest.raises(UserError, match="unknown key 'train.lrr'; did you mean 'train.lr'"):
         tune(cfg)
+
+
+def _write_classification(root, n=36):
+    data = root / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    words = {"pos": "great lovely", "neg": "awful broken"}
+    rows = [
+        {"id": f"c:{i}", "meta": {}, "text": f"item {i} was {words[lab]}", "label": lab}
+        for i, lab in enumerate(["pos", "neg"] * (n // 2))
+    ]
+    for split, part in (("train", rows[:-12]), ("val", rows[-12:-6]), ("test", rows[-6:])):
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+
+
+def test_a_study_on_accuracy_is_not_judged_by_a_val_loss_pruner(tiny_gpt2, tmp_path):
+    """The pruner sees val loss; with metric accuracy (maximize) it would prune the best trials: refused."""
+    exp = write_exp(tmp_path, tiny_gpt2, n_trials=2, metric="accuracy", direction="maximize")
+    _write_classification(tmp_path)
+    code = main(["tune", str(exp), "task.type=classification", "train.max_seq_len=256"])
+    assert code == 2
+    cfg = load_config(
+        exp, ["task.type=classification", "tune.pruner=none", "train.max_steps=2", "train.max_seq_len=256"]
+    )
+    result = tune(cfg)
+    assert [t["state"] for t in result["trials"]] == ["COMPLETE", "COMPLETE"]  # none pruned
+    assert 0.0 <= result["best_value"] <= 1.0  # an accuracy, not a loss
+    with pytest.raises(UserError, match="direction: minimize"):
+        tune(load_config(exp, ["tune.metric=val_loss", "tune.direction=maximize"]))

@@ -56,6 +56,11 @@ def train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     if cfg.train.num_processes > 1 and "LOCAL_RANK" not in os.environ:
+        from lmforge.models import resolve_model
+        from lmforge.training.run_checks import check_run
+
+        check_run(cfg, args.resume)  # a user error is one line here, not a traceback from every rank
+        resolve_model(cfg.model.name, cfg.model.trust_remote_code)
         return _launch(args, cfg.train.num_processes)
     metrics = run_train(cfg, resume=args.resume)
     if int(os.environ.get("RANK", 0)) != 0:

@@ -130,9 +130,17 @@ def hf_arrow_files(folder: Path) -> list[tuple[str, str]]:
     """(split name, arrow file) of a save_to_disk folder, in a stable order."""
     if (folder / "dataset_dict.json").is_file():
         splits = json.loads((folder / "dataset_dict.json").read_text())["splits"]
-        return [(s, f) for s in splits for _, f in hf_arrow_files(folder / s)]
+        return [(s, f) for s in splits for _, f in hf_arrow_files(_inside(folder, s))]
     state = json.loads((folder / "state.json").read_text())
-    return [("", str(folder / d["filename"])) for d in state.get("_data_files", [])]
+    return [("", str(_inside(folder, d["filename"]))) for d in state.get("_data_files", [])]
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """A file named by a state file, refused unless it is inside that folder (no `../` or absolute paths)."""
+    path = (folder / str(name)).resolve()
+    if not path.is_relative_to(folder.resolve()):
+        raise UserError(f"{folder}: its state file names '{name}', outside the folder: refused")
+    return path
 
 
 def plan_shards(source_index: int, path: str, rel: str, fmt: str, unit: str) -> list[Shard]:

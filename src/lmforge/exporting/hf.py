@@ -24,7 +24,7 @@ def export(run_dir: str | Path, out: str | Path, merge: bool = False) -> Path:
     >>> export("runs/support-bot", "exported/support-bot", merge=True)  # doctest: +SKIP
     PosixPath('exported/support-bot')
     """
-    from lmforge.training.checkpoint import atomic_dir
+    from lmforge.atomic_files import atomic_dir
 
     src, target = model_dir(Path(run_dir)), Path(out)
     if target.exists() and any(target.iterdir()):

@@ -31,8 +31,16 @@ def predict(cfg: ExperimentConfig, input_path: str, output_path: str, model_dir:
     if not src.is_file():
         raise UserError(f"input file not found: {src}")
     task = make_task(cfg)
-    tuned = Path(model_dir) if model_dir else Path(cfg.train.output_dir) / "final"
-    model, tokenizer = load_trained(tuned, cfg, task) if tuned.exists() else load_base(cfg, task)
+    if model_dir is not None and model_dir == cfg.model.name and not Path(model_dir).exists():
+        model, tokenizer = load_base(cfg, task)  # the base model, asked for by name
+    else:
+        tuned = Path(model_dir) if model_dir else Path(cfg.train.output_dir) / "final"
+        if not tuned.exists():
+            hint = "--model" if model_dir else "train.output_dir: train first, or pass --model"
+            raise UserError(
+                f"no model at {tuned} ({hint} {cfg.model.name} to predict with the base model on purpose)"
+            )
+        model, tokenizer = load_trained(tuned, cfg, task)
     bad: list[tuple[int, str]] = []
     written = 0
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)

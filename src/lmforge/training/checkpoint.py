@@ -1,15 +1,16 @@
-"""Atomic checkpoints (temp folder, then rename) and model folders (best/, final/).
+"""Atomic checkpoints (temp folder, then rename; lmforge.atomic_files) and model folders (best/, final/).
 
 checkpoints/step-N/ holds everything an exact resume needs:
   trainable.safetensors  the trained tensors (the adapter, or the whole model for a full fine-tune)
   optimizer.pt scheduler.pt rng.pt state.json (step, epoch, window, ...) config.yaml
 A folder named step-N is complete by construction: a killed write leaves only a .tmp-step-N folder.
+The .pt files hold only tensors and plain containers and are read with `weights_only=True`: a shared run
+folder cannot run code on resume (the RNG states are stored as tensors and lists for that reason).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -20,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+
+from lmforge.atomic_files import atomic_dir, fault_point, recover_dir
 
 _STEP = re.compile(r"^step-(\d+)$")
 
@@ -35,22 +38,6 @@ class TrainState:
     best_val: float | None = None
     best_step: int | None = None
     bad_evals: int = 0  # evaluations since the best one (early stopping)
-
-
-def atomic_dir(target: Path, write: Any) -> Path:
-    """Call `write(tmp)` on a fresh temp folder next to `target`, then swap it in with a rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".tmp-{target.name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    write(tmp)
-    old = target.parent / f".old-{target.name}"
-    if target.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(target, old)
-    os.rename(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
 
 
 def save_checkpoint(
@@ -72,15 +59,18 @@ def save_checkpoint(
 
     def write(tmp: Path) -> None:
         save_file(tensors, str(tmp / "trainable.safetensors"))
+        fault_point("checkpoint:trainable.safetensors")
         torch.save(optimizer_state, tmp / "optimizer.pt")
+        fault_point("checkpoint:optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         if scaler is not None:
             torch.save(scaler.state_dict(), tmp / "scaler.pt")
         torch.save({"ranks": rngs or [rng_state()]}, tmp / "rng.pt")
+        fault_point("checkpoint:rng.pt")
         (tmp / "state.json").write_text(json.dumps(asdict(state), indent=1), encoding="utf-8")
         (tmp / "config.yaml").write_text(config_yaml, encoding="utf-8")
 
-    path = atomic_dir(run_dir / "checkpoints" / f"step-{state.step}", write)
+    path = atomic_dir(run_dir / "checkpoints" / f"step-{state.step}", write, fault="checkpoint:swap")
     for old in list_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return path
@@ -93,32 +83,45 @@ def load_checkpoint(
     from lmforge.training.distributed import load_optimizer_state, load_trainable
 
     load_trainable(model, load_file(str(path / "trainable.safetensors")))
-    load_optimizer_state(model, optimizer, torch.load(path / "optimizer.pt", weights_only=False))
-    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
+    load_optimizer_state(model, optimizer, torch.load(path / "optimizer.pt", weights_only=True))
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
     if scaler is not None and (path / "scaler.pt").is_file():
-        scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=False))
-    ranks = torch.load(path / "rng.pt", weights_only=False)["ranks"]
+        scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
+    ranks = torch.load(path / "rng.pt", weights_only=True)["ranks"]
     set_rng_state(ranks[rank % len(ranks)])  # a run resumed on more processes reuses states
     return TrainState(**json.loads((path / "state.json").read_text(encoding="utf-8")))
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first."""
+    """Complete checkpoints, oldest first (a checkpoint a kill left mid-swap is put back first)."""
     folder = Path(run_dir) / "checkpoints"
+    for leftover in folder.glob(".tmp-step-*"):
+        recover_dir(folder / leftover.name.removeprefix(".tmp-"))
+    for leftover in folder.glob(".old-step-*"):
+        recover_dir(folder / leftover.name.removeprefix(".old-"))
     found = [(int(m.group(1)), p) for p in folder.glob("step-*") if (m := _STEP.match(p.name)) and p.is_dir()]
     return [p for _, p in sorted(found)]
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """This process's RNG states as tensors and plain lists (loadable with `weights_only=True`)."""
+    version, words, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": [version, torch.tensor(words, dtype=torch.int64), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    version, words, gauss = state["python"]
+    random.setstate((version, tuple(int(w) for w in words.tolist()), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -140,12 +143,25 @@ def save_model_folder(
         model.save_pretrained(
             tmp, safe_serialization=True, **({} if state is None else {"state_dict": state})
         )
+        if extra is not None and (tmp / "adapter_config.json").is_file():
+            _name_portable_base(tmp / "adapter_config.json", str(extra.get("base_model", "")))
         ensure_chat_template(tokenizer).save_pretrained(tmp)
         generation_config(model, tokenizer).save_pretrained(tmp)
         if extra is not None:
             (tmp / "lmforge.json").write_text(json.dumps(extra, indent=1, default=str), encoding="utf-8")
 
-    return atomic_dir(Path(target), write)
+    return atomic_dir(Path(target), write, fault=f"{Path(target).name}:swap")
+
+
+def _name_portable_base(adapter_config: Path, base: str) -> None:
+    """peft writes the machine-local folder the base was loaded from; name the base as the user did."""
+    from lmforge.models import portable_name
+
+    if not base:
+        return
+    cfg = json.loads(adapter_config.read_text(encoding="utf-8"))
+    cfg["base_model_name_or_path"] = portable_name(base)
+    adapter_config.write_text(json.dumps(cfg, indent=2, sort_keys=True), encoding="utf-8")
 
 
 def generation_config(model: Any, tokenizer: Any) -> Any:

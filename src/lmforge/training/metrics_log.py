@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from lmforge.atomic_files import atomic_write_text, fault_point
 from lmforge.training.trackers import Trackers
 
 
@@ -47,18 +48,26 @@ class MetricsLog:
     def _truncate_after(self, step: int) -> list[dict[str, Any]]:
         if not self.path.is_file():
             return []
-        rows = [
-            json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()
-        ]
+        rows = []
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a kill -9 in the middle of a write leaves half a line
+                if line.strip():
+                    print(f"lmforge: resume: dropped an incomplete line of {self.path}", file=sys.stderr)
         kept = [r for r in rows if r.get("step", 0) <= step]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
         return kept
 
     def write(self, row: dict[str, Any]) -> None:
         if not self.enabled:
             return
+        line = json.dumps(row) + "\n"
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write(line[: len(line) // 2])
+            f.flush()
+            fault_point("metrics:half-line")  # the kill tests leave half a line here
+            f.write(line[len(line) // 2 :])
         self.trackers.log_metrics(row, row["step"])
 
     def finish(self, metrics: dict[str, Any]) -> None:

@@ -14,12 +14,13 @@ import yaml
 from lmforge.config import ExperimentConfig
 from lmforge.errors import UserError
 from lmforge.training.batches import Collate
-from lmforge.training.checkpoint import list_checkpoints, load_checkpoint
+from lmforge.training.checkpoint import load_checkpoint
 from lmforge.training.distributed import shard, use_fsdp
 from lmforge.training.loop import plan_steps, run_loop
 from lmforge.training.loss import LossModule
 from lmforge.training.metrics_log import MetricsLog
 from lmforge.training.outputs import finish
+from lmforge.training.run_checks import check_run
 from lmforge.training.state import Callback, Run
 from lmforge.training.trackers import require as require_trackers
 
@@ -43,7 +44,7 @@ def train(
     """
     out = Path(cfg.train.output_dir)
     require_trackers(cfg.train.report_to)  # a missing extra fails before the model loads
-    checkpoint = _check_run_dir(out, resume)
+    checkpoint = check_run(cfg, resume, data_given=data is not None)
     run = setup_run(cfg, out, data, collate, list(callbacks), resume_step=_step_of(checkpoint))
     if checkpoint is not None:
         run.state = load_checkpoint(
@@ -61,18 +62,6 @@ def train(
     finally:
         run.log.close()  # a run that raised is marked failed in its trackers
     return metrics
-
-
-def _check_run_dir(out: Path, resume: bool) -> Path | None:
-    """The checkpoint to resume from; refuses to silently mix a new run into an old run folder."""
-    kept = list_checkpoints(out)
-    if resume:
-        if not kept:
-            raise UserError(f"--resume: no checkpoint in {out / 'checkpoints'} (train.output_dir)")
-        return kept[-1]
-    if kept or (out / "final").exists():
-        raise UserError(f"{out} already holds a run: pass --resume, or set another train.output_dir")
-    return None
 
 
 def _step_of(checkpoint: Path | None) -> int | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -121,7 +122,22 @@ def _load_base(cfg: ExperimentConfig, head: str, num_labels: int) -> torch.nn.Mo
 
     if cfg.model.quantize is None:
         return load_model(cfg.model.name, cfg.model.trust_remote_code, head=head, num_labels=num_labels)
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    cls = AutoModelForSequenceClassification if head == "classifier" else AutoModelForCausalLM
+    return cls.from_pretrained(
+        resolve_model(cfg.model.name, cfg.model.trust_remote_code),
+        **quantized_load_kwargs(cfg, head, num_labels),
+    )
+
+
+def quantized_load_kwargs(cfg: ExperimentConfig, head: str, num_labels: int) -> dict[str, Any]:
+    """`from_pretrained` arguments of a QLoRA base: this process's GPU (LOCAL_RANK), safetensors only.
+
+    >>> quantized_load_kwargs(cfg, "lm", 2)["device_map"]  # LOCAL_RANK=1  # doctest: +SKIP
+    {'': 1}
+    """
+    from transformers import BitsAndBytesConfig
 
     four = cfg.model.quantize == "4bit"
     quant = BitsAndBytesConfig(
@@ -131,15 +147,13 @@ def _load_base(cfg: ExperimentConfig, head: str, num_labels: int) -> torch.nn.Mo
         bnb_4bit_compute_dtype=torch.bfloat16,
         bnb_4bit_use_double_quant=True,
     )
-    cls = AutoModelForSequenceClassification if head == "classifier" else AutoModelForCausalLM
-    extra = {"num_labels": num_labels} if head == "classifier" else {}
-    return cls.from_pretrained(
-        resolve_model(cfg.model.name, cfg.model.trust_remote_code),
-        quantization_config=quant,
-        trust_remote_code=cfg.model.trust_remote_code,
-        device_map={"": 0},
-        **extra,
-    )
+    return {
+        "quantization_config": quant,
+        "trust_remote_code": cfg.model.trust_remote_code,
+        "device_map": {"": int(os.environ.get("LOCAL_RANK", 0))},  # each process on its own GPU
+        "use_safetensors": True,  # never unpickle .bin weights
+        **({"num_labels": num_labels} if head == "classifier" else {}),
+    }
 
 
 class FastDropout(torch.nn.Module):

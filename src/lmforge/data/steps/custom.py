@@ -2,7 +2,8 @@
 
 The function gets the record as a dict (`id`, the task fields, `meta`) and returns:
 True/None (keep), False or `(False, reason)` (drop), or a dict (the record, rewritten).
-A module path ending in .py is loaded from the file, relative to the YAML folder.
+A module path ending in .py is loaded from the file, relative to the YAML folder, and only from inside it.
+A YAML with a custom step is code: it runs this function on your machine (docs/prepare.md).
 For a record it cannot handle it may raise `lmforge.data.steps.BadRecord("reason")` (a reject); any
 other exception counts as a bug in the function, and a few of them stop the run (docs/prepare.md).
 Only `fn` (and `on`) are checked when the config loads; the file is loaded when prepare starts.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 from lmforge.data.record import Record
@@ -26,7 +28,9 @@ def load_callable(spec: str, base_dir: Any) -> Any:
         raise UserError(f"custom: fn '{spec}' must look like 'module:function'")
     try:
         if module.endswith(".py"):
-            path = base_dir / module
+            path = (base_dir / module).resolve()
+            if not path.is_relative_to(Path(base_dir).resolve()):  # a YAML only runs code it ships with
+                raise UserError(f"custom: {module} is outside the YAML's folder {base_dir}: refused")
             loader = importlib.util.spec_from_file_location(path.stem, path)
             if loader is None or not path.is_file():
                 raise UserError(f"custom: file not found: {path}")
