@@ -73,3 +73,14 @@ def test_train_smoke(tmp_path, tiny_llama):
         "train tok/s vs hf_trainer",
         "train tok/s vs trl_sft",
     }
+
+
+def test_serve_smoke(tmp_path, tiny_llama):
+    pytest.importorskip("openai")
+    from bench.serve import bench_serve
+
+    s = bench_serve(tiny_llama, 4, 2, 4, 1, smoke=True)
+    for side in ("lmforge_serve", "hf_generate"):
+        assert s[side]["requests_per_s"]["median"] > 0 and s[side]["p95_s"]["median"] > 0
+    assert s["answers_equal"]["median"] == 1.0  # greedy: the server answers what generate answers
+    assert _saved(tmp_path, "serve")["targets"][0]["what"] == "requests/s vs one-at-a-time generate"

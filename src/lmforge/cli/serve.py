@@ -34,7 +34,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--batch-window-ms",
         type=float,
-        default=10.0,
+        default=50.0,
         help="how long a batch waits for company (default: %(default)s)",
     )
     p.add_argument(

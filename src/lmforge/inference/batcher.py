@@ -90,7 +90,7 @@ class Batcher:
         *,
         max_batch: int = 16,
         max_queue: int = 64,
-        window_s: float = 0.01,
+        window_s: float = 0.05,
         context: int | None = None,
     ) -> None:
         self.model, self.tokenizer = model.eval(), tokenizer

@@ -126,7 +126,7 @@ def serve(
     name: str | None = None,
     max_batch: int = 16,
     max_queue: int = 64,
-    window_ms: float = 10.0,
+    window_ms: float = 50.0,
     timeout_s: float = 600.0,
     default_max_tokens: int = 512,
     trust_remote_code: bool = False,
