@@ -130,3 +130,34 @@ def test_conversation_opening_with_the_assistant_trains_only_answers(llama_tok):
         ],
     )
     assert ex == {"input_ids": ids, "labels": labels}
+
+
+def test_sharegpt_role_names_of_every_export():
+    from lmforge.tasks.sft import conversation
+
+    turns = [
+        {"from": "system", "value": "Be kind."},
+        {"from": "Human", "value": "a"},
+        {"from": "gpt", "value": "b"},
+        {"from": "user", "value": "c"},
+        {"from": "chatgpt", "value": "d"},
+        {"from": "human", "value": "e"},
+        {"from": "bing", "value": "f"},
+        {"from": "human", "value": "g"},
+        {"from": "bard", "value": "h"},
+        {"role": "user", "content": "i"},
+        {"role": "model", "content": "j"},
+    ]
+    roles = [m["role"] for m in conversation({"messages": turns})]
+    assert roles == ["system"] + ["user", "assistant"] * 5
+
+
+def test_unknown_role_is_one_line_naming_it():
+    from lmforge.tasks.sft import conversation
+
+    with pytest.raises(
+        UserError, match=r"record r:1: turn 1 needs a known role and content \(got 'narrator'"
+    ):
+        conversation(
+            {"id": "r:1", "messages": [{"from": "human", "value": "a"}, {"from": "narrator", "value": "b"}]}
+        )

@@ -6,9 +6,12 @@ train.jsonl: `{"id": "raw/a.jsonl:3", "prompt": "...", "response": "...", "meta"
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from lmforge.data.conversation import normalize as normalize_conversation
 
 # task -> alternative sets of required fields (any one set is enough)
 REQUIRED: dict[str, list[tuple[str, ...]]] = {
@@ -98,8 +101,11 @@ def _msg_text(m: Any) -> Any:
     return m.get("content", m.get("value"))
 
 
-def to_record(rid: str, row: dict[str, Any], mapping: dict[str, str], task: str, meta: dict) -> Record | str:
-    """Map source fields to task fields; a string is the reject reason.
+def to_record(
+    rid: str, row: dict[str, Any], mapping: dict[str, str], task: str, meta: dict, conversation: str = "fix"
+) -> Record | str:
+    """Map source fields to task fields; a string is the reject reason. A conversation (`messages`) is
+    brought to the normal form of `lmforge.data.conversation` (`conversation`: fix | reject).
 
     >>> to_record("a:1", {"q": "hi", "a": "yo"}, {"prompt": "q", "response": "a"}, "sft", {}).fields
     {'prompt': 'hi', 'response': 'yo'}
@@ -128,11 +134,20 @@ def to_record(rid: str, row: dict[str, Any], mapping: dict[str, str], task: str,
         missing = [f for f in REQUIRED[task][0] if f not in fields]
         src = [mapping.get(f, f) for f in missing]
         return f"missing field '{src[0]}' (task {task} needs {want}; map it with fields:)"
+    orig = None
+    if "messages" in fields:
+        normal = normalize_conversation(fields["messages"], conversation)
+        if isinstance(normal, str):
+            return normal
+        if normal[1]:  # turns dropped or joined: rejects.jsonl shows the record as read
+            orig = copy.deepcopy(fields)
+            meta["conversation_fixed"] = normal[1]
+        fields["messages"] = normal[0]
     for name, value in fields.items():
         bad = _bad_value(name, value)
         if bad:
             return bad
-    return Record(id=rid, fields=fields, meta=meta)
+    return Record(id=rid, fields=fields, meta=meta, orig=orig)
 
 
 def _bad_value(name: str, value: Any) -> str | None:
@@ -145,12 +160,7 @@ def _bad_value(name: str, value: Any) -> str | None:
             else f"non-text value in field 'label' ({type(value).__name__})"
         )
     if name == "messages":
-        if not isinstance(value, list) or not value:
-            return "field 'messages' is not a non-empty list"
-        for m in value:
-            if not isinstance(_msg_text(m), str):
-                return "a message without text 'content' (or 'value')"
-        return None
+        return None  # checked by normalize_conversation
     if not isinstance(value, str):
         return f"non-text value in field '{name}' ({type(value).__name__})"
     if not value.strip():

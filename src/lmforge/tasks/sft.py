@@ -9,19 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from lmforge.data.conversation import ROLES, content_of, role_of
 from lmforge.errors import UserError
-from lmforge.tasks.base import Task, field, fill
 from lmforge.formatting.templates import Messages, to_messages
-
-SHAREGPT_ROLES = {
-    "human": "user",
-    "user": "user",
-    "gpt": "assistant",
-    "assistant": "assistant",
-    "model": "assistant",
-    "system": "system",
-    "bot": "assistant",
-}
+from lmforge.tasks.base import Task, field, fill
 
 
 class SftTask(Task):
@@ -54,6 +45,10 @@ class SftTask(Task):
 def conversation(record: dict[str, Any]) -> Messages:
     """OpenAI {role, content} or ShareGPT {from, value} turns -> [{"role", "content"}].
 
+    Roles are mapped as `lmforge.data.conversation.ROLES` does (human -> user, gpt/chatgpt/bing/bard ->
+    assistant, ...). Prepare has brought conversations to their normal form already (or rejected them);
+    a record that did not come through prepare is taken as it is, and an unreadable turn is one line.
+
     >>> conversation({"messages": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Yo"}]})
     [{'role': 'user', 'content': 'Hi'}, {'role': 'assistant', 'content': 'Yo'}]
     """
@@ -61,12 +56,14 @@ def conversation(record: dict[str, Any]) -> Messages:
     if not isinstance(turns, list) or not turns:
         raise UserError(f"record {record.get('id', '?')}: 'messages' must be a non-empty list of turns")
     out = []
-    for turn in turns:
-        role = turn.get("role", turn.get("from")) if isinstance(turn, dict) else None
-        content = turn.get("content", turn.get("value")) if isinstance(turn, dict) else None
-        if role not in SHAREGPT_ROLES or content is None:
+    for i, turn in enumerate(turns):
+        role = role_of(turn) if isinstance(turn, dict) else None
+        content = content_of(turn) if isinstance(turn, dict) else None
+        if role is None or content is None:
+            got = turn.get("role", turn.get("from")) if isinstance(turn, dict) else turn
             raise UserError(
-                f"record {record.get('id', '?')}: turn {turn!r} needs role/content (or from/value)"
+                f"record {record.get('id', '?')}: turn {i} needs a known role and content "
+                f"(got {got!r}; roles: {', '.join(ROLES)})"
             )
-        out.append({"role": SHAREGPT_ROLES[role], "content": str(content)})
+        out.append({"role": role, "content": str(content)})
     return out
