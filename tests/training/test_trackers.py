@@ -132,13 +132,14 @@ def flat_config(run_dir: Path) -> dict:
 
 
 def test_mlflow_and_wandb_get_what_metrics_jsonl_has(tiny_llama, tmp_path, capsys):
-    import lmforge
+    from lmforge.cli import main
 
     exp = write_sft_project(tmp_path, tiny_llama, report_to=["tensorboard", "mlflow", "wandb"])
     (tmp_path / "data" / "stats.json").write_text(json.dumps(STATS))
-    cfg = load_config(exp, ["eval.split=val", "eval.generate_n=2", "eval.max_new_tokens=4"])
-    lmforge.train(cfg)
-    result = lmforge.evaluate(cfg)
+    evals = ["eval.split=val", "eval.generate_n=2", "eval.max_new_tokens=4"]
+    assert main(["train", str(exp)]) == 0  # the CLI: report.html is written, then sent to the trackers
+    assert main(["eval", str(exp), *evals]) == 0
+    result = json.loads((tmp_path / "run" / "eval.json").read_text())
     run_dir = tmp_path / "run"
     rows = rows_of(run_dir)
     keys = {k for r in rows for k in r} - {"step"}
@@ -159,7 +160,7 @@ def test_mlflow_and_wandb_get_what_metrics_jsonl_has(tiny_llama, tmp_path, capsy
     for side in ("base", "finetuned"):
         assert {k: m[f"eval/{side}/{k}"] for k in result[side]} == pytest.approx(result[side], rel=1e-12)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"config.yaml", "metrics.jsonl", "eval.json"} <= artifacts
+    assert {"config.yaml", "metrics.jsonl", "eval.json", "report.html"} <= artifacts
 
     history_rows, summary, config, ids = wandb_history(run_dir)
     assert len(set(ids)) == 1  # the eval continued the training's run
@@ -171,6 +172,7 @@ def test_mlflow_and_wandb_get_what_metrics_jsonl_has(tiny_llama, tmp_path, capsy
     assert summary["final/steps"] == 6 and summary["data/total/rejected"] == 2
     assert summary["eval/finetuned/loss"] == pytest.approx(result["finetuned"]["loss"], rel=1e-12)
     assert list(run_dir.glob("wandb/offline-run-*/files/config.yaml"))
+    assert list(run_dir.glob("wandb/offline-run-*/files/report.html"))
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     out = capsys.readouterr().out
     assert out.count("wandb is not logged in") == 1 and "wandb sync" in out  # said once, with the way up
@@ -192,7 +194,8 @@ train(cfg, resume="--resume" in sys.argv, data=(fake_examples(40, 250, 5), fake_
 
 
 def _child(model: str, out: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # its own wandb-core, killed with it: not this test process's service (WANDB_SERVICE, set by an earlier test)
+    env = {**{k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}, "OMP_NUM_THREADS": "1"}
     args = [sys.executable, "-c", CHILD, model, str(out), str(Path(__file__).parent), *extra]
     return subprocess.Popen(
         args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True

@@ -59,6 +59,9 @@ def last_step(root: Path, run_id: str, skip: Path | None = None) -> int | None:
             if kind == "run":
                 found = -1 if found is None else found
             elif kind == "history":
-                steps = [json.loads(i.value_json) for i in record.history.item if i.key == "_step"]
+                items = record.history.item
+                steps = [
+                    json.loads(i.value_json) for i in items if (i.key or "/".join(i.nested_key)) == "_step"
+                ]
                 found = max([found if found is not None else -1, *steps])
     return found
