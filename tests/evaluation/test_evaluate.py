@@ -2,17 +2,17 @@
 
 import json
 import math
-import weakref
 
 import pytest
 import torch
 
+import lmforge
+from evaluation.helpers import cfg_for, cls_rows, sft_rows, write_splits
 from lmforge.cli import main
-from lmforge.evaluation.compare import evaluate, label_probs, loss_metrics, sequence_logprob
+from lmforge.cli.handlers import format_table
+from lmforge.evaluation.compare import evaluate, label_probs, loss_metrics
 from lmforge.formatting.token_cache import make_task, tokenize_split
 from lmforge.inference.generation import load_for_inference
-
-from evaluation.helpers import cfg_for, cls_rows, sft_rows, write_splits
 
 
 def test_perplexity_is_exp_of_hf_mean_loss(tiny_model, tmp_path):
@@ -47,43 +47,7 @@ def test_label_scoring_picks_the_label_the_model_prefers(tiny_llama, tmp_path):
     assert (probs.argmax(dim=1) == 1).all()
 
 
-def test_sequence_logprob_matches_hf_loss(tiny_gpt2):
-    model, tok = load_for_inference(tiny_gpt2)
-    ids = torch.tensor([[5, 6, 7, 8, 9]])
-    labels = torch.tensor([[-100, -100, 7, 8, 9]])
-    batch = {
-        "input_ids": ids,
-        "labels": labels,
-        "attention_mask": torch.ones_like(ids),
-        "position_ids": torch.arange(5)[None],
-    }
-    with torch.no_grad():
-        hf = float(model(input_ids=ids, labels=labels).loss) * 3
-    assert float(sequence_logprob(model, batch)[0]) == pytest.approx(-hf, rel=1e-5)
-
-
-def test_eval_batches_are_not_accumulated(tiny_gpt2):
-    """Bounded memory: when batch k is processed, batch k-2 has been freed."""
-    from lmforge.training.validation import eval_loss
-
-    model, _ = load_for_inference(tiny_gpt2)
-    refs, alive = [], []
-
-    def batches():
-        for _ in range(12):
-            ids = torch.randint(3, model.config.vocab_size, (4, 32))
-            batch = {"input_ids": ids, "labels": ids.clone(), "attention_mask": torch.ones_like(ids)}
-            refs.append(weakref.ref(batch["input_ids"]))
-            alive.append(sum(r() is not None for r in refs))
-            yield batch
-
-    eval_loss(model, batches())
-    assert max(alive) <= 2, alive
-
-
 def test_sft_eval_writes_base_and_finetuned(tiny_model, tmp_path, capsys):
-    import lmforge
-
     write_splits(tmp_path, sft_rows(48))
     cfg = cfg_for(tmp_path, tiny_model, "sft", "train.max_steps=8", "train.lr=5e-3", "model.lora=null")
     lmforge.train(cfg)
@@ -96,6 +60,26 @@ def test_sft_eval_writes_base_and_finetuned(tiny_model, tmp_path, capsys):
     assert saved["split"] == "test" and saved["base"] == out["base"]
     samples = [json.loads(x) for x in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and set(samples[0]) == {"prompt", "reference", "base", "finetuned"}
+    # ROUGE-L and the EOS rate come from eval.generate_n=4 of the 8 test records: eval.json says so
+    assert saved["records"] == 8 and saved["base"]["n"] == saved["finetuned"]["n"] == 4
+    assert "n" not in out["delta"]
+    table = format_table(out)
+    assert "8 records" in table and "rouge_l" in table
+    assert [ln.split()[1] for ln in table.splitlines() if ln.startswith(("rouge_l", "eos_rate"))] == [
+        "4",
+        "4",
+    ]
+    assert [ln.split()[1] for ln in table.splitlines() if ln.startswith("loss")] == ["8"]
+
+
+def test_generate_n_null_generates_for_the_whole_split(tiny_gpt2, tmp_path):
+    write_splits(tmp_path, sft_rows(40), n_eval=6)
+    cfg = cfg_for(tmp_path, tiny_gpt2, "sft", "eval.generate_n=null", "train.max_steps=2")
+    lmforge.train(cfg)
+    out = evaluate(cfg)
+    assert "n" not in out["finetuned"] and "rouge_l" in out["finetuned"]
+    samples = (tmp_path / "run" / "samples.jsonl").read_text().splitlines()
+    assert len(samples) == 6  # every record was generated for (at most SAMPLES_SHOWN are kept)
 
 
 @pytest.mark.parametrize("head", ["lm", "classifier"])

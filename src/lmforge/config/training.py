@@ -76,10 +76,20 @@ class TrainConfig(Section):
 
 class EvalConfig(Section):
     split: Literal["val", "test"] = Field("test", description="Split that lmforge eval scores.")
-    batch_size: int = Field(8, gt=0, description="Records per batch when scoring and generating.")
-    generate_n: int = Field(
-        32, ge=0, description="Records sampled for generation metrics (ROUGE, exact match, ...)."
-    )  # records sampled for generation metrics
+    batch_tokens: int = Field(
+        4096,
+        gt=0,
+        description="Token budget of each eval batch: records sorted by length, rows x longest row <= this "
+        "(generation: rows x (longest prompt + max_new_tokens)).",
+    )
+    batch_size: int | None = Field(
+        None, gt=0, description="Most records per eval batch; null = as many as eval.batch_tokens allows."
+    )
+    generate_n: int | None = Field(
+        None,
+        ge=0,
+        description="Records sampled for generation metrics (ROUGE, EOS rate, exact match, ...); null = all.",
+    )
     max_new_tokens: int = Field(128, gt=0, description="Token limit of each generation in eval.")
     extra_metrics: list[Literal["bleu", "chrf"]] = Field(
         default_factory=list, description="Additional generation metrics: bleu, chrf (sacrebleu)."

@@ -1,28 +1,35 @@
 """`lmforge eval`: the task's metrics for the base and the fine-tuned model on the same records.
 
-Everything is computed one batch at a time: the loss through `train.evaluation.eval_loss` (the code the
-trainer's periodic validation runs), label scores and generations per batch, so nothing of size
-records x sequence x vocabulary is ever kept (transformers #12878, #26474).
+One forward pass per record and model gives the loss and the task's scores (scoring.py: the LM head
+only where a token is scored; class_scores.py: label probabilities and the loss from the same pass);
+generation metrics come from generating.py. Every model runs merged, in the precision training used,
+under torch.inference_mode, on length-sorted batches cut by `eval.batch_tokens` (loading.py,
+batching.py). Nothing of size records x sequence x vocabulary is ever built (transformers #12878, #26474).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from lmforge.config import ExperimentConfig
 from lmforge.errors import UserError
-from lmforge.evaluation.metrics import classification_metrics, qa_metrics, rouge_metrics, sacrebleu_metrics
+from lmforge.evaluation.batching import inference
+from lmforge.evaluation.class_scores import classifier_scores, label_scores
+from lmforge.evaluation.generating import generate_for, generation_metrics, halves, reference
+from lmforge.evaluation.loading import autocast_dtype, load_base, load_trained, ready_for_eval
+from lmforge.evaluation.metrics import classification_metrics
 from lmforge.inference.generation import Generation, generate
 from lmforge.models import pad_token_id
 from lmforge.tasks import Task
 
 SAMPLES_SHOWN = 8  # generations kept in samples.jsonl for the report
+__all__ = ["evaluate", "score", "load_base", "load_trained", "label_probs", "classifier_probs"]
 
 
 def evaluate(
@@ -54,9 +61,12 @@ def evaluate(
     results = {"base": {"metrics": {}, "details": {}}}
     generations: dict[str, list[str]] = {"base": [""] * len(sample)}
     loaders = {"base": lambda: load_base(cfg, task), "finetuned": lambda: load_trained(tuned_path, cfg, task)}
+    dtype = autocast_dtype(cfg)
     for side in ("base", "finetuned") if compare else ("finetuned",):
         model, tokenizer = loaders[side]()
-        results[side], generations[side] = score(cfg, task, model, tokenizer, records, sample, split)
+        model = ready_for_eval(model, dtype, quantized=cfg.model.quantize is not None)
+        with inference(next(model.parameters()).device.type, dtype):
+            results[side], generations[side] = score(cfg, task, model, tokenizer, records, sample, split)
         del model
     out = {
         "split": split,
@@ -83,187 +93,84 @@ def score(
     sample: list[int],
     split: str,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The task's metrics of one model; returns ({"metrics", "details"}, texts shown for the sampled records)."""
-    metrics = loss_metrics(cfg, model, tokenizer, split)
-    details: dict[str, Any] = {}
-    shown: list[str] = []
-    picked = [records[i] for i in sample]
+    """The task's metrics of one model; returns ({"metrics", "details"}, texts shown for the sampled records).
+
+    Generation metrics cover the `sample` records; `n` says how many when that is not the whole split.
+    """
     if task.name == "classification":
-        labels = task.label_set()
-        probs = (
-            classifier_probs(cfg, task, model, tokenizer, records)
-            if cfg.task.head == "classifier"
-            else label_probs(cfg, task, model, tokenizer, records)
-        )
-        predicted = [labels[int(i)] for i in probs.argmax(dim=1)]
-        flat, details = classification_metrics([str(r["label"]) for r in records], predicted, labels)
-        metrics.update(flat)
-        shown = [predicted[i] for i in sample]
-    elif picked:
-        gens = generate_for(cfg, task, model, tokenizer, picked)
-        preds, refs = [g.text for g in gens], [reference(task, r) for r in picked]
-        metrics.update(generation_metrics(cfg, task, preds, refs, gens, [r.get("answer") for r in picked]))
-        shown = preds
-    return {"metrics": metrics, "details": details}, shown
+        return classification_scores(cfg, task, model, tokenizer, records, sample)
+    metrics = loss_metrics(cfg, model, tokenizer, split)
+    picked = [records[i] for i in sample]
+    if not picked:
+        return {"metrics": metrics, "details": {}}, []
+    gens = generate_for(cfg, task, model, tokenizer, picked)
+    preds, refs = [g.text for g in gens], [reference(task, r) for r in picked]
+    metrics.update(generation_metrics(cfg, task, preds, refs, gens, [r.get("answer") for r in picked]))
+    if len(picked) != len(records):
+        metrics["n"] = len(picked)
+    return {"metrics": metrics, "details": {}}, preds
+
+
+def classification_scores(
+    cfg: ExperimentConfig, task: Task, model: Any, tokenizer: Any, records: list[dict], sample: list[int]
+) -> tuple[dict[str, Any], list[str]]:
+    """Loss, accuracy, macro-F1, per-class precision/recall and the confusion matrix, from one pass."""
+    labels = task.label_set()
+    scorer = classifier_scores if cfg.task.head == "classifier" else label_scores
+    probs, loss_sum, count = scorer(
+        task, model, tokenizer, records, cfg.train.max_seq_len, pad_token_id(tokenizer), *_budget(cfg)
+    )
+    loss = loss_sum / count if count else float("nan")
+    metrics = {"loss": loss}
+    if cfg.task.head != "classifier":
+        metrics["perplexity"] = math.exp(min(loss, 50.0))
+    predicted = [labels[int(i)] for i in probs.argmax(dim=1)]
+    flat, details = classification_metrics([str(r["label"]) for r in records], predicted, labels)
+    metrics.update(flat)
+    return {"metrics": metrics, "details": details}, [predicted[i] for i in sample]
 
 
 def loss_metrics(cfg: ExperimentConfig, model: Any, tokenizer: Any, split: str) -> dict[str, float]:
-    """Token-weighted loss and perplexity of the split, through the trainer's own eval_loss."""
-    from lmforge.formatting.packing import collate
+    """Token-weighted loss and perplexity of the split's tokenised examples (the ones training reads)."""
+    from lmforge.evaluation.scoring import example_unit, score_units
     from lmforge.formatting.token_cache import tokenize_split
-    from lmforge.training.batches import eval_batches
-    from lmforge.training.validation import eval_loss
 
     examples = tokenize_split(cfg, split, tokenizer, packed=False)
-    pad_id = pad_token_id(tokenizer)
-    result = eval_loss(model, eval_batches(examples, cfg.eval.batch_size, collate, pad_id))
-    out = {"loss": result["loss"]}
-    if cfg.task.head != "classifier":
-        out["perplexity"] = result["perplexity"]
-    return out
+    units = [example_unit(e) for e in examples]
+    scored = score_units(model, units, pad_token_id(tokenizer), *_budget(cfg), "loss")
+    total, count = -sum(s[0] for s, _ in scored if s), sum(c[0] for _, c in scored if c)
+    loss = total / count if count else float("nan")
+    return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
 
 
-@torch.no_grad()
 def label_probs(
     cfg: ExperimentConfig, task: Task, model: Any, tokenizer: Any, records: list[dict]
 ) -> torch.Tensor:
-    """(N, C) probabilities from each label's log-likelihood as the assistant's answer (label + EOS).
-
-    Each (record, label) pair is one row; rows go through the model cfg.eval.batch_size at a time, and only
-    the per-row sums are kept.
-    """
-    from lmforge.formatting.packing import collate
-
-    labels = task.label_set()
-    rows = [{**r, "label": label} for r in records for label in labels]
-    # keep the end of a long prompt: truncating on the right would cut the label being scored
-    scoring = type(task)(task.cfg.model_copy(update={"truncate": "left"}))
-    scoring.labels = labels
-    examples, _ = scoring.encode_batch(rows, tokenizer, cfg.train.max_seq_len)
-    scores = []
-    model.eval()
-    for i in range(0, len(examples), cfg.eval.batch_size):
-        batch = collate(examples[i : i + cfg.eval.batch_size], pad_token_id(tokenizer))
-        scores.append(sequence_logprob(model, batch))
-    return torch.cat(scores).view(len(records), len(labels)).softmax(dim=1)
+    """(N, C) probabilities from each label's log-likelihood as the assistant's answer (label + EOS)."""
+    with torch.inference_mode():
+        args = (cfg.train.max_seq_len, pad_token_id(tokenizer), *_budget(cfg))
+        return label_scores(task, model, tokenizer, records, *args)[0]
 
 
-@torch.no_grad()
-def sequence_logprob(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(B,) summed log-probability of each row's label tokens (labels unshifted, -100 = not scored)."""
-    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids")}
-    device = next(model.parameters()).device
-    logits = model(**{k: v.to(device) for k, v in inputs.items()}).logits[:, :-1].float()  # (B, T-1, V)
-    targets = batch["labels"][:, 1:].to(device)  # (B, T-1)
-    mask = targets != -100
-    logp = -F.cross_entropy(logits.transpose(1, 2), targets.clamp(min=0), reduction="none")  # (B, T-1)
-    return (logp * mask).sum(dim=1).cpu()
-
-
-@torch.no_grad()
 def classifier_probs(
     cfg: ExperimentConfig, task: Task, model: Any, tokenizer: Any, records: list[dict]
 ) -> torch.Tensor:
-    """(N, C) softmax of the sequence-classification head, batch by batch."""
-    from lmforge.formatting.packing import collate
-
-    examples, _ = task.encode_batch(records, tokenizer, cfg.train.max_seq_len)
-    model.eval()
-    out = []
-    device = next(model.parameters()).device
-    for i in range(0, len(examples), cfg.eval.batch_size):
-        batch = collate(examples[i : i + cfg.eval.batch_size], pad_token_id(tokenizer))
-        inputs = {k: batch[k].to(device) for k in ("input_ids", "attention_mask")}
-        out.append(model(**inputs).logits.float().softmax(dim=1).cpu())
-    return torch.cat(out)
-
-
-def generate_for(
-    cfg: ExperimentConfig, task: Task, model: Any, tokenizer: Any, records: list[dict]
-) -> list[Generation]:
-    """Greedy generations for the records' prompts (causal_lm: continue the first half of the text)."""
-    if task.name == "causal_lm":
-        return generate_prompts(cfg, model, tokenizer, [_halves(r["text"])[0] for r in records], raw=True)
-    return generate_prompts(cfg, model, tokenizer, [task.prompt_messages(r) for r in records])
+    """(N, C) softmax of the sequence-classification head."""
+    with torch.inference_mode():
+        args = (cfg.train.max_seq_len, pad_token_id(tokenizer), *_budget(cfg))
+        return classifier_scores(task, model, tokenizer, records, *args)[0]
 
 
 def generate_prompts(
     cfg: ExperimentConfig, model: Any, tokenizer: Any, prompts: list, raw: bool = False
 ) -> list[Generation]:
     """Greedy generations with the `eval` settings for prompts already built (`raw`: no chat template)."""
-    kwargs = {"max_new_tokens": cfg.eval.max_new_tokens, "batch_size": cfg.eval.batch_size}
+    kwargs = {"max_new_tokens": cfg.eval.max_new_tokens, "batch_size": cfg.eval.batch_size or 8}
     return generate(model, tokenizer, prompts, raw=raw, **kwargs)
 
 
-def reference(task: Task, record: dict) -> str:
-    return _halves(record["text"])[1] if task.name == "causal_lm" else task.target(record)
-
-
-def generation_metrics(
-    cfg: ExperimentConfig,
-    task: Task,
-    preds: list[str],
-    refs: list[str],
-    gens: list[Generation],
-    answers: list,
-) -> dict[str, float]:
-    """ROUGE-L (all), EOS rate (chat tasks), EM/F1 (qa), ROUGE-1/2 and BLEU/chrF (summarization)."""
-    out: dict[str, float] = {}
-    if task.name == "summarization":
-        out.update(rouge_metrics(preds, refs))
-        out.update(sacrebleu_metrics(preds, refs, list(cfg.eval.extra_metrics)))
-    else:
-        out.update(rouge_metrics(preds, refs, keys=("rougeL",)))
-    if task.name == "qa":
-        out.update(qa_metrics(preds, answers))
-    if task.name != "causal_lm":
-        out["eos_rate"] = sum(g.finished for g in gens) / len(gens)
-    return out
-
-
-def load_base(cfg: ExperimentConfig, task: Task) -> tuple[Any, Any]:
-    """The pretrained model of `model.name` (a freshly seeded head for `task.head: classifier`)."""
-    from lmforge.formatting.templates import ensure_chat_template
-    from lmforge.models import load_model, load_tokenizer
-
-    tokenizer = ensure_chat_template(
-        load_tokenizer(cfg.model.name, cfg.model.trust_remote_code), cfg.task.chat_template
-    )
-    if cfg.task.head != "classifier":
-        return load_model(cfg.model.name, cfg.model.trust_remote_code), tokenizer
-    torch.manual_seed(cfg.seed)
-    model = load_model(
-        cfg.model.name, cfg.model.trust_remote_code, head="classifier", num_labels=len(task.label_set())
-    )
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = pad_token_id(tokenizer)
-    return model, tokenizer
-
-
-def load_trained(path: Path, cfg: ExperimentConfig, task: Task) -> tuple[Any, Any]:
-    """A fine-tuned model folder (full model or LoRA adapter, LM or classifier head) and its tokenizer."""
-    from lmforge.inference.generation import load_for_inference
-    from lmforge.models import load_model, load_tokenizer, resolve_peft_adapter
-
-    if path.is_dir() and (path / "final").is_dir():
-        path = path / "final"
-    meta_file = path / "lmforge.json"
-    meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}
-    if meta.get("head", cfg.task.head) != "classifier":
-        return load_for_inference(str(path), cfg.model.trust_remote_code)
-    n = len(meta.get("labels") or task.label_set())
-    adapter = resolve_peft_adapter(str(path))
-    if adapter is None:
-        model = load_model(str(path), cfg.model.trust_remote_code, head="classifier", num_labels=n)
-    else:
-        from peft import PeftModel
-
-        base = load_model(adapter[0], cfg.model.trust_remote_code, head="classifier", num_labels=n)
-        model = PeftModel.from_pretrained(base, adapter[1])
-    tokenizer = load_tokenizer(str(path), cfg.model.trust_remote_code)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = pad_token_id(tokenizer)
-    return model, tokenizer
+def _budget(cfg: ExperimentConfig) -> tuple[int, int | None]:
+    return cfg.eval.batch_tokens, cfg.eval.batch_size
 
 
 def _write(run_dir: Path, out: dict, task: Task, records: list[dict], sample: list[int], gens: dict) -> None:
@@ -285,22 +192,17 @@ def _write(run_dir: Path, out: dict, task: Task, records: list[dict], sample: li
 
 def _prompt_text(task: Task, record: dict) -> str:
     if task.name == "causal_lm":
-        return _halves(record["text"])[0]
+        return halves(record["text"])[0]
     messages = task.prompt_messages(record)
     return "\n".join(m["content"] for m in messages if m["role"] != "system")
 
 
-def _halves(text: str) -> tuple[str, str]:
-    """A document cut in two at the middle word: "a b c d" -> ("a b", "c d")."""
-    words = text.split()
-    mid = max(1, len(words) // 2)
-    return " ".join(words[:mid]), " ".join(words[mid:])
-
-
-def _sample(n: int, k: int, seed: int) -> list[int]:
-    """The same k record indices for both models (sorted, seeded)."""
-    return sorted(random.Random(seed).sample(range(n), min(k, n)))
+def _sample(n: int, k: int | None, seed: int) -> list[int]:
+    """The same k record indices for both models (sorted, seeded); k None = all n."""
+    if k is None or k >= n:
+        return list(range(n))
+    return sorted(random.Random(seed).sample(range(n), k))
 
 
 def _delta(base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
-    return {k: tuned[k] - base[k] for k in base if k in tuned}
+    return {k: tuned[k] - base[k] for k in base if k in tuned and k != "n"}

@@ -89,3 +89,21 @@ def sacrebleu_metrics(predictions: list[str], references: list[str], which: list
     if "chrf" in which:
         out["chrf"] = float(sacrebleu.corpus_chrf(predictions, [references]).score)
     return out
+
+
+# metrics computed from generations, over `eval.generate_n` records (eval.json's `n` when not all)
+GENERATION_METRICS = ("rouge_l", "rouge1", "rouge2", "eos_rate", "exact_match", "f1", "bleu", "chrf")
+
+
+def records_behind(result: dict[str, Any], metric: str) -> int | None:
+    """How many records a metric of an eval.json comes from: `n` for a generation metric, else all.
+
+    >>> result = {"records": 77, "base": {"n": 16}, "finetuned": {"n": 16}}
+    >>> records_behind(result, "rouge_l"), records_behind(result, "loss")
+    (16, 77)
+    """
+    records = result.get("records")
+    if metric not in GENERATION_METRICS:
+        return records
+    sides = [result.get(s) for s in ("finetuned", "base")]
+    return next((s["n"] for s in sides if isinstance(s, dict) and "n" in s), records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from lmforge.evaluation.metrics import GENERATION_METRICS
 from lmforge.reporting.load import number
 from lmforge.reporting.sections import LOWER_IS_BETTER, fmt
 
@@ -30,11 +31,19 @@ def eval_table(result: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     base = result.get("base") if isinstance(result.get("base"), dict) else {}
     tuned = result.get("finetuned") if isinstance(result.get("finetuned"), dict) else {}
-    names = list(dict.fromkeys([*base, *tuned]))  # base order first, then metrics only the tuned model has
+    names = _ordered([*base, *tuned])
     rows = []
     for name in names:
         b, t = number(base.get(name)), number(tuned.get(name))
         if b is None and t is None:
+            continue
+        if name == "n":  # the records behind the generation metrics: a row of its own, just above them
+            of = f" of {fmt(result['records'])}" if number(result.get("records")) is not None else ""
+            cells = {
+                side: "" if v is None else f"{fmt(v)}{of} records"
+                for side, v in (("base", b), ("finetuned", t))
+            }
+            rows.append({"metric": name, **cells, "diff": "", "verdict": ""})
             continue
         diff = t - b if b is not None and t is not None else None
         rows.append(
@@ -53,6 +62,19 @@ def eval_table(result: dict[str, Any] | None) -> dict[str, Any] | None:
         "records": fmt(result.get("records")) if number(result.get("records")) is not None else "",
         "rows": rows,
     }
+
+
+def _ordered(keys: list[str]) -> list[str]:
+    """Metric names once each, base order first, with `n` moved just above the first generation metric.
+
+    >>> _ordered(["loss", "rouge_l", "eos_rate", "n", "loss"])
+    ['loss', 'n', 'rouge_l', 'eos_rate']
+    """
+    names = [k for k in dict.fromkeys(keys) if k != "n"]
+    if "n" in keys:
+        at = next((i for i, k in enumerate(names) if k in GENERATION_METRICS), len(names))
+        names.insert(at, "n")
+    return names
 
 
 def samples(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
