@@ -66,13 +66,17 @@ def demo(example: str | None = None, out: Path = OUT, overrides: list[str] | Non
 
 
 def _verdict(result: dict[str, Any]) -> None:
+    from lmforge.evaluation.metrics import records_behind
+
     base, tuned = result["base"], result["finetuned"]
     better_loss = tuned["loss"] < base["loss"]
     better_rouge = tuned.get("rouge_l", 0.0) > base.get("rouge_l", 0.0)
+    n = records_behind(result, "rouge_l")  # eval.generate_n of them when set
     print(
         f"\nfine-tuned vs base on {result['records']} held-out records: loss {base['loss']:.3f} -> "
-        f"{tuned['loss']:.3f}, ROUGE-L {base.get('rouge_l', 0):.3f} -> {tuned.get('rouge_l', 0):.3f}, "
-        f"stops with EOS {base.get('eos_rate', 0):.0%} -> {tuned.get('eos_rate', 0):.0%}"
+        f"{tuned['loss']:.3f}; on {n} records ROUGE-L {base.get('rouge_l', 0):.3f} -> "
+        f"{tuned.get('rouge_l', 0):.3f}, stops with EOS {base.get('eos_rate', 0):.0%} -> "
+        f"{tuned.get('eos_rate', 0):.0%}"
     )
     if not (better_loss and better_rouge):
         raise RunFailed("the fine-tuned model is not better than the base on both loss and ROUGE-L")

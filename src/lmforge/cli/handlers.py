@@ -106,14 +106,20 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def format_table(out: dict[str, Any]) -> str:
-    """A plain table: metric | base | fine-tuned | difference."""
+    """A plain table: metric | n (the records behind it) | base | fine-tuned | difference."""
+    from lmforge.evaluation.metrics import records_behind
+
     lines = [
         f"{out['split']} split, {out['records']} records",
-        f"{'metric':<22}{'base':>12}{'finetuned':>12}{'diff':>12}",
+        f"{'metric':<22}{'n':>7}{'base':>12}{'finetuned':>12}{'diff':>12}",
     ]
     for key, base in out["base"].items():
+        if key == "n":  # shown in the n column
+            continue
         tuned = out["finetuned"].get(key, float("nan"))
-        lines.append(f"{key:<22}{base:>12.4f}{tuned:>12.4f}{tuned - base:>+12.4f}")
+        n = records_behind(out, key)
+        n = "" if n is None else n
+        lines.append(f"{key:<22}{n:>7}{base:>12.4f}{tuned:>12.4f}{tuned - base:>+12.4f}")
     return "\n".join(lines)
 
 
