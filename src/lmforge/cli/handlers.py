@@ -169,10 +169,17 @@ def report(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    """`lmforge export RUN_DIR --out DIR [--merge]`."""
+    """`lmforge export RUN_DIR --out DIR [--merge] [--format hf|gguf] [--quant f16|q8_0]`."""
     from lmforge.exporting.hf import export as run_export
     from lmforge.exporting.hf import model_dir
 
-    path = run_export(args.run_dir, args.out, merge=args.merge)
-    print(f"exported {model_dir(Path(args.run_dir))} -> {path}" + (" (merged)" if args.merge else ""))
+    path = run_export(args.run_dir, args.out, merge=args.merge, format=args.format, quant=args.quant)
+    src = model_dir(Path(args.run_dir))
+    if args.format == "gguf":
+        from lmforge.exporting.gguf import describe
+
+        print(f"exported {src} -> {path}/model.gguf ({args.quant or 'f16'}), {path}/Modelfile")
+        print(describe(path))
+        return 0
+    print(f"exported {src} -> {path}" + (" (merged)" if args.merge else ""))
     return 0

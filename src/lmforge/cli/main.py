@@ -69,6 +69,13 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="train output folder (or a final/ model folder)")
     p.add_argument("--out", required=True, help="folder to write")
     p.add_argument("--merge", action="store_true", help="merge a LoRA adapter into full safetensors weights")
+    p.add_argument(
+        "--format",
+        choices=["hf", "gguf"],
+        default="hf",
+        help="hf: a transformers folder; gguf: DIR/model.gguf + DIR/Modelfile for llama.cpp / Ollama (merged)",
+    )
+    p.add_argument("--quant", choices=["f16", "q8_0"], default=None, help="GGUF weight type (default f16)")
 
 
 def _eval_args(p: argparse.ArgumentParser) -> None:

@@ -1,1 +1,2 @@
-"""`lmforge export`: model folders that load anywhere (hf.py: plain transformers / peft folders, merged or not)."""
+"""`lmforge export`: models that load anywhere (hf.py: transformers / peft folders, merged or not;
+gguf.py + gguf_vocab.py + modelfile.py: one GGUF file and an Ollama Modelfile for llama.cpp / Ollama)."""

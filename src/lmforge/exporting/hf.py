@@ -1,8 +1,9 @@
-"""`lmforge export RUN_DIR --out DIR [--merge]`: a model folder that loads anywhere, with checksums.
+"""`lmforge export RUN_DIR --out DIR [--merge] [--format hf|gguf]`: a model that loads anywhere, with checksums.
 
 Without --merge the run's final/ is copied as is (a LoRA adapter stays an adapter, loadable with peft).
 With --merge the adapter is folded into the base weights (peft's merge_and_unload), so plain
-`AutoModelForCausalLM.from_pretrained(DIR)` loads it. Both write SHA256SUMS (`sha256sum -c SHA256SUMS`).
+`AutoModelForCausalLM.from_pretrained(DIR)` loads it. `--format gguf` always merges, then writes
+DIR/model.gguf + DIR/Modelfile (gguf.py). All write SHA256SUMS (`sha256sum -c SHA256SUMS`).
 """
 
 from __future__ import annotations
@@ -16,24 +17,40 @@ from typing import Any
 from lmforge.errors import UserError
 
 CHECKSUMS = "SHA256SUMS"
+FORMATS = ("hf", "gguf")
 
 
-def export(run_dir: str | Path, out: str | Path, merge: bool = False) -> Path:
+def export(
+    run_dir: str | Path, out: str | Path, merge: bool = False, format: str = "hf", quant: str | None = None
+) -> Path:
     """Write the run's final model to `out`; returns the folder.
 
     >>> export("runs/support-bot", "exported/support-bot", merge=True)  # doctest: +SKIP
     PosixPath('exported/support-bot')
+    >>> export("runs/support-bot", "exported/support-bot-gguf", format="gguf", quant="q8_0")  # doctest: +SKIP
+    PosixPath('exported/support-bot-gguf')
     """
     from lmforge.atomic_files import atomic_dir
 
+    if format not in FORMATS:
+        raise UserError(f"--format {format}: expected one of {', '.join(FORMATS)}")
+    if quant is not None and format != "gguf":
+        raise UserError("--quant applies to --format gguf only")
+    if format == "gguf":
+        from lmforge.exporting.gguf import QUANTS
+
+        if (quant or "f16") not in QUANTS:
+            raise UserError(f"--quant {quant}: expected one of {', '.join(QUANTS)}")
     src, target = model_dir(Path(run_dir)), Path(out)
     if target.exists() and any(target.iterdir()):
         raise UserError(f"--out {target} exists and is not empty; choose a new folder")
     adapter = (src / "adapter_config.json").is_file()
 
     def write(tmp: Path) -> None:
-        if merge and adapter:
-            _write_merged(src, tmp)
+        if format == "gguf":
+            _write_gguf(src, tmp, adapter, quant or "f16")
+        elif merge and adapter:
+            write_merged(src, tmp)
         else:
             shutil.copytree(src, tmp, dirs_exist_ok=True)
         write_checksums(tmp)
@@ -66,7 +83,21 @@ def merged_model(adapter_dir: Path) -> Any:
     return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
 
 
-def _write_merged(src: Path, tmp: Path) -> None:
+def _write_gguf(src: Path, tmp: Path, adapter: bool, quant: str) -> None:
+    """GGUF needs full weights: an adapter is merged into a scratch folder first (deleted after)."""
+    import tempfile
+
+    from lmforge.exporting.gguf import write_gguf
+
+    name = src.parent.name if src.name in ("final", "best") else src.name  # the run's name
+    with tempfile.TemporaryDirectory(prefix=".merge-", dir=tmp.parent) as scratch:
+        if adapter:
+            write_merged(src, Path(scratch))
+        write_gguf(Path(scratch) if adapter else src, tmp, quant, name=name)
+
+
+def write_merged(src: Path, tmp: Path) -> None:
+    """Save base + adapter merged (full safetensors, tokenizer, generation config, lmforge.json) in tmp."""
     from transformers import AutoTokenizer, GenerationConfig
 
     model = merged_model(src)
