@@ -1,5 +1,13 @@
 """Counters that workers fill per shard and the main process merges: per-step funnel, reasons, length
-histograms, word frequencies and co-occurrence. Everything here is a plain dict so it travels as JSON."""
+histograms, word frequencies and co-occurrence. Everything here is a plain dict so it travels as JSON.
+
+Words are the language's (words.py: Chinese, Japanese, Korean, Thai segmented; the script decides, as
+the stats see only the text). Word counts are exact. Co-occurrence counts are exact per shard; each shard
+sends its 20 x top_k most frequent pairs and the count of the first pair it left out (its `floor`), so
+memory is bounded (20 x top_k pairs per shard) and every merged count has a proven error bound:
+a pair's true count lies in [count, count + error], where error adds the floors of the shards that did
+not list it (space-saving / Misra-Gries style merging); a pair listed nowhere has a count <= max_error,
+and no pair outside the table a count above unlisted_max."""
 
 from __future__ import annotations
 
@@ -9,10 +17,19 @@ from typing import Any
 
 import numpy as np
 
-_WORD = re.compile(r"[^\W\d_]+")
+from lmforge.data.steps.lang_rules import STOP_WORDS as LANG_STOP_WORDS
+from lmforge.data.words import MARKS, has_segments, split
+
+_WORD = re.compile(rf"(?:[^\W\d_]|[{MARKS}])+")  # runs of letters (with their combining marks)
 COOC_STOP = frozenset(
     "the be to of and that have with a an in is it for on as at by or this was are from but not".split()
-)
+) | frozenset(w for ws in LANG_STOP_WORDS.values() for w in ws)
+
+
+def cooc_skip(word: str) -> bool:
+    """Left out of co-occurrence: stop words, and words under 3 letters (under 2 for CJK and Thai,
+    whose words are 1-2 characters): `cooc_skip("的")` -> True, `cooc_skip("电脑")` -> False."""
+    return word in COOC_STOP or len(word) < (2 if has_segments(word) else 3)
 
 
 def reason_key(reason: str) -> str:
@@ -45,20 +62,21 @@ class TextStats:
         vocab = self.vocab
         self.ids.append(
             np.fromiter(
-                (vocab.setdefault(w, len(vocab)) for w in _WORD.findall(text.lower())), dtype=np.int64
+                (vocab.setdefault(w, len(vocab)) for w in split(text.lower(), _WORD.findall)), dtype=np.int64
             )
         )
         self.records += 1
 
     def result(self, top_k: int, window: int) -> dict[str, Any]:
-        """{"records": N, "words": {w: count}, "pairs": {"a|b": count}} (pairs: the shard's top 20*top_k)."""
+        """{"records": N, "words": {w: count}, "pairs": {"a|b": count}, "pairs_floor": c}: the shard's
+        20 * top_k most frequent pairs, and the count of the first one left out (0: all pairs are listed)."""
         words = list(self.vocab)
         if not self.ids:
-            return {"records": self.records, "words": {}, "pairs": {}}
+            return {"records": self.records, "words": {}, "pairs": {}, "pairs_floor": 0}
         flat = np.concatenate(self.ids)  # (T,)
         counts = np.bincount(flat, minlength=len(words))
         doc = np.repeat(np.arange(len(self.ids)), [len(x) for x in self.ids])  # (T,) record of each word
-        stop = np.array([w in COOC_STOP or len(w) < 3 for w in words], dtype=bool)
+        stop = np.array([cooc_skip(w) for w in words], dtype=bool)
         codes = []
         for d in range(1, window + 1):
             a, b = flat[:-d], flat[d:]
@@ -66,33 +84,65 @@ class TextStats:
             lo, hi = np.minimum(a[ok], b[ok]), np.maximum(a[ok], b[ok])
             codes.append(lo * len(words) + hi)
         code, n = np.unique(np.concatenate(codes), return_counts=True) if codes else ([], [])
-        top = np.argsort(-np.asarray(n), kind="stable")[: 20 * top_k]
-        pairs = {f"{words[code[i] // len(words)]}|{words[code[i] % len(words)]}": int(n[i]) for i in top}
+        order = np.argsort(-np.asarray(n), kind="stable")
+        top, rest = order[: 20 * top_k], order[20 * top_k :]
+        # each pair in word order, not id order: ids differ per shard, and the merge adds pairs by key
+        pairs = {
+            "|".join(sorted((words[code[i] // len(words)], words[code[i] % len(words)]))): int(n[i])
+            for i in top
+        }
         return {
             "records": self.records,
             "words": {w: int(c) for w, c in zip(words, counts, strict=True)},
             "pairs": pairs,
+            "pairs_floor": int(n[rest[0]]) if len(rest) else 0,
         }
 
 
 def merge_text_stats(parts: list[dict[str, Any]], top_k: int, window: int) -> dict[str, Any]:
-    """Sum shard results; f(w) = count(w) / N with N the number of kept records."""
+    """Sum shard results; f(w) = count(w) / N with N the number of kept records. Co-occurrence: see the
+    module docstring; `exact` says every listed count is exact and the list is the true top-k."""
     words: Counter = Counter()
-    pairs: Counter = Counter()
     n = 0
     for p in parts:
         n += p["records"]
         words.update(p["words"])
-        pairs.update(p["pairs"])
     top_words = sorted(words.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
-    top_pairs = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
     return {
         "word_frequencies": {
             "N": n,
             "top": [{"word": w, "count": c, "f": round(c / max(n, 1), 6)} for w, c in top_words],
         },
-        "cooccurrence": {"window": window, "top": [{"pair": p.split("|"), "count": c} for p, c in top_pairs]},
+        "cooccurrence": {"window": window, **merge_pairs(parts, top_k)},
     }
+
+
+def merge_pairs(parts: list[dict[str, Any]], top_k: int) -> dict[str, Any]:
+    """The top_k pairs by merged count, with their error bounds.
+
+    >>> a = {"pairs": {"x|y": 5, "u|v": 4}, "pairs_floor": 3}   # a shard that left out pairs of <= 3
+    >>> merge_pairs([a, {"pairs": {"u|v": 2}, "pairs_floor": 0}], 2)["top"]
+    [{'pair': ['u', 'v'], 'count': 6}, {'pair': ['x', 'y'], 'count': 5}]
+    """
+    lower: Counter = Counter()
+    covered: Counter = Counter()  # floors of the shards that listed the pair
+    max_error = sum(p.get("pairs_floor", 0) for p in parts)
+    for p in parts:
+        lower.update(p["pairs"])
+        for pair in p["pairs"]:
+            covered[pair] += p.get("pairs_floor", 0)
+    ranked = sorted(lower.items(), key=lambda kv: (-kv[1], kv[0]))
+    top = []
+    for pair, c in ranked[:top_k]:
+        row: dict[str, Any] = {"pair": pair.split("|"), "count": c}
+        if max_error - covered[pair]:
+            row["error"] = max_error - covered[pair]  # the true count is in [count, count + error]
+        top.append(row)
+    # no pair outside the table occurs more often than this (its upper bound, or max_error if listed nowhere);
+    # the table is the true top-k, with exact counts, when its last count reaches it
+    unlisted = max([c + max_error - covered[p] for p, c in ranked[top_k:]] + [max_error])
+    exact = all("error" not in r for r in top) and (not top or top[-1]["count"] >= unlisted)
+    return {"top": top, "exact": exact, "max_error": max_error, "unlisted_max": unlisted}
 
 
 def merge_histograms(parts: list[dict[str, int]]) -> dict[str, int]:

@@ -3,6 +3,11 @@
 Lines go when they lack terminal punctuation, have < 3 words, a word > 1,000 characters, mention
 javascript, or cookie/terms boilerplate; the record goes when it has "lorem ipsum" or "{", or fewer than
 5 sentences remain. Kept records lose the dropped lines (in every text field).
+
+Words are the language's (words.plain_words: Chinese lines have words, not one); the full-width marks
+。！？ end lines and sentences and Chinese/Japanese/Korean policy boilerplate goes, in every language (no
+English line ends in "。", so English results are datatrove's). Thai, written without sentence marks,
+keeps lines without terminal punctuation (lang_rules.C4).
 """
 
 from __future__ import annotations
@@ -12,11 +17,38 @@ from typing import Any
 
 from lmforge.data.record import Record
 from lmforge.data.steps.base import Step
+from lmforge.data.steps.lang_rules import C4 as C4_RULES
+from lmforge.data.steps.lang_rules import UNSET, LanguageRules
+from lmforge.data.words import language, plain_words
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
-END_PUNCTUATION = (".", "?", "!", '"', "'")
+# datatrove's marks, then the full-width ones and the CJK closing quotes/brackets a sentence may end with
+END_PUNCTUATION = (".", "?", "!", '"', "'", "。", "！", "？", "．", "｡", "」", "』", "”", "’", "）")
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
-SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)")
+# the same boilerplate in zh (simplified, traditional), ja, ko: lmforge's list, not a published one
+POLICY_CJK = (
+    "隐私政策",
+    "隱私政策",
+    "隱私權政策",
+    "使用条款",
+    "使用條款",
+    "用户协议",
+    "プライバシーポリシー",
+    "利用規約",
+)
+POLICY_CJK += ("개인정보처리방침", "개인정보 처리방침", "이용약관")
+SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|[。！？｡]+[」』”’）\"')]*")
+DEFAULTS: dict[str, Any] = {
+    "remove_citations": True,
+    "filter_no_terminal_punct": True,
+    "min_num_sentences": 5,
+    "min_words_per_line": 3,
+    "max_word_length": 1000,
+    "filter_lorem_ipsum": True,
+    "filter_javascript": True,
+    "filter_curly_bracket": True,
+    "filter_policy": True,
+}
 
 
 class DropDoc(Exception):
@@ -30,26 +62,27 @@ class C4(Step):
 
     def __init__(
         self,
-        remove_citations: bool = True,
-        filter_no_terminal_punct: bool = True,
-        min_num_sentences: int = 5,
-        min_words_per_line: int = 3,
-        max_word_length: int = 1000,
-        filter_lorem_ipsum: bool = True,
-        filter_javascript: bool = True,
-        filter_curly_bracket: bool = True,
-        filter_policy: bool = True,
+        remove_citations: bool = UNSET,
+        filter_no_terminal_punct: bool = UNSET,
+        min_num_sentences: int = UNSET,
+        min_words_per_line: int = UNSET,
+        max_word_length: int = UNSET,
+        filter_lorem_ipsum: bool = UNSET,
+        filter_javascript: bool = UNSET,
+        filter_curly_bracket: bool = UNSET,
+        filter_policy: bool = UNSET,
+        languages: dict[str, dict[str, Any]] | None = None,
         **kw,
     ) -> None:
         super().__init__(**kw)
-        self.o = dict(locals())
+        self.rules = LanguageRules(DEFAULTS, C4_RULES, dict(locals()), languages)
 
-    def clean(self, text: str) -> tuple[str, int]:
+    def clean(self, text: str, lang: str | None = None) -> tuple[str, int]:
         """Kept lines joined, and their sentence count; raises DropDoc for page-level rules."""
-        o, kept, sentences = self.o, [], 0
+        o, kept, sentences = self.rules.get(lang), [], 0
         for line in text.splitlines():
             line = line.strip()
-            ws = line.split()
+            ws = plain_words(line, lang)
             if o["max_word_length"] != -1 and any(len(w) > o["max_word_length"] for w in ws):
                 continue
             if o["remove_citations"]:
@@ -65,7 +98,7 @@ class C4(Step):
                 continue
             if o["filter_curly_bracket"] and "{" in line:
                 raise DropDoc("contains '{'")
-            if o["filter_policy"] and any(p in low for p in POLICY):
+            if o["filter_policy"] and any(p in low for p in POLICY + POLICY_CJK):
                 continue
             sentences += max(1, len(SENTENCE_END.findall(line)))
             kept.append(line)
@@ -73,13 +106,14 @@ class C4(Step):
 
     def process(self, rec: Record) -> Any:
         keys = rec.text_keys(self.on)
+        lang = language(rec.text(self.on), rec.meta.get("language"))
         try:
-            cleaned = [self.clean(rec.get(k)) for k in keys]
+            cleaned = [self.clean(rec.get(k), lang) for k in keys]
         except DropDoc as e:
             return False, str(e)
-        n = sum(s for _, s in cleaned)
-        if self.o["min_num_sentences"] != -1 and n < self.o["min_num_sentences"]:
-            return False, f"too few sentences ({n} < {self.o['min_num_sentences']})"
+        n, least = sum(s for _, s in cleaned), self.rules.get(lang)["min_num_sentences"]
+        if least != -1 and n < least:
+            return False, f"too few sentences ({n} < {least})"
         for k, (text, _) in zip(keys, cleaned, strict=True):
             rec.set(k, text)
         return True

@@ -1,4 +1,8 @@
-"""decontaminate: drop training records that share an n-gram (13 words by default) with the eval sets."""
+"""decontaminate: drop training records that share an n-gram (13 words by default) with the eval sets.
+
+Words are the language's (words.py: Chinese, Japanese, Korean, Thai segmented). Both sides take the
+language from the script, not from meta.language: an eval text has no meta, and a training record and
+the eval text it copies must be cut into the same words."""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ import re
 from typing import Any
 
 from lmforge.data.steps.base import Filter
+from lmforge.data.words import MARKS, split
 from lmforge.errors import UserError
 
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(rf"[\w{MARKS}]+")
 
 
 def ngrams(text: str, n: int) -> list[str]:
-    """Lowercased word n-grams: `ngrams("A b c", 2)` -> ["a b", "b c"]."""
-    ws = _WORD.findall(text.lower())
+    """Lowercased word n-grams: `ngrams("A b c", 2)` -> ["a b", "b c"]; `ngrams("我喜欢猫", 2)` -> ["我 喜欢", "喜欢 猫"]."""
+    ws = split(text.lower(), _WORD.findall)
     return [" ".join(ws[i : i + n]) for i in range(len(ws) - n + 1)]
 
 

@@ -21,14 +21,16 @@ from lmforge.data.steps.shingle_hash import ngram_hashes, punct_to_space, word_h
 
 
 def dedup_words(text: str) -> list[str]:
-    """The words of `normalize_for_dedup(text)`: `"Hi, 2 You!"` -> ["hi", "2", "you"]."""
+    """The words of `normalize_for_dedup(text)`: `"Hi, 2 You!"` -> ["hi", "2", "you"]; Chinese, Japanese,
+    Korean and Thai cut by the language's segmenter (words.py): `"我喜欢猫。"` -> ["我", "喜欢", "猫"]."""
     return punct_to_space(text).split()
 
 
 def normalize_for_dedup(text: str) -> str:
     """Lowercase, no punctuation, single spaces: `"Hi, 2 You!"` -> `"hi 2 you"`.
 
-    Unlike datatrove, digits are kept: in fine-tuning data "total is 12" and "total is 15" differ."""
+    Unlike datatrove, digits are kept: in fine-tuning data "total is 12" and "total is 15" differ. Spaces
+    between Chinese or Japanese characters are layout and go: `"我 喜欢猫"` and `"我喜欢猫"` are one text."""
     return " ".join(dedup_words(text))
 
 

@@ -1,5 +1,6 @@
 """gopher_quality and gopher_repetition: the Gopher paper's rules (Rae et al. 2021, table A1), with
-datatrove's defaults; every threshold is an option, null turns a rule off."""
+datatrove's defaults; every threshold is an option, null turns a rule off. Words are the language's
+(words.web_words), and zh/ja/ko/th records get FineWeb-2's thresholds (lang_rules.py)."""
 
 from __future__ import annotations
 
@@ -7,40 +8,69 @@ import re
 from collections import Counter
 from typing import Any
 
-from lmforge.data.steps.base import Filter, words
+from lmforge.data.steps.lang_rules import (
+    GOPHER_QUALITY,
+    GOPHER_REPETITION,
+    UNSET,
+    LanguageFilter,
+    LanguageRules,
+)
+from lmforge.data.words import web_words
 
 # datatrove's PUNCTUATION set (utils/text.py): a "word" made only of these is a symbol
 PUNCTUATION = set(
     "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»"
 ) | {chr(x) for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b)}
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+QUALITY_DEFAULTS: dict[str, Any] = {
+    "min_doc_words": 50,
+    "max_doc_words": 100_000,
+    "min_avg_word_length": 3,
+    "max_avg_word_length": 10,
+    "max_symbol_word_ratio": 0.1,
+    "max_bullet_lines_ratio": 0.9,
+    "max_ellipsis_lines_ratio": 0.3,
+    "min_alpha_words_ratio": 0.8,
+    "min_stop_words": 2,
+    "stop_words": STOP_WORDS,
+}
+REPETITION_DEFAULTS: dict[str, Any] = {
+    "dup_line_frac": 0.3,
+    "dup_para_frac": 0.3,
+    "dup_line_char_frac": 0.2,
+    "dup_para_char_frac": 0.2,
+    "top_n_grams": {2: 0.20, 3: 0.18, 4: 0.16},
+    "dup_n_grams": {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10},
+}
 
 
-class GopherQuality(Filter):
-    """Keeps prose: 50-100k words, mean word length 3-10, few `#`/ellipses/bullets, >= 2 stop words."""
+class GopherQuality(LanguageFilter):
+    """Keeps prose: 50-100k words, mean word length 3-10, few `#`/ellipses/bullets, >= 2 stop words
+    (English; zh: mean word length 1-5, 2 of FineWeb-2's Chinese stop words, ...)."""
 
     name = "gopher_quality"
 
     def __init__(
         self,
-        min_doc_words: int | None = 50,
-        max_doc_words: int | None = 100_000,
-        min_avg_word_length: float | None = 3,
-        max_avg_word_length: float | None = 10,
-        max_symbol_word_ratio: float | None = 0.1,
-        max_bullet_lines_ratio: float | None = 0.9,
-        max_ellipsis_lines_ratio: float | None = 0.3,
-        min_alpha_words_ratio: float | None = 0.8,
-        min_stop_words: int | None = 2,
-        stop_words: list[str] | None = None,
+        min_doc_words: int | None = UNSET,
+        max_doc_words: int | None = UNSET,
+        min_avg_word_length: float | None = UNSET,
+        max_avg_word_length: float | None = UNSET,
+        max_symbol_word_ratio: float | None = UNSET,
+        max_bullet_lines_ratio: float | None = UNSET,
+        max_ellipsis_lines_ratio: float | None = UNSET,
+        min_alpha_words_ratio: float | None = UNSET,
+        min_stop_words: int | None = UNSET,
+        stop_words: list[str] | None = UNSET,
+        languages: dict[str, dict[str, Any]] | None = None,
         **kw,
     ) -> None:
         super().__init__(**kw)
-        self.o = dict(locals())
-        self.stop = set(stop_words or STOP_WORDS)
+        self.rules = LanguageRules(QUALITY_DEFAULTS, GOPHER_QUALITY, dict(locals()), languages)
+        self._stop: dict[str | None, set[str]] = {}
 
-    def keep(self, text: str) -> Any:
-        o, ws = self.o, words(text)
+    def keep(self, text: str, lang: str | None = None) -> Any:
+        o, ws = self.rules.get(lang), web_words(text, lang)
         n = len(ws) or 1
         real = [w for w in ws if any(c not in PUNCTUATION for c in w)]
         if o["min_doc_words"] and len(real) < o["min_doc_words"]:
@@ -68,7 +98,10 @@ class GopherQuality(Filter):
         alpha = sum(any(c.isalpha() for c in w) for w in ws) / n
         if o["min_alpha_words_ratio"] and alpha < o["min_alpha_words_ratio"]:
             return False, f"too few words with a letter ({alpha:.2f} < {o['min_alpha_words_ratio']})"
-        stops = len(self.stop.intersection(ws))
+        stop = self._stop.get(lang)
+        if stop is None:
+            stop = self._stop[lang] = set(o["stop_words"] or STOP_WORDS)
+        stops = len(stop.intersection(ws))
         if o["min_stop_words"] and stops < o["min_stop_words"]:
             return False, f"too few stop words ({stops} < {o['min_stop_words']})"
         return True
@@ -120,28 +153,28 @@ def dup_ngram_chars(ws: list[str], n: int) -> int:
     return chars
 
 
-class GopherRepetition(Filter):
-    """Drops text that repeats lines, paragraphs or n-grams beyond the Gopher fractions."""
+class GopherRepetition(LanguageFilter):
+    """Drops text that repeats lines, paragraphs or n-grams beyond the Gopher fractions (per language:
+    FineWeb-2's duplicate-line and n-gram fractions for zh/ja/ko/th)."""
 
     name = "gopher_repetition"
 
     def __init__(
         self,
-        dup_line_frac: float | None = 0.3,
-        dup_para_frac: float | None = 0.3,
-        dup_line_char_frac: float | None = 0.2,
-        dup_para_char_frac: float | None = 0.2,
-        top_n_grams: dict[int, float] | None = None,
-        dup_n_grams: dict[int, float] | None = None,
+        dup_line_frac: float | None = UNSET,
+        dup_para_frac: float | None = UNSET,
+        dup_line_char_frac: float | None = UNSET,
+        dup_para_char_frac: float | None = UNSET,
+        top_n_grams: dict[int, float] | None = UNSET,
+        dup_n_grams: dict[int, float] | None = UNSET,
+        languages: dict[str, dict[str, Any]] | None = None,
         **kw,
     ) -> None:
         super().__init__(**kw)
-        self.o = dict(locals())
-        self.top = top_n_grams or {2: 0.20, 3: 0.18, 4: 0.16}
-        self.dup = dup_n_grams or {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
+        self.rules = LanguageRules(REPETITION_DEFAULTS, GOPHER_REPETITION, dict(locals()), languages)
 
-    def keep(self, text: str) -> Any:
-        o = self.o
+    def keep(self, text: str, lang: str | None = None) -> Any:
+        o = self.rules.get(lang)
         if not text:
             return False, "empty text"
         for unit, parts in (("paragraph", _PARAS.split(text.strip())), ("line", _LINES.split(text))):
@@ -150,12 +183,12 @@ class GopherRepetition(Filter):
                 return False, f"duplicate {unit}s ({n / len(parts):.2f} of {unit}s)"
             if o[f"dup_{unit[:4]}_char_frac"] and chars / len(text) > o[f"dup_{unit[:4]}_char_frac"]:
                 return False, f"duplicate {unit} characters ({chars / len(text):.2f})"
-        ws = words(text)
-        for n, frac in sorted(self.top.items()):
+        ws = web_words(text, lang)
+        for n, frac in sorted((o["top_n_grams"] or {}).items()):
             share = top_ngram_chars(ws, int(n)) / len(text)
             if share > frac:
                 return False, f"top {n}-gram too frequent ({share:.2f} > {frac})"
-        for n, frac in sorted(self.dup.items()):
+        for n, frac in sorted((o["dup_n_grams"] or {}).items()):
             chars = dup_ngram_chars(ws, int(n))
             if chars == 0:  # no repeated n-gram means no repeated longer one either
                 break

@@ -3,8 +3,10 @@
 Building each word 5-gram as a Python string took ~85% of near_dedup's time; here each text is normalised
 with `lower`/`translate` (no word list), the batch's words are hashed from their UTF-8 bytes in numpy
 (rensa, the MinHash library, hashes Python objects one by one, which is what was slow), and each
-n-gram's hash combines its n word hashes by position; rensa then signs the n-gram hashes. The words are those of `dedup.dedup_words`; tests check that each string
-shingle has one hash and each hash one string. Deterministic: no per-process salt (no Python `hash`).
+n-gram's hash combines its n word hashes by position; rensa then signs the n-gram hashes. The words are
+those of `dedup.dedup_words`; tests check that each string shingle has one hash and each hash one string.
+Deterministic: no per-process salt (no Python `hash`). Chinese, Japanese, Korean and Thai text is cut into
+the language's words first (words.py); ASCII text takes the fast path as before.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import re
 
 import numpy as np
 
-PUNCT = re.compile(r"[^\w\s]+")
+from lmforge.data.words import MARKS, has_segments, split
+
+# combining marks (Thai vowels, Devanagari matras) belong to their word, so they are not punctuation
+PUNCT = re.compile(rf"[^\w\s{MARKS}]+")
 # the ASCII characters that are neither \w nor \s: on ASCII text (most text) str.translate removes them
 # ~15x faster than the regex, and the words are the same
 ASCII_PUNCT = {c: " " for c in range(128) if not re.match(r"[\w\s]", chr(c))}
@@ -29,9 +34,18 @@ _LEN_C = np.uint64(_RNG.integers(1, 2**63) | 1)
 
 def punct_to_space(text: str) -> str:
     """Lowercase, punctuation replaced by spaces; split() gives the words: `"Hi, 2 You!"` -> `"hi  2 you "`.
-    A non-ASCII text also has its whitespace collapsed to single ASCII spaces, for `word_hashes`."""
+    A non-ASCII text also has its whitespace collapsed to single ASCII spaces, for `word_hashes`, and
+    its Chinese/Japanese/Korean/Thai runs cut into words: `"我喜欢猫。"` -> `"我 喜欢 猫"`."""
     low = text.lower()
-    return low.translate(ASCII_PUNCT) if low.isascii() else " ".join(PUNCT.sub(" ", low).split())
+    if low.isascii():
+        return low.translate(ASCII_PUNCT)
+    if has_segments(low):
+        return " ".join(split(low, _punct_words))
+    return " ".join(PUNCT.sub(" ", low).split())
+
+
+def _punct_words(text: str) -> list[str]:
+    return PUNCT.sub(" ", text).split()
 
 
 def word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,134 @@
+"""Per-language thresholds of the Gopher, C4 and FineWeb rules, and how a step picks them for a record.
+
+A rule's value for a record comes from, last one winning: the published English default; this table
+for the record's language; the option as written in the YAML; `languages: {zh: {...}}` in the YAML.
+The language is `meta.language` when the language step ran, else the script's (words.script_language).
+
+Sources (docs/prepare.md, "Words by language", has the table with every value):
+- FineWeb-2 (huggingface/fineweb-2, configs/{cmn_Hani,jpn_Jpan,kor_Hang,tha_Thai}.yml and
+  fineweb-2-pipeline.py): stop words, mean word length bounds, alpha-word ratio, duplicate-line
+  fraction, n-gram fractions, line punctuation and newline ratios; its pipeline sets FineWeb's
+  char_duplicates_ratio to 0.1 and turns the short-line rule off for every language.
+- C4 was not run by FineWeb-2; its CJK terminal marks are in c4.py for every language (no English line
+  ends in "。"), and Thai, written without sentence marks, turns the terminal-punctuation rule off here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lmforge.data.record import Record
+from lmforge.data.steps.base import Filter
+from lmforge.data.words import language
+
+# FineWeb-2's stop words (frequent function words of each language, as its word tokenizer cuts them)
+STOP_WORDS = {
+    "zh": "的 年 在 月 是 和 日 了 於 · 為 有 被 人 中 为 他 與 後 也 而 由".split(),
+    "ja": "の に を は た て が と で 年 し ・ 月 れ さ".split(),
+    "ko": "의 다 이 는 에 을 한 년 하 은 를 했 고 에서 가 있 으로 인 월 로 되".split(),
+    "th": "ใน ที่ และ ของ เป็น มี การ ได้".split(),
+}
+
+GOPHER_QUALITY: dict[str, dict[str, Any]] = {
+    "zh": {"min_avg_word_length": 1, "max_avg_word_length": 5, "min_alpha_words_ratio": 0.735},
+    "ja": {"min_avg_word_length": 1, "max_avg_word_length": 5, "min_alpha_words_ratio": 0.759},
+    "ko": {"min_avg_word_length": 1, "max_avg_word_length": 6, "min_alpha_words_ratio": 0.791},
+    "th": {"min_avg_word_length": 2, "max_avg_word_length": 10, "min_alpha_words_ratio": 0.9},
+}
+for _lang, _words in STOP_WORDS.items():
+    GOPHER_QUALITY[_lang]["stop_words"] = _words
+
+
+def _ngrams(top: tuple[float, ...], dup: tuple[float, ...]) -> dict[str, Any]:
+    return {
+        "top_n_grams": dict(zip((2, 3, 4), top, strict=True)),
+        "dup_n_grams": dict(zip(range(5, 11), dup, strict=True)),
+    }
+
+
+GOPHER_REPETITION: dict[str, dict[str, Any]] = {
+    "zh": {
+        "dup_line_frac": 0.287,
+        **_ngrams((0.256, 0.201, 0.171), (0.198, 0.182, 0.167, 0.154, 0.14, 0.127)),
+    },
+    # ja: FineWeb-2's top n-gram fractions (0.121, 0.129, 0.145) drop short polite-form prose, where
+    # "まし た 。" ends every sentence (2 of 3 such paragraphs in tests/data/cjk_corpus.py): Gopher's here
+    "ja": {"dup_line_frac": 0.375, **_ngrams((0.20, 0.18, 0.16), (0.307, 0.283, 0.264, 0.248, 0.234, 0.223))},
+    "ko": {
+        "dup_line_frac": 0.374,
+        **_ngrams((0.282, 0.228, 0.185), (0.201, 0.184, 0.168, 0.154, 0.14, 0.127)),
+    },
+    "th": {
+        "dup_line_frac": 0.349,
+        **_ngrams((0.221, 0.197, 0.162), (0.185, 0.168, 0.152, 0.137, 0.124, 0.111)),
+    },
+}
+
+_FW2 = {"char_duplicates_ratio": 0.1, "short_line_thr": None}  # FineWeb-2's pipeline, every language
+FINEWEB: dict[str, dict[str, Any]] = {
+    "zh": {"line_punct_thr": 0.106, "new_line_ratio": 0.178, **_FW2},
+    "ja": {"line_punct_thr": 0.167, "new_line_ratio": 0.162, **_FW2},
+    "ko": {"line_punct_thr": 0.062, "new_line_ratio": 0.196, **_FW2},
+    "th": {"line_punct_thr": 0.0, "new_line_ratio": 0.153, **_FW2},
+}
+
+C4: dict[str, dict[str, Any]] = {"th": {"filter_no_terminal_punct": False}}
+
+
+class Unset:
+    """The default of a per-language option: "not written in the YAML" (None already means "off")."""
+
+    def __repr__(self) -> str:
+        return "default"
+
+
+UNSET: Any = Unset()
+
+
+class LanguageRules:
+    """The options of one step for each language.
+
+    >>> r = LanguageRules({"a": 1, "b": 2}, {"zh": {"a": 5}}, {"b": 3}, {"ja": {"a": 7}})
+    >>> r.get(None), r.get("zh"), r.get("ja")
+    ({'a': 1, 'b': 3}, {'a': 5, 'b': 3}, {'a': 7, 'b': 3})
+    """
+
+    def __init__(
+        self,
+        defaults: dict[str, Any],
+        table: dict[str, dict[str, Any]],
+        given: dict[str, Any],
+        languages: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        for lang, opts in (languages or {}).items():
+            if not isinstance(opts, dict):
+                raise ValueError(f"languages.{lang} must be a mapping of options, got {opts!r}")
+            unknown = sorted(set(opts) - set(defaults))
+            if unknown:
+                raise ValueError(
+                    f"languages.{lang}: unknown option '{unknown[0]}'; options: {', '.join(defaults)}"
+                )
+        self.defaults, self.table, self.languages = defaults, table, languages or {}
+        self.given = {k: v for k, v in given.items() if k in defaults and v is not UNSET}
+        self._cache: dict[str | None, dict[str, Any]] = {}
+
+    def get(self, lang: str | None) -> dict[str, Any]:
+        if lang not in self._cache:
+            base = lang.split("-")[0].split("_")[0].lower() if lang else None  # zh-TW, zh_Hant -> zh
+            self._cache[lang] = {
+                **self.defaults,
+                **self.table.get(base or "", {}),
+                **self.given,
+                **self.languages.get(lang or "", self.languages.get(base or "", {})),
+            }
+        return self._cache[lang]
+
+
+class LanguageFilter(Filter):
+    """A filter whose rules depend on the record's language: `keep(text, lang)`; lang None = English."""
+
+    rules: LanguageRules
+
+    def process(self, rec: Record) -> Any:
+        text = rec.text(self.on)
+        return self.keep(text, language(text, rec.meta.get("language")))
