@@ -314,3 +314,20 @@ def test_cli_errors_are_one_line(tiny_llama, capsys):
     err = capsys.readouterr().err
     assert "cannot listen" in err and "Traceback" not in err
     assert main(["serve", tiny_llama, "--max-batch", "0"]) == 2
+
+
+@pytest.mark.slow
+def test_builtin_model_answers_as_generate_does(builtin_model, tmp_path):
+    proc, url = _start("smollm2-135m-instruct", tmp_path / "log.txt")
+    try:
+        c = openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0, timeout=120)
+        questions = ["What is the capital of France?", "Name three colors."]
+        with ThreadPoolExecutor(2) as pool:  # batched together
+            answers = list(pool.map(lambda q: c.chat.completions.create(
+                model="tiny", messages=[{"role": "user", "content": q}], max_tokens=24, temperature=0
+            ).choices[0].message.content, questions))  # fmt: skip
+    finally:
+        _stop(proc)
+    refs = generate(*builtin_model, questions, max_new_tokens=24)
+    assert [a.strip() for a in answers] == [r.text for r in refs]
+    assert "Paris" in answers[0]
