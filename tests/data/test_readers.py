@@ -294,3 +294,39 @@ def test_parquet_large_row_group_in_batches(runner):
         "z/a.parquet.zst:1",
     ]
     assert [r["text"] for r in kept] == [f"row {i}" for i in range(3000)] * 2
+
+
+@pytest.mark.parametrize(
+    "ext,compress",
+    [
+        (".gz", gzip.compress),
+        (".xz", lzma.compress),
+        (".zst", lambda b: zstandard.ZstdCompressor().compress(b)),
+    ],
+)
+def test_cut_off_compressed_file_keeps_the_lines_before_the_cut(runner, ext, compress):
+    # a partial download: gzip/xz raised EOFError (every record lost), zstd ended without a word
+    lines = "".join(json.dumps({"text": f"record {i} {i * 7919 % 10007}"}) + "\n" for i in range(20_000))
+    packed = compress(lines.encode())
+    runner.write(f"a.jsonl{ext}", packed[: len(packed) * 2 // 3])
+    stats, kept, rejects = runner.run([{"path": f"a.jsonl{ext}"}])
+    assert len(kept) > 5_000
+    assert [r["text"] for r in kept] == [f"record {i} {i * 7919 % 10007}" for i in range(len(kept))]
+    reasons = [r["reason"] for r in rejects]
+    assert reasons[-1].startswith("compressed file cut off") and rejects[-1]["id"] == f"a.jsonl{ext}"
+    assert len(rejects) <= 2  # at most the cut last line, and the cut itself
+    assert stats["accounting"]["ok"]
+
+
+def test_cut_off_parquet_and_csv(runner):
+    pq.write_table(pa.table({"text": [f"row {i}" for i in range(100)]}), runner.root / "full.parquet")
+    data = (runner.root / "full.parquet").read_bytes()
+    runner.write("cut.parquet", data[: len(data) // 2])
+    runner.write(
+        "b.csv.gz", gzip.compress(b"text\n" + b"".join(b"line %d\n" % i for i in range(50_000)))[:60_000]
+    )
+    _, kept, rejects = runner.run([{"path": "cut.parquet"}, {"path": "b.csv.gz"}])
+    reasons = {r["id"]: r["reason"] for r in rejects}
+    assert reasons["cut.parquet"].startswith("unreadable Parquet file")
+    assert reasons["b.csv.gz"].startswith("compressed file cut off")
+    assert len(kept) > 10_000 and kept[0]["text"] == "line 0"

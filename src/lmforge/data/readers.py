@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lmforge.data.decode import BadEncoding, decode, repair_value
+from lmforge.data.decompress import cut_off
 from lmforge.data.json_stream import read_json
 from lmforge.data.sources import Shard, hf_arrow_files, open_bytes, seekable
 
@@ -46,23 +47,35 @@ def _empty(shard: Shard) -> Item:
     return (shard.rel, None, "empty file", "", False)
 
 
-def _lines(shard: Shard) -> Iterator[tuple[int, bytes]]:
+def _cut(shard: Shard) -> Item:
+    reason = "compressed file cut off (a partial download?): what came before the cut is read"
+    return (shard.rel, None, reason, "", False)
+
+
+def _lines(shard: Shard) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, bytes) of the shard's lines, then (n, None) once if a compressed file was cut."""
     with open_bytes(shard.path, shard.compression) as f:
         if shard.start:
             f.seek(shard.start)
         left = shard.end - shard.start if shard.end >= 0 else -1
+        n = shard.first_line
         for n, raw in enumerate(f, shard.first_line):
             yield n, raw
             if left >= 0:
                 left -= len(raw)
                 if left <= 0:
                     return
+        if cut_off(f):
+            yield n, None
 
 
 def _jsonl(shard: Shard, policy: str) -> Iterator[Item]:
     seen = False
     for n, raw in _lines(shard):
         seen = True
+        if raw is None:
+            yield _cut(shard)
+            continue
         if not raw.strip():
             continue  # blank lines are not records
         rid = f"{shard.rel}:{n}"
@@ -108,7 +121,7 @@ def _csv(shard: Shard, policy: str, delimiter: str) -> Iterator[Item]:
         reader = csv.reader(stream, delimiter=delimiter)
         header = next(reader, None)
         if not header:
-            yield _empty(shard)
+            yield _cut(shard) if cut_off(f) else _empty(shard)
             return
         header = [h.strip() for h in header]
         for i, cells in enumerate(reader):
@@ -125,23 +138,42 @@ def _csv(shard: Shard, policy: str, delimiter: str) -> Iterator[Item]:
                 )
                 continue
             yield _fixed(rid, dict(zip(header, cells, strict=True)), policy)
+        if cut_off(f):
+            yield _cut(shard)
 
 
 def _parquet(shard: Shard, policy: str) -> Iterator[Item]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    bad = (OSError, pa.ArrowException)  # a cut-off or corrupt file: a reject, not a crashed run
     with seekable(shard.path, shard.compression) as source:
-        pf = pq.ParquetFile(source)
+        try:
+            pf = pq.ParquetFile(source)
+        except bad as e:
+            yield shard.rel, None, f"unreadable Parquet file ({_first_line(e)})", "", False
+            return
         if pf.metadata.num_rows == 0:
             yield _empty(shard)
             return
         # a compressed file is one shard holding every row group; a plain one has a shard per row group
         groups = list(range(pf.num_row_groups)) if shard.compression else [shard.start]
         offset = sum(pf.metadata.row_group(j).num_rows for j in range(groups[0]))
-        for batch in pf.iter_batches(batch_size=PARQUET_BATCH, row_groups=groups):
-            for row in batch.to_pylist():
-                yield _fixed(f"{shard.rel}:{offset}", row, policy)
-                offset += 1
+        for g in groups:
+            end = offset + pf.metadata.row_group(g).num_rows
+            try:
+                for batch in pf.iter_batches(batch_size=PARQUET_BATCH, row_groups=[g]):
+                    for row in batch.to_pylist():
+                        yield _fixed(f"{shard.rel}:{offset}", row, policy)
+                        offset += 1
+            except bad as e:
+                reason = f"unreadable Parquet row group {g} ({_first_line(e)}): rows {offset}-{end - 1} lost"
+                yield f"{shard.rel}:{offset}", None, reason, "", False
+            offset = end
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def _hf(shard: Shard, policy: str) -> Iterator[Item]:
@@ -167,6 +199,9 @@ def _text(shard: Shard, unit: str, policy: str) -> Iterator[Item]:
     else:  # the file is the record: it is read whole because the record holds all of it
         with open_bytes(shard.path, shard.compression) as f:
             raw = f.read()
+            if cut_off(f):  # the record is the file: a cut file is not the record
+                yield _cut(shard)
+                return
         try:
             text, repaired = decode(raw, policy)
         except BadEncoding as e:
@@ -180,7 +215,7 @@ def _paragraphs(shard: Shard, policy: str) -> Iterator[Item]:
     where the block starts, and each block is decoded (and repaired) as its own record."""
     seen, block, first = False, [], 0
     for n, raw in chain(_lines(shard), [(0, b"")]):  # an empty last line ends the last block
-        if raw.strip(b" \t\r\n"):
+        if raw is not None and raw.strip(b" \t\r\n"):
             first = first if block else n
             block.append(raw)
             continue
@@ -190,6 +225,9 @@ def _paragraphs(shard: Shard, policy: str) -> Iterator[Item]:
             if item:
                 seen = True
                 yield item
+        if raw is None:
+            seen = True
+            yield _cut(shard)
     if not seen:
         yield _empty(shard)
 
@@ -205,6 +243,10 @@ def _paragraph(rid: str, raw: bytes, policy: str) -> Item | None:
 def _text_lines(shard: Shard, policy: str) -> Iterator[Item]:
     seen = False
     for n, raw in _lines(shard):
+        if raw is None:
+            seen = True
+            yield _cut(shard)
+            continue
         line = raw.rstrip(b"\r\n")
         if not line.strip():
             continue

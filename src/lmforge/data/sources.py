@@ -7,12 +7,8 @@ parquet is cut by row group; everything else is one shard per file.
 
 from __future__ import annotations
 
-import bz2
 import glob
-import gzip
-import io
 import json
-import lzma
 import os
 import shutil
 import tempfile
@@ -22,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from lmforge.data.decompress import open_compressed
 from lmforge.errors import UserError
 
 SHARD_BYTES = 8 << 20  # 8 MiB of raw text per shard: enough batches to amortise, small enough to balance
-COMPRESSION = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open, ".zst": None}
+COMPRESSION = (".gz", ".bz2", ".xz", ".zst")
 FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -103,14 +100,9 @@ def detect_format(path: str, declared: str) -> str:
 
 
 def open_bytes(path: str, compression: str) -> IO[bytes]:
-    """A binary stream, decompressed on the fly."""
-    if compression == ".zst":
-        import zstandard
-
-        # the zstd reader has no readline: buffer it so files iterate by line like the others
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
-    opener = COMPRESSION.get(compression)
-    return opener(path, "rb") if opener else open(path, "rb")
+    """A binary stream, decompressed on the fly; a compressed file cut short ends where it was cut
+    (`lmforge.data.decompress.cut_off(f)` says so) instead of raising."""
+    return open_compressed(path, compression) if compression else open(path, "rb")
 
 
 @contextmanager
@@ -151,7 +143,10 @@ def plan_shards(source_index: int, path: str, rel: str, fmt: str, unit: str) -> 
     if fmt == "parquet" and not comp:
         import pyarrow.parquet as pq
 
-        n = pq.ParquetFile(path).num_row_groups
+        try:
+            n = pq.ParquetFile(path).num_row_groups
+        except Exception:  # cut off or corrupt: one shard, which the reader turns into a reject
+            n = 1
         return [Shard(source_index, path, rel, fmt, comp, i) for i in range(max(n, 1))]
     cuttable = fmt in LINE_FORMATS or (fmt in ("txt", "md") and unit == "line")
     size = os.path.getsize(path)
