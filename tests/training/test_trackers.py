@@ -242,7 +242,7 @@ def test_kill9_then_resume_continues_the_same_tracker_runs(tiny_llama, tmp_path)
 def test_tune_study_is_a_parent_run_with_trial_children(tiny_gpt2, tmp_path):
     from lmforge.tuning import tune
 
-    exp = write_sft_project(tmp_path, tiny_gpt2, report_to=["mlflow"], max_steps=4, eval_every=2)
+    exp = write_sft_project(tmp_path, tiny_gpt2, report_to=["mlflow", "wandb"], max_steps=4, eval_every=2)
     raw = json.loads(exp.read_text())
     raw["tune"] = {"space": {"train.lr": {"choice": [1e-4, 3e-3]}}, "n_trials": 2, "sampler": "random"}
     raw["model"]["lora"] = None
@@ -262,6 +262,14 @@ def test_tune_study_is_a_parent_run_with_trial_children(tiny_gpt2, tmp_path):
     assert parent.data.tags["best_trial"] == str(result["best_trial"])
     assert parent.info.status == best.info.status == "FINISHED"
     assert {r.info.status for r in children} <= {"FINISHED", "KILLED"}  # KILLED: a pruned trial
+
+    # W&B has no parent runs: the study and its trials are one group, the best trial tagged
+    runs = [r.run for p in (tmp_path / "run/tune").glob("wandb/*/run-*.wandb") for r in wandb_records(p)]
+    runs = [r for r in runs if r.run_id]
+    assert len({r.run_group for r in runs}) == 1 and {r.job_type for r in runs} == {"study", "trial"}
+    assert {r.display_name for r in runs} == {"t-tune", "trial-0", "trial-1"}
+    [tagged] = {r.display_name for r in runs if "best" in r.tags}
+    assert tagged == f"trial-{result['best_trial']}"
 
 
 def test_a_tracker_failing_mid_run_is_one_warning(tiny_llama, tmp_path, monkeypatch, capsys):

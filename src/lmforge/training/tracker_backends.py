@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -220,7 +221,7 @@ class WandbTracker(Tracker):
         root = Path(s["dir"]) if continued else Path(study["wandb"]["dir"]) if "wandb" in study else run_dir
         group = s.get("group") or study.get("wandb", {}).get("group")
         if study.get("parent") and not group:
-            group = f"{cfg.name}-tune-{wandb.util.generate_id()}"
+            group = f"{cfg.name}-tune-{uuid.uuid4().hex[:8]}"  # one study, not every study of this name
         args = {
             "project": s.get("project") or os.environ.get("WANDB_PROJECT") or cfg.name,
             "dir": str(root),

@@ -124,8 +124,8 @@ class Trackers:
             if step is not None and step <= tracker.state["last_step"]:
                 continue  # logged before the kill this run resumes from
             self._call(tracker, "log_metrics", values, step)
-            if step is not None:
-                tracker.state["last_step"] = step
+            if step is not None and tracker in self.active:  # a failed one keeps its last good step:
+                tracker.state["last_step"] = step  # a later --resume sends it the rows it missed
         if step is not None:
             self._save()
 
