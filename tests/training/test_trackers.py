@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
 from lmforge.config import load_config  # noqa: E402
 from lmforge.errors import UserError  # noqa: E402
 from lmforge.training.run import train  # noqa: E402
+from lmforge.training.wandb_offline import records  # noqa: E402  (the .wandb file's protobuf records)
 
 ALL = "train.report_to=[tensorboard,mlflow,wandb]"
 STATS = {  # a data funnel as `lmforge prepare` writes it in stats.json
@@ -72,35 +72,11 @@ def expected_history(rows: list[dict], key: str) -> list[tuple[int, float]]:
     return sorted((r["step"], float(r[key])) for r in rows if key in r)
 
 
-def wandb_records(path: Path) -> list:
-    """The records of a .wandb file: LevelDB-log blocks of 32 KiB, each record with a 7-byte header
-    (crc32c, length, type: 1 full, 2 first, 3 middle, 4 last), after the 7-byte ':W&B' file header.
-    (wandb 0.31 ships no Python reader; its Go core writes these.)"""
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    data, pos, part, out = path.read_bytes(), 7, b"", []
-    assert data[:4] == b":W&B"
-    while pos + 7 <= len(data):
-        left = 32768 - pos % 32768
-        length, kind = struct.unpack("<HB", data[pos + 4 : pos + 7])
-        if left < 7 or (length == 0 and kind == 0):  # block padding
-            pos += left
-            continue
-        part += data[pos + 7 : pos + 7 + length]
-        pos += 7 + length
-        if kind in (1, 4):
-            record = pb.Record()
-            record.ParseFromString(part)
-            out.append(record)
-            part = b""
-    return out
-
-
 def wandb_history(root: Path) -> tuple[list[dict], dict, dict, list[str]]:
     """(history rows, summary, config, run ids) over every offline run folder under root/wandb, oldest first."""
     rows, summary, config, ids = [], {}, {}, []
     for path in sorted(root.glob("wandb/offline-run-*/run-*.wandb")):
-        for r in wandb_records(path):
+        for r in records(path):
             kind = r.WhichOneof("record_type")
             if kind == "run":
                 ids.append(r.run.run_id)
@@ -264,7 +240,7 @@ def test_tune_study_is_a_parent_run_with_trial_children(tiny_gpt2, tmp_path):
     assert {r.info.status for r in children} <= {"FINISHED", "KILLED"}  # KILLED: a pruned trial
 
     # W&B has no parent runs: the study and its trials are one group, the best trial tagged
-    runs = [r.run for p in (tmp_path / "run/tune").glob("wandb/*/run-*.wandb") for r in wandb_records(p)]
+    runs = [r.run for p in (tmp_path / "run/tune").glob("wandb/*/run-*.wandb") for r in records(p)]
     runs = [r for r in runs if r.run_id]
     assert len({r.run_group for r in runs}) == 1 and {r.job_type for r in runs} == {"study", "trial"}
     assert {r.display_name for r in runs} == {"t-tune", "trial-0", "trial-1"}
