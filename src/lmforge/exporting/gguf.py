@@ -170,7 +170,8 @@ def _add_metadata(writer: Any, src: Path, config: Any, arch: Arch, ftype: Any, n
     writer.add_type(gguf.GGUFType.MODEL)
     total, shared, expert, experts = writer.get_total_parameter_count()
     meta = gguf.Metadata.load(None, src, name, total)
-    meta.name = name
+    # gguf guesses basename/finetune/version from the folder name: a scratch merge folder's is noise
+    meta.name, meta.basename, meta.finetune, meta.version = name, None, None, None
     if meta.size_label is None and total > 0:  # "135M", as llama.cpp's converter labels it
         meta.size_label = gguf.size_label(total, shared, expert, experts)
     meta.set_gguf_meta_model(writer)  # name, size label, and generation_config's sampling defaults
