@@ -214,8 +214,9 @@ def _error(exc_info) -> dict:
         ({"prompt": "Hi", "max_tokens": "5"}, "max_tokens"),
         ({"prompt": "Hi", "temperature": "hot"}, "temperature"),
         ({"prompt": "Hi", "n": 0}, "n"),
-        ({"prompt": "Hi", "stop": ["a", "b", "c", "d", "e"]}, None),
-        ({"prompt": "Hi", "logprobs": 2}, None),
+        ({"prompt": "Hi", "stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"prompt": "Hi", "logprobs": 2}, "logprobs"),
+        ({"prompt": "Hi", "frequency_penalty": 0.5}, "frequency_penalty"),
         ({"max_tokens": 4}, "prompt"),
         ({"prompt": [10**9]}, "prompt"),
     ],
@@ -233,7 +234,10 @@ def test_bad_requests_get_openai_errors(client, server):
     r = httpx.post(f"{server}/v1/chat/completions", content=b'{"messages": [', headers=headers)
     assert r.status_code == 400 and "parse the JSON" in r.json()["error"]["message"]
     r = httpx.post(f"{server}/v1/chat/completions", json={"messages": "hi"}, headers=headers)
-    assert r.status_code == 400 and r.json()["error"]["param"].startswith("messages")
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages"
+    bad_part = {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}
+    r = httpx.post(f"{server}/v1/chat/completions", json=bad_part, headers=headers)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages.0.content"
     with pytest.raises(openai.NotFoundError) as e:
         client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": "Hi"}])
     assert _error(e)["code"] == "model_not_found"

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 # field -> its value that means "off"; any other value is refused (lmforge does not implement it)
 UNSUPPORTED = {
@@ -44,19 +44,19 @@ class _Request(BaseModel):
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, ge=0.0, le=1.0)
     n: int = Field(1, ge=1, le=128)
-    stop: str | list[str] | None = None
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None  # OpenAI takes up to 4
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
 
-    @model_validator(mode="after")
-    def _refuse_unimplemented(self) -> _Request:
-        for name, value in (self.model_extra or {}).items():
-            if name in UNSUPPORTED and value not in UNSUPPORTED[name]:
-                raise ValueError(f"'{name}' is not supported by lmforge serve")
-        if isinstance(self.stop, list) and len(self.stop) > 4:
-            raise ValueError("'stop' takes at most 4 sequences")
-        return self
+    def refused_field(self) -> str | None:
+        """The first field set to something lmforge does not implement (the server answers 400 naming it).
+
+        >>> ChatRequest.model_validate({"messages": [], "logprobs": True}).refused_field()  # doctest: +SKIP
+        'logprobs'
+        """
+        extra = self.model_extra or {}
+        return next((k for k, v in extra.items() if k in UNSUPPORTED and v not in UNSUPPORTED[k]), None)
 
     def stop_list(self) -> list[str]:
         """`stop` as a list without empty strings: "x" -> ["x"], None -> []."""

@@ -106,12 +106,19 @@ def model_card(service: Service) -> dict:
     return {"id": service.name, "object": "model", "created": service.created, "owned_by": "lmforge"}
 
 
+UNION_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+
+
 def validation_error(errors: list[dict]) -> dict:
     """pydantic's first complaint as OpenAI's 400: `{"loc": ("body", "n"), "msg": ...}` -> param "n"."""
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
     if first.get("type") == "json_invalid":
         return error_body("We could not parse the JSON body of your request.", "invalid_request_error")
-    loc = [str(x) for x in first.get("loc", ()) if x != "body"]
+    loc = []
+    for part in first.get("loc", ())[1:] if first.get("loc", ())[:1] == ("body",) else first.get("loc", ()):
+        if isinstance(part, str) and (part in UNION_TAGS or "[" in part):
+            break  # pydantic names the union member it tried ("str", "list[TextPart]"): not a field
+        loc.append(str(part))
     param = ".".join(loc) or None
     where = f"'{param}': " if param else ""
     return error_body(f"Invalid request: {where}{first.get('msg', '')}", "invalid_request_error", param)

@@ -81,6 +81,9 @@ class Service:
 
     def job(self, req: ChatRequest | CompletionRequest, prompts: list[list[int]], param: str, emit) -> Job:
         """Rows for every prompt x n, after the context checks OpenAI makes."""
+        refused = req.refused_field()
+        if refused:
+            raise APIError(400, f"'{refused}' is not supported by lmforge serve", param=refused)
         self.check_model(req.model)
         context = self.batcher.context
         budget = req.token_budget()
