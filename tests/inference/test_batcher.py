@@ -131,3 +131,23 @@ def test_queue_is_bounded_and_the_worker_serves_it(tiny_llama):
 def test_context_length_of_both_architectures(tiny_llama, tiny_gpt2):
     assert context_length(load_for_inference(tiny_llama)[0]) == 1024
     assert context_length(load_for_inference(tiny_gpt2)[0]) == 1024
+
+
+def test_an_unmerged_lora_adapter_is_served_as_generate_serves_it(tiny_llama, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    base, tok = load_for_inference(tiny_llama)
+    torch.manual_seed(1)
+    lora = get_peft_model(
+        base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    )
+    lora.save_pretrained(tmp_path / "adapter")  # adapter_config.json names tiny_llama as its base
+    model, tok = load_for_inference(str(tmp_path / "adapter"))
+    assert type(model).__name__.startswith("PeftModel")
+    job, events = _job([Row(prompt=tok("Hello there")["input_ids"], max_tokens=8)])
+    _run(Batcher(model, tok), [job])
+    ref = generate(model, tok, ["Hello there"], raw=True, max_new_tokens=8)[0].text
+    plain = generate(load_for_inference(tiny_llama)[0], tok, ["Hello there"], raw=True, max_new_tokens=8)[
+        0
+    ].text
+    assert _text(events).strip() == ref and ref != plain  # the adapter's answer, not the base model's
