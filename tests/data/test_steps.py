@@ -27,12 +27,16 @@ def rec(**fields):
 
 
 def test_fix_unicode():
-    assert step("fix_unicode").apply("cafÃ© â€œquotedâ€\x9d") == 'café "quoted"'
+    # curly quotes stay curly (Chinese is written with them); straightening them is opt-in
+    assert step("fix_unicode").apply("cafÃ© â€œquotedâ€\x9d") == "café “quoted”"
+    assert step({"fix_unicode": {"uncurl_quotes": True}}).apply("cafÃ© â€œquotedâ€\x9d") == 'café "quoted"'
 
 
 def test_normalize():
     s = step("normalize")
-    assert s.apply("Ｆｕｌｌ  width\x07 text \r\n\n\n\nnext ") == "Full width text\n\nnext"
+    # NFC by default: full-width letters stay; NFKC (opt-in) folds them
+    assert s.apply("Ｆｕｌｌ  width\x07 text \r\n\n\n\nnext ") == "Ｆｕｌｌ width text\n\nnext"
+    assert step({"normalize": {"form": "NFKC"}}).apply("Ｆｕｌｌ  width") == "Full width"
     assert step({"normalize": {"lowercase": True}}).apply("ABC") == "abc"
 
 

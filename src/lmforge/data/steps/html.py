@@ -1,94 +1,114 @@
-"""strip_html: markup -> readable text. Block tags become line breaks, list items `- `, code stays fenced.
+"""strip_html: markup -> readable text, only where the text is HTML, never inside code.
 
-Written on the standard library's HTMLParser (no extra dependency; trafilatura-style boilerplate removal
-is out of scope: the input here is usually a page's content, not a crawled page).
+Which texts are HTML (the rule, also in docs/prepare.md):
+1. The text begins with markup (a doctype, `<html>`, a comment, an HTML element's start tag): it is an HTML
+   document or fragment and is converted whole. A whole page (`<html>`/`<body>`/doctype) gets main-content
+   extraction first (`extract: auto`, see html_extract.py): navigation, sidebars and footers go.
+2. Otherwise (markdown, plain text) it holds markup when, outside markdown code, there is an HTML comment,
+   a paired element (`<b>..</b>`), a void element (`<br>`, `<img ...>`) with attributes or written against
+   text (`one<br>two`; "use <br> here" is a mention), or an HTML code element (`<pre>..</pre>`). Then tags
+   are removed from the prose and entities decoded; markdown code (fences, indented, inline) is untouched.
+   A tag in quotes (`'<div>'`) or JSX (`<App />`, `className=`, `={}`) is not markup.
+3. Anything else is left as it is.
 """
 
 from __future__ import annotations
 
+import html as htmllib
 import re
-from html.parser import HTMLParser
+from typing import Literal
 
+from lmforge.data.code_spans import START_TAG, VOID, html_element_tag, is_html_document, split_code
+from lmforge.data.html_extract import extract_main, html_to_text, is_page
 from lmforge.data.steps.base import TextStep
 
-BLOCK = {
-    "p",
-    "div",
-    "br",
-    "tr",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "section",
-    "article",
-    "header",
-    "footer",
-    "blockquote",
-    "table",
-    "ul",
-    "ol",
-    "hr",
-    "pre",
-    "dd",
-    "dt",
-    "title",
-}
-SKIP = {"script", "style", "noscript", "template", "head", "svg", "iframe"}
-_TAG = re.compile(r"<[a-zA-Z!/][^>]*>|&[#a-zA-Z0-9]+;")
+_DROP = re.compile(
+    r"<!--.*?-->|<(script|style|noscript|template|head|svg|iframe)\b[^>]*>.*?</\1\s*>", re.I | re.S
+)
+_ANY_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)(\s[^<>]*?)?/?>")
+_BREAK = {"br", "p", "div", "tr", "ul", "ol", "table", "blockquote", "section", "article", "hr", "pre"}
+_BREAK |= {f"h{i}" for i in range(1, 7)}
 
 
-class _ToText(HTMLParser):
-    def __init__(self, keep_code: bool) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skip = 0
-        self.pre = 0
-        self.keep_code = keep_code
+def has_markup(prose: str) -> bool:
+    """Rule 2 of the module docstring, on the prose of a markdown/plain text.
 
-    def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in SKIP:
-            self.skip += 1
-        elif tag == "pre":
-            self.pre += 1
-            self.out.append("\n```\n" if self.keep_code else "\n")
-        elif tag == "li":
-            self.out.append("\n- ")
-        elif tag in BLOCK:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in SKIP:
-            self.skip = max(0, self.skip - 1)
-        elif tag == "pre":
-            self.pre = max(0, self.pre - 1)
-            self.out.append("\n```\n" if self.keep_code else "\n")
-        elif tag in BLOCK:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.skip:
-            return
-        self.out.append(data if self.pre else re.sub(r"\s+", " ", data))
+    >>> has_markup("one<br>two"), has_markup("use <br> to break"), has_markup("x = '<div>';")
+    (True, False, False)
+    """
+    if "<" not in prose:
+        return False
+    if re.search(r"<!--.*?-->", prose, re.S):
+        return True
+    for m in START_TAG.finditer(prose):
+        if not html_element_tag(m) or (m.start() and prose[m.start() - 1] in "'\"`="):
+            continue
+        name = m.group(1).lower()
+        if name in VOID:
+            attrs = (m.group(2) or "").strip(" /")
+            before, after = prose[m.start() - 1 : m.start()], prose[m.end() : m.end() + 1]
+            if attrs or (before and not before.isspace()) or (after and not after.isspace()):
+                return True
+        elif re.search(rf"</{name}\s*>", prose[m.end() :], re.I):
+            return True
+    return False
 
 
 class StripHtml(TextStep):
-    """`"<p>Hi&amp;bye</p><pre>x = 1</pre>"` -> `"Hi&bye\\n```\\nx = 1\\n```"`; text without markup is untouched."""
+    """`"<p>Hi&amp;bye</p><pre>x = 1</pre>"` -> `"Hi&bye\\n\\n```\\nx = 1\\n```"`; a markdown answer keeps its
+    code fences byte for byte (`$out = '<div></div>';` stays), text without markup is untouched.
+
+    `extract`: `auto` (main content of whole pages, plain conversion of fragments), `main` (main content
+    of every HTML document), `none` (plain conversion: everything but scripts, styles and the head).
+    When trafilatura finds no main content, the page is converted plainly (nothing is lost silently)."""
 
     name = "strip_html"
 
-    def __init__(self, keep_code: bool = True, **kw) -> None:
+    def __init__(
+        self, keep_code: bool = True, extract: Literal["auto", "main", "none"] = "auto", **kw
+    ) -> None:
         super().__init__(**kw)
-        self.keep_code = keep_code
+        if extract not in ("auto", "main", "none"):
+            raise ValueError(f"extract must be auto, main or none, got {extract!r}")
+        self.keep_code, self.extract = keep_code, extract
 
     def apply(self, text: str) -> str:
-        if not _TAG.search(text):
+        if "<" not in text and "&" not in text:
             return text
-        parser = _ToText(self.keep_code)
-        parser.feed(text)
-        parser.close()
-        out = "".join(parser.out)
-        out = re.sub(r"\n (?=\S)", "\n", re.sub(r"[ \t]+\n", "\n", out))  # code indentation survives
-        return re.sub(r"\n{3,}", "\n\n", out).strip()
+        if is_html_document(text):
+            if self.extract == "main" or (self.extract == "auto" and is_page(text)):
+                main = extract_main(text)
+                if main:
+                    return main
+            return html_to_text(text, self.keep_code)
+        segs = split_code(text, html=False)
+        prose = "".join(s.text for s in segs if s.kind == "prose")
+        if not (has_markup(prose) or any(s.kind == "html" for s in segs)):
+            return text
+        return "".join(self._segment(s.kind, s.text) for s in segs)
+
+    def _segment(self, kind: str, text: str) -> str:
+        if kind == "code":
+            return text
+        if kind == "html":  # <pre>/<code> written in a markdown text: fenced / inline code
+            out = html_to_text(text, self.keep_code)
+            return f"\n{out}\n" if "\n" in out else out
+        return _strip_tags(text)
+
+
+def _strip_tags(prose: str) -> str:
+    """Tags out of markdown prose, in place: its own line breaks and spacing stay.
+
+    >>> _strip_tags("Hi,<br>see <b>this</b> &amp; that")
+    'Hi,\\nsee this & that'
+    """
+
+    def tag(m: re.Match) -> str:
+        if not html_element_tag(m):
+            return m.group()  # `<EMAIL>`, `<T>`, a JSX component
+        name = m.group(1).lower()
+        if name == "li":
+            return "" if m.group().startswith("</") else "\n- "
+        return "\n" if name in _BREAK else ""
+
+    return htmllib.unescape(_ANY_TAG.sub(tag, _DROP.sub("", prose)))
