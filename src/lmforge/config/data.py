@@ -172,6 +172,11 @@ class DataConfig(Section):
         description="Extra train records made after the split (eda, paraphrase); null = none (see docs/prepare.md).",
     )
     stats: StatsConfig = Field(default_factory=StatsConfig, description="What stats.json counts.")
+    privacy_unit: str | None = Field(
+        None,
+        description="Record field (or meta key) naming who a record is about, e.g. customer_id: under "
+        "train.privacy all records of one value form one privacy unit; null = each record is a unit.",
+    )
     min_kept: int | float | None = Field(
         None,
         ge=0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lmforge.config.base import Section
 
@@ -14,6 +14,31 @@ class EarlyStoppingConfig(Section):
         3, ge=1, description="Evaluations without an improvement of val loss before training stops."
     )  # evaluations without improvement of val loss
     min_delta: float = Field(0.0, description="Smallest decrease of val loss that counts as an improvement.")
+
+
+class PrivacyConfig(Section):
+    target_epsilon: float | None = Field(
+        None,
+        gt=0,
+        description="Privacy budget (epsilon) per privacy unit for the whole run: the noise multiplier is "
+        "chosen so the planned steps spend at most this, and training stops before a step that would exceed it.",
+    )
+    noise_multiplier: float | None = Field(
+        None,
+        gt=0,
+        description="Gaussian noise std / max_grad_norm, instead of a target (null = from target_epsilon).",
+    )
+    delta: float = Field(1.0e-5, gt=0, lt=1, description="The delta of (epsilon, delta)-DP; below 1 / units.")
+    max_grad_norm: float = Field(
+        1.0, gt=0, description="Per-unit gradient clipping norm (DP-SGD's C; replaces train.max_grad_norm)."
+    )
+    accountant: Literal["rdp", "prv"] = Field("rdp", description="Opacus accountant that tracks epsilon.")
+
+    @model_validator(mode="after")
+    def _target_or_noise(self) -> PrivacyConfig:
+        if self.target_epsilon is None and self.noise_multiplier is None:
+            raise ValueError("train.privacy needs target_epsilon or noise_multiplier")
+        return self
 
 
 class TrainConfig(Section):
@@ -65,6 +90,11 @@ class TrainConfig(Section):
     )
     distributed: Literal["ddp", "fsdp"] = Field(
         "ddp", description="Strategy with several processes: ddp or fsdp."
+    )
+    privacy: PrivacyConfig | None = Field(
+        None,
+        description="DP-SGD with Opacus: {target_epsilon: 8, delta: 1.0e-5, max_grad_norm: 1.0}; null = off "
+        "(see docs/privacy.md).",
     )
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
         default_factory=lambda: ["tensorboard"],

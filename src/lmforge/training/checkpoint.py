@@ -14,7 +14,7 @@ import json
 import random
 import re
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ class TrainState:
     best_val: float | None = None
     best_step: int | None = None
     bad_evals: int = 0  # evaluations since the best one (early stopping)
+    # train.privacy: Opacus' accountant history [noise_multiplier, sample_rate, steps] (JSON, no pickle)
+    privacy_history: list = field(default_factory=list)
 
 
 def save_checkpoint(

@@ -22,6 +22,7 @@ from lmforge.training.distributed import is_sharded, no_sync, optimizer_state, t
 from lmforge.training.loss import count_targets
 from lmforge.training.metrics_log import peak_mem_mb, progress_bar
 from lmforge.training.outputs import save_best
+from lmforge.training.privacy_loop import dp_step, dp_windows
 from lmforge.training.state import Run
 from lmforge.training.validation import eval_loss
 
@@ -39,7 +40,10 @@ def run_loop(run: Run) -> None:
                 len(run.units), t.batch_size, run.cfg.seed, st.epoch, acc.process_index, acc.num_processes
             )
             started = time.perf_counter()  # tokens/s counts collation and the step, not eval or saving
-            for window in windows(run.units, order, t.grad_accum, st.window, run.collate, run.pad_id):
+            for window in _windows(run, order):
+                if run.privacy and run.privacy.over_budget(st.privacy_history):
+                    run.stop = True  # the next step would spend more than train.privacy.target_epsilon
+                    break
                 loss, n, tokens = optimizer_step(run, window)
                 st.step, st.window, st.tokens = st.step + 1, st.window + 1, st.tokens + tokens
                 _account(run, loss, n, tokens, time.perf_counter() - started)
@@ -54,11 +58,20 @@ def run_loop(run: Run) -> None:
         bar.close()
 
 
+def _windows(run: Run, order: list[list[int]]) -> Any:
+    st = run.state
+    if run.privacy:  # Poisson-sampled units instead of the epoch's shuffled order
+        return dp_windows(run, st.epoch, st.window)
+    return windows(run.units, order, run.cfg.train.grad_accum, st.window, run.collate, run.pad_id)
+
+
 def optimizer_step(run: Run, window: list[dict[str, torch.Tensor]]) -> tuple[float, int, int]:
     """Backward the window, stop on a non-finite loss, then clip, step and schedule (once per window).
 
     Returns (mean loss of the window, its label tokens, its input tokens), over all processes.
     """
+    if run.privacy:
+        return dp_step(run, window)
     acc = run.accelerator
     window = [{k: v.to(acc.device) for k, v in b.items()} for b in window]
     total, local_n = backward_window(acc, run.wrapped, window)
@@ -122,6 +135,8 @@ def after_step(run: Run, bar: Any) -> None:
         row.update(validate(run))
     if row:
         row = {"step": st.step, "epoch": round(st.epoch + st.window / run.epoch_steps, 4), **row}
+        if run.privacy:
+            row["epsilon"] = round(run.privacy.epsilon(st.privacy_history), 4)
         run.log.write(row)
         run.last.update(row)
         shown = {"loss": "loss", "lr": "lr", "tokens_per_s": "tok/s", "val_loss": "val_loss"}

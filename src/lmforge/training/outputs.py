@@ -23,6 +23,8 @@ def _metadata(run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
         "processes": run.accelerator.num_processes,
         "sharded": is_sharded(run.model),  # FSDP
         "metrics": metrics,
+        # train.privacy: epsilon spent, delta, noise, sampling rate (training/privacy.py)
+        "privacy": run.privacy.summary(run.state.privacy_history) if run.privacy else None,
     }
 
 
@@ -57,6 +59,8 @@ def finish(run: Run) -> dict[str, Any]:
         "best_step": st.best_step,
         "stopped_early": run.stop,
     }
+    if run.privacy:
+        metrics.update(epsilon=run.privacy.epsilon(st.privacy_history), delta=run.privacy.delta)
     state = full_state(run.model)
     if run.accelerator.is_main_process:
         save_model_folder(run.out / "final", run.model, run.tokenizer, _metadata(run, metrics), state)

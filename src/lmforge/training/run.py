@@ -20,6 +20,7 @@ from lmforge.training.loop import plan_steps, run_loop
 from lmforge.training.loss import LossModule
 from lmforge.training.metrics_log import MetricsLog
 from lmforge.training.outputs import finish
+from lmforge.training.privacy import check_privacy
 from lmforge.training.run_checks import check_run
 from lmforge.training.state import Callback, Run
 from lmforge.training.trackers import require as require_trackers
@@ -44,8 +45,13 @@ def train(
     """
     out = Path(cfg.train.output_dir)
     require_trackers(cfg.train.report_to)  # a missing extra fails before the model loads
+    check_privacy(cfg)
     checkpoint = check_run(cfg, resume, data_given=data is not None)
     run = setup_run(cfg, out, data, collate, list(callbacks), resume_step=_step_of(checkpoint))
+    if cfg.train.privacy is not None:  # DP-SGD: Opacus hooks and optimizer (training/privacy_loop.py)
+        from lmforge.training.privacy_loop import attach
+
+        run.privacy = attach(run, from_disk=data is None)
     if checkpoint is not None:
         run.state = load_checkpoint(
             checkpoint,
@@ -156,8 +162,9 @@ def load_examples(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Examples, Exam
 
 
 def to_units(examples: Examples, cfg: ExperimentConfig) -> Examples:
-    """Packed bins when `train.packing` (LM heads only), else the examples themselves."""
-    if not examples or not cfg.train.packing or cfg.task.head == "classifier":
+    """Packed bins when `train.packing` (LM heads only, not under DP), else the examples themselves."""
+    # under train.privacy a unit is a record: packing would mix records in one gradient row
+    if not examples or not cfg.train.packing or cfg.task.head == "classifier" or cfg.train.privacy:
         return examples
     from lmforge.formatting.packing import pack
 

@@ -42,3 +42,4 @@ class Run:
         default_factory=lambda: {"loss": 0.0, "n": 0, "tokens": 0, "time": 0.0}
     )
     last: dict[str, Any] = field(default_factory=dict)
+    privacy: Any = None  # training/privacy.PrivacyPlan when train.privacy (DP-SGD)

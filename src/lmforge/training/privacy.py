@@ -1,0 +1,182 @@
+"""DP-SGD bookkeeping (`train.privacy`): what a run may do, the noise, the accountant, the Poisson sampler.
+
+The privacy unit is a record, or every record of one `data.privacy_unit` value (one person). Each step
+samples every unit independently with probability q = batch_size x grad_accum / records (Poisson
+sampling, what the accountants assume), takes all records of the sampled units, clips each unit's summed
+gradient to `max_grad_norm` and adds N(0, (noise_multiplier x max_grad_norm)^2) noise (Opacus'
+DPOptimizer; the engine is privacy_loop.py). Epsilon comes from Opacus' accountant over the steps taken;
+its history (noise, rate, steps) lives in the checkpoint's state.json, so a resumed run keeps it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from lmforge.errors import UserError
+
+History = list[list[float]]  # Opacus accountant history: [noise_multiplier, sample_rate, steps] entries
+
+
+def check_privacy(cfg: Any) -> None:
+    """Refuse, in one line, what would break the guarantee or what Opacus cannot do here."""
+    t = cfg.train
+    if t.privacy is None:
+        return
+    if t.num_processes > 1:
+        raise UserError("train.privacy runs in one process: set train.num_processes: 1")
+    if cfg.task.head == "classifier":
+        raise UserError(
+            "train.privacy supports LM heads only (task.head: lm); a classifier head is not wired"
+        )
+    if getattr(t, "objective", "sft") != "sft":
+        raise UserError(f"train.privacy supports train.objective: sft only, not {t.objective}")
+    if t.gradient_checkpointing:  # recomputed forwards would record each layer's activations twice
+        raise UserError("train.privacy cannot run with train.gradient_checkpointing (per-sample hooks)")
+
+
+def sample_rate(cfg: Any, n_records: int) -> float:
+    """q: the chance that a unit is in a step's batch, so a step holds batch_size x grad_accum records
+    on average.
+
+    >>> sample_rate(cfg, 1000)  # batch_size 8, grad_accum 2  # doctest: +SKIP
+    0.016
+    """
+    return min(1.0, cfg.train.batch_size * cfg.train.grad_accum / max(n_records, 1))
+
+
+def noise_multiplier(privacy: Any, rate: float, steps: int) -> float:
+    """`privacy.noise_multiplier`, else Opacus' smallest sigma whose epsilon after `steps` <= the target.
+
+    >>> round(noise_multiplier(PrivacyConfig(target_epsilon=8), 0.01, 1000), 3)  # doctest: +SKIP
+    0.739
+    """
+    if privacy.noise_multiplier is not None:
+        return float(privacy.noise_multiplier)
+    from opacus.accountants.utils import get_noise_multiplier
+
+    with warnings.catch_warnings():  # as in `epsilon`
+        warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
+        return float(
+            get_noise_multiplier(
+                target_epsilon=privacy.target_epsilon,
+                target_delta=privacy.delta,
+                sample_rate=rate,
+                steps=steps,
+                accountant=privacy.accountant,
+            )
+        )
+
+
+def epsilon(history: History, delta: float, accountant: str = "rdp") -> float:
+    """Epsilon spent by the steps in `history` (0 before the first step), by Opacus' accountant.
+
+    >>> round(epsilon([[1.0, 0.01, 1000]], 1e-5), 2)  # doctest: +SKIP
+    1.82
+    """
+    if not history:
+        return 0.0
+    from opacus.accountants import create_accountant
+
+    acc = create_accountant(accountant)
+    acc.history = [(float(s), float(q), int(n)) for s, q, n in history]
+    with warnings.catch_warnings():  # "optimal order is the largest alpha": the bound is still valid
+        warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
+        return float(acc.get_epsilon(delta=delta))
+
+
+def add_step(history: History, sigma: float, rate: float) -> History:
+    """History after one more step (consecutive equal steps merged, as Opacus' RDP accountant does).
+
+    >>> add_step([[1.0, 0.1, 3]], 1.0, 0.1)
+    [[1.0, 0.1, 4]]
+    """
+    if history and history[-1][0] == sigma and history[-1][1] == rate:
+        return [*history[:-1], [sigma, rate, int(history[-1][2]) + 1]]
+    return [*history, [sigma, rate, 1]]
+
+
+def poisson_sample(n_units: int, rate: float, seed: int, epoch: int, window: int) -> list[int]:
+    """Units in step (epoch, window): each independently with probability `rate`, from a generator seeded
+    by (seed, epoch, window), so a resumed run re-derives the same batches without saving a sampler.
+
+    >>> len(poisson_sample(1000, 0.1, seed=0, epoch=0, window=0))  # doctest: +SKIP
+    97
+    """
+    key = hashlib.sha256(f"lmforge-dp:{seed}:{epoch}:{window}".encode()).digest()
+    g = torch.Generator().manual_seed(int.from_bytes(key[:8], "little") >> 1)
+    return torch.nonzero(torch.rand(n_units, generator=g) < rate).flatten().tolist()
+
+
+def group_units(keys: Sequence[Hashable]) -> list[list[int]]:
+    """Record indices of each privacy unit, units in order of first appearance.
+
+    >>> group_units(["a", "b", "a"])
+    [[0, 2], [1]]
+    """
+    groups: dict[Hashable, list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    return list(groups.values())
+
+
+@dataclass
+class PrivacyPlan:
+    """What a DP run fixes before its first step; `engine` is privacy_loop.Engine once attached."""
+
+    units: list[list[int]]  # record (example) indices of each privacy unit
+    sample_rate: float
+    noise_multiplier: float
+    max_grad_norm: float
+    delta: float
+    accountant: str
+    target_epsilon: float | None
+    engine: Any = None
+
+    def epsilon(self, history: History) -> float:
+        return epsilon(history, self.delta, self.accountant)
+
+    def over_budget(self, history: History) -> bool:
+        """True when one more step would spend more than the target (the run stops before it)."""
+        if self.target_epsilon is None:
+            return False
+        return self.epsilon(add_step(history, self.noise_multiplier, self.sample_rate)) > self.target_epsilon
+
+    def summary(self, history: History) -> dict[str, float | int | str | None]:
+        return {
+            "epsilon": round(self.epsilon(history), 4),
+            "delta": self.delta,
+            "target_epsilon": self.target_epsilon,
+            "noise_multiplier": self.noise_multiplier,
+            "sample_rate": self.sample_rate,
+            "max_grad_norm": self.max_grad_norm,
+            "privacy_units": len(self.units),
+            "accountant": self.accountant,
+        }
+
+
+def plan_privacy(cfg: Any, keys: Sequence[Hashable], total_steps: int) -> PrivacyPlan:
+    """The plan of a run whose examples have privacy-unit `keys` (one per example)."""
+    p = cfg.train.privacy
+    units = group_units(keys)
+    if p.delta >= 1 / len(units):
+        raise UserError(
+            f"train.privacy.delta {p.delta:g} must be below 1 / privacy units = {1 / len(units):.3g}"
+        )
+    # q per unit = batch x accum / records: a step holds batch x accum records on average and an
+    # epoch (1 / q steps) sees every unit once on average, as without groups
+    rate = sample_rate(cfg, len(keys))
+    return PrivacyPlan(
+        units=units,
+        sample_rate=rate,
+        noise_multiplier=noise_multiplier(p, rate, total_steps),
+        max_grad_norm=p.max_grad_norm,
+        delta=p.delta,
+        accountant=p.accountant,
+        target_epsilon=p.target_epsilon,
+    )
