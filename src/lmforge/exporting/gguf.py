@@ -236,7 +236,8 @@ def describe(out_dir: str | Path) -> str:
         [
             head,
             f"Modelfile: {template}; stop {', '.join(stops) or 'none'}",
-            f"next: llama-cli -m {out}/model.gguf -cnv  |  ollama create NAME -f {out}/Modelfile && ollama run NAME",
+            f"next: llama-cli -m {out}/model.gguf  |  llama-server -m {out}/model.gguf  |  "
+            f"ollama create NAME -f {out}/Modelfile && ollama run NAME",
         ]
     )
 
