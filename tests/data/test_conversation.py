@@ -114,3 +114,23 @@ def test_prepare_fixes_or_rejects_conversations(runner):
     )
     assert reasons["chats.json:3"] == ("read", "conversation has no assistant turn")
     assert stats["accounting"] == {"read": 4, "kept": 2, "rejected": 2, "ok": True}
+
+
+def test_task_conversation_reject_rejects_what_fix_would_repair(runner):
+    import yaml
+
+    from lmforge.data.prepare import prepare
+
+    rows = [
+        {"conversations": turns(("human", "Hi"), ("gpt", "Hello!"))},
+        {"conversations": turns(("gpt", "Welcome!"), ("human", "Hi"), ("gpt", "Hey"))},
+    ]
+    runner.write("chats.json", json.dumps(rows))
+    path = runner.config([{"path": "chats.json", "fields": {"messages": "conversations"}}], task="sft")
+    exp = yaml.safe_load(path.read_text())
+    exp["task"]["conversation"] = "reject"
+    path.write_text(yaml.safe_dump(exp))
+    stats = prepare(path, quiet=True)
+    assert stats["accounting"]["kept"] == 1 and stats["accounting"]["rejected"] == 1
+    rejects = [json.loads(line) for line in (runner.root / "out" / "rejects.jsonl").read_text().splitlines()]
+    assert rejects[0]["id"] == "chats.json:1" and "assistant" in rejects[0]["reason"]

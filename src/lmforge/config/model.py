@@ -37,6 +37,10 @@ class TaskConfig(Section):
         "right",
         description="Examples longer than train.max_seq_len: keep the start (right), the end (left), or drop them.",
     )
+    conversation: Literal["fix", "reject"] = Field(
+        "fix",
+        description="Conversations (messages) that start with the assistant, hold empty turns, repeat a role or end with the user: fixed by the documented rule, or rejected (docs/formats.md).",
+    )
 
 
 class LoraConfig(Section):

@@ -90,7 +90,13 @@ def prepare(
         from lmforge.data.ray_executor import ray_run_stages
 
         run = ray_run_stages(data.ray)
-    ctx = StepContext(base_dir=cfg.base_dir, model=cfg.model.name, seed=cfg.seed, task=cfg.task.type)
+    ctx = StepContext(
+        base_dir=cfg.base_dir,
+        model=cfg.model.name,
+        seed=cfg.seed,
+        task=cfg.task.type,
+        conversation=cfg.task.conversation,
+    )
     build_steps(data.steps, ctx)  # a custom step's file, a value a step refuses: fail before any work
     sizes(0, data.split.model_dump())  # so do split sizes that are neither ratios nor counts
     shards = plan(cfg)

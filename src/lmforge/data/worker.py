@@ -123,7 +123,7 @@ def _input(job: Job, out: _Out, stats: dict[str, Any]) -> Iterator[Record]:
             stats["read"] += 1
             stats["repaired"] += int(repaired)
             meta = {"source": job.shard.rel}
-            rec = to_record(rid, row, src["fields"], job.ctx.task, meta) if error is None else error
+            rec = to_record(rid, row, src["fields"], job.ctx.task, meta, job.ctx.conversation) if error is None else error
             if isinstance(rec, str):
                 out.reject(rid, "read", rec, row if raw is None else raw)
                 stats["read_reasons"][reason_key(rec)] += 1

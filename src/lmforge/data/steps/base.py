@@ -43,6 +43,7 @@ class StepContext:
     model: str = "smollm2-135m-instruct"
     seed: int = 42
     task: str = "sft"
+    conversation: str = "fix"  # task.conversation: fix or reject conversations that do not alternate
 
 
 class Step:
