@@ -10,12 +10,14 @@ its history (noise, rate, steps) lives in the checkpoint's state.json, so a resu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from lmforge.errors import UserError
@@ -81,13 +83,32 @@ def epsilon(history: History, delta: float, accountant: str = "rdp") -> float:
     """
     if not history:
         return 0.0
-    from opacus.accountants import create_accountant
+    return _epsilon(tuple((float(s), float(q), int(n)) for s, q, n in history), delta, accountant)
 
-    acc = create_accountant(accountant)
-    acc.history = [(float(s), float(q), int(n)) for s, q, n in history]
+
+@functools.lru_cache(maxsize=256)  # the loop asks for each step's epsilon twice (budget check, log row)
+def _epsilon(history: tuple[tuple[float, float, int], ...], delta: float, accountant: str) -> float:
     with warnings.catch_warnings():  # "optimal order is the largest alpha": the bound is still valid
         warnings.filterwarnings("ignore", message="Optimal order", category=UserWarning)
+        if accountant == "rdp":  # RDP adds up over steps: one step's RDP per (sigma, q), times the steps
+            from opacus.accountants.analysis.rdp import get_privacy_spent
+            from opacus.accountants.rdp import RDPAccountant
+
+            rdp = sum(n * np.asarray(_rdp_step(s, q)) for s, q, n in history)
+            return float(get_privacy_spent(orders=RDPAccountant.DEFAULT_ALPHAS, rdp=rdp, delta=delta)[0])
+        from opacus.accountants import create_accountant
+
+        acc = create_accountant(accountant)
+        acc.history = list(history)
         return float(acc.get_epsilon(delta=delta))
+
+
+@functools.lru_cache(maxsize=64)
+def _rdp_step(sigma: float, q: float) -> tuple[float, ...]:
+    from opacus.accountants.analysis.rdp import compute_rdp
+    from opacus.accountants.rdp import RDPAccountant
+
+    return tuple(compute_rdp(q=q, noise_multiplier=sigma, steps=1, orders=RDPAccountant.DEFAULT_ALPHAS))
 
 
 def add_step(history: History, sigma: float, rate: float) -> History:
