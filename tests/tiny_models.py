@@ -83,3 +83,70 @@ def _save(model, tokenizer, out_dir: str | Path) -> Path:
 
 
 BUILDERS = {"llama": build_tiny_llama, "gpt2": build_tiny_gpt2}
+
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_SMALL = {  # shared by every decoder below: 2 layers, 4 query heads over 2 key/value heads of 8 dims
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 8,
+    "max_position_embeddings": 512,
+}
+# model_type -> the config options that give it its quirks (soft-capping, logits scaling, sliding windows)
+ARCHITECTURES: dict[str, dict] = {
+    "llama": {},
+    "qwen2": {},
+    "qwen3": {},
+    "mistral": {"sliding_window": 4096},
+    "gemma2": {"final_logit_softcapping": 30.0, "attn_logit_softcapping": 50.0, "query_pre_attn_scalar": 8},
+    "gemma3_text": {"final_logit_softcapping": 30.0, "query_pre_attn_scalar": 8},
+    "phi3": {"pad_token_id": 0},
+    "granite": {"logits_scaling": 8.0, "residual_multiplier": 0.5, "embedding_multiplier": 2.0},
+    "cohere": {"logit_scale": 0.0625},
+    "gpt_neox": {"rotary_pct": 0.25},
+    "gpt2": {"n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 512},
+}
+
+
+def chat_tokenizer():
+    """The tiny GPT-2 BPE with ChatML turn markers and a chat template (a small vocabulary for every arch)."""
+    import tempfile
+
+    from transformers import AutoTokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        build = build_tiny_gpt2(tmp)
+        tokenizer = AutoTokenizer.from_pretrained(build)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tokenizer.eos_token = "<|im_end|>"
+    tokenizer.chat_template = CHATML
+    return tokenizer
+
+
+def build_tiny(model_type: str, out_dir: str | Path, seed: int = 0) -> Path:
+    """A tiny random causal LM of `model_type` (a key of ARCHITECTURES) with a chat tokenizer."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    tokenizer = chat_tokenizer()
+    options = dict(ARCHITECTURES[model_type])
+    base = {} if model_type == "gpt2" else dict(_SMALL)
+    if model_type == "gpt_neox":
+        base.pop("num_key_value_heads")
+        base.pop("head_dim")
+    config = AutoConfig.for_model(
+        model_type,
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **{**base, **options},
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    return _save(model, tokenizer, out_dir)

@@ -8,7 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoModelForCausalLM
 
-from lmforge.formatting.packing import block_causal_mask, collate, pack, packing_efficiency
+from lmforge.formatting.packing import collate, pack, packing_efficiency
+from lmforge.training.packed_attention import register
+
+DOCS = register()  # lmforge_docs, the CPU attention that keeps packed documents apart without a mask
+BACKENDS = ["sdpa", "eager", DOCS]  # CUDA backends (flash_attention_2): tests/training/test_gpu.py
 
 
 def _ex(n: int, start: int = 10) -> dict:
@@ -56,21 +60,22 @@ def test_collate_classifier_labels():
     assert batch["labels"].shape == (2,)
 
 
-def test_block_causal_mask_shape_and_blocks():
-    mask = block_causal_mask([{"input_ids": [1, 2, 3], "seq_lens": [2, 1]}], 4)
-    allowed = (mask[0, 0] == 0).int().tolist()
-    assert mask.shape == (1, 1, 4, 4)
-    assert allowed == [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+def test_packed_batch_carries_positions_and_no_dense_mask():
+    batch = collate(
+        [{"input_ids": [1, 2, 3], "labels": [1, 2, 3], "seq_lens": [2, 1], "position_ids": [0, 1, 0]}], 0
+    )
+    assert "attention_mask" not in batch  # no (B, 1, T, T) mask: documents come from position_ids
+    assert batch["position_ids"].tolist() == [[0, 1, 0]]
 
 
 def _loss_sum(model, batch) -> tuple[float, int]:
     """Summed next-token loss and number of label tokens (HF shifts labels inside the model)."""
-    out = model(**batch)
+    out = model(**batch, use_cache=False)  # a cache turns off transformers' packed-sequence detection
     n = int((batch["labels"][:, 1:] != -100).sum())
     return float(out.loss) * n, n
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("attn", BACKENDS)
 def test_packed_loss_equals_one_by_one(tiny_model, attn):
     model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation=attn).eval()
     vocab = model.config.vocab_size
@@ -89,7 +94,7 @@ def test_packed_loss_equals_one_by_one(tiny_model, attn):
         assert len(bins) < len(examples)
         packed_total, packed_count = 0.0, 0
         batch = collate(bins, pad_id=0)  # bins of unequal length: padding inside the batch too
-        out = model(**batch)
+        out = model(**batch, use_cache=False)
         # HF's loss is the mean over the label tokens of the whole batch
         packed_count = int((batch["labels"][:, 1:] != -100).sum())
         packed_total = float(out.loss) * packed_count
@@ -97,7 +102,7 @@ def test_packed_loss_equals_one_by_one(tiny_model, attn):
     assert packed_total / packed_count == pytest.approx(total / count, abs=1e-4)
 
 
-def test_without_the_block_mask_examples_would_leak(tiny_llama):
+def test_without_document_boundaries_examples_would_leak(tiny_llama):
     """Control: the same bins with a plain padding mask give a different loss, so the test above can fail."""
     model = AutoModelForCausalLM.from_pretrained(tiny_llama, attn_implementation="sdpa").eval()
     examples = [
@@ -106,16 +111,20 @@ def test_without_the_block_mask_examples_would_leak(tiny_llama):
     batch = collate(pack(examples, 24), pad_id=0)
     leaky = {**batch, "attention_mask": torch.ones_like(batch["input_ids"])}
     with torch.no_grad():
-        assert abs(float(model(**batch).loss) - float(model(**leaky).loss)) > 1e-4
+        assert (
+            abs(float(model(**batch, use_cache=False).loss) - float(model(**leaky, use_cache=False).loss))
+            > 1e-4
+        )
 
 
-def test_packed_mask_under_bf16_autocast(tiny_gpt2):
-    """The fp32 additive mask also works when the trainer runs the model under bf16 autocast."""
-    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2, attn_implementation="sdpa").eval()
+@pytest.mark.parametrize("attn", BACKENDS)
+def test_packed_rows_under_bf16_autocast(tiny_gpt2, attn):
+    """Documents stay apart when the trainer runs the model under bf16 autocast."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2, attn_implementation=attn).eval()
     examples = [{"input_ids": list(range(5, 5 + n)), "labels": list(range(5, 5 + n))} for n in (6, 4)]
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-        packed = float(model(**collate(pack(examples, 10), pad_id=0)).loss)
-        single = [float(model(**collate([e], pad_id=0)).loss) for e in examples]
+        packed = float(model(**collate(pack(examples, 10), pad_id=0), use_cache=False).loss)
+        single = [float(model(**collate([e], pad_id=0), use_cache=False).loss) for e in examples]
     expected = (single[0] * 5 + single[1] * 3) / 8
     assert packed == pytest.approx(expected, abs=3e-2)  # bf16 rounding, not leakage
 
@@ -136,7 +145,7 @@ def test_packed_loss_on_the_builtin_model(builtin_model):
         one = [_loss_sum(model, collate([e], tok.pad_token_id)) for e in examples]
         batch = collate(pack(examples, 256), tok.pad_token_id)
         packed_count = int((batch["labels"][:, 1:] != -100).sum())
-        packed = float(model(**batch).loss)
+        packed = float(model(**batch, use_cache=False).loss)
     assert packed_count == sum(n for _, n in one)
     assert packed == pytest.approx(sum(s for s, _ in one) / packed_count, abs=1e-4)
 

@@ -1,12 +1,14 @@
 """Packing (best-fit-decreasing bins) and collation into model inputs.
 
-A packed bin holds several examples back to back; `position_ids` restart at 0 for each one, and
-`collate` builds a block-diagonal causal mask so no token attends across examples (trl PR #3526 is what
-happens otherwise). The mask is 4D and additive — (B, 1, T, T), 0 where attention is allowed and the
-dtype's minimum where it is not — which transformers 5.x passes through as-is to both the sdpa and the
-eager attention of Llama and GPT-2 (tested: a packed batch's loss equals the examples' loss one by one).
-Padding is masked by position (the attention mask and labels = -100 on the padded tail), never by token
-id: the built-in model's pad token IS its EOS, and EOS must stay in the labels.
+A packed bin holds several examples back to back; `position_ids` restart at 0 for each one, and that is
+all a packed batch carries: no attention mask. transformers reads the document boundaries from the position
+ids (when no mask and no cache are given) and keeps documents apart: FlashAttention's varlen kernel on CUDA
+(cumulative sequence lengths), its own document mask for SDPA/eager, or lmforge's `lmforge_docs` attention
+(training/packed_attention.py). So no token attends across examples (trl PR #3526 is what happens otherwise)
+and no (B, 1, T, T) mask is built here (tested: a packed batch's loss equals the examples' one by one, for
+every attention backend on the machine). A bin's padding restarts its positions at 0: it is a document of
+its own, and its labels are -100. Unpacked rows keep a 2D attention mask. Padding is masked by position,
+never by token id: the built-in model's pad token IS its EOS, and EOS must stay in the labels.
 """
 
 from __future__ import annotations
@@ -66,14 +68,12 @@ def packing_efficiency(bins: list[Example], max_seq_len: int) -> float:
     return sum(len(b["input_ids"]) for b in bins) / max(1, len(bins) * max_seq_len)
 
 
-def collate(
-    examples: list[Example], pad_id: int, mask_dtype: torch.dtype = torch.float32
-) -> dict[str, torch.Tensor]:
+def collate(examples: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad a batch into tensors.
 
     Returns input_ids (B, T), labels (B, T) with -100 on padding (or (B,) class ids for classifier
-    examples), position_ids (B, T), and attention_mask: (B, T) of 1/0 for unpacked batches, or the
-    (B, 1, T, T) additive block-diagonal causal mask when any example is a packed bin.
+    examples), position_ids (B, T), and for unpacked batches attention_mask (B, T) of 1/0. A batch with a
+    packed bin has no attention_mask: its position_ids say where each document starts.
 
     >>> collate([{"input_ids": [5, 6], "labels": [5, 6]}, {"input_ids": [7], "labels": [7]}], 0)["labels"]
     tensor([[   5,    6],
@@ -101,24 +101,6 @@ def collate(
         out["labels"] = labels
     else:
         out["labels"] = torch.tensor([e["label"] for e in examples], dtype=torch.long)
-    packed = any("seq_lens" in e for e in examples)
-    out["attention_mask"] = block_causal_mask(examples, width, mask_dtype) if packed else mask2d
+    if not any("seq_lens" in e for e in examples):
+        out["attention_mask"] = mask2d
     return out
-
-
-def block_causal_mask(
-    examples: list[Example], width: int, dtype: torch.dtype = torch.float32
-) -> torch.Tensor:
-    """(B, 1, T, T) additive mask: token q sees token k iff k <= q and both belong to the same example.
-
-    Padding forms its own segment, so its rows are never empty (an all-masked row gives NaN in softmax).
-    """
-    segment = torch.full((len(examples), width), -1, dtype=torch.long)  # -1: padding
-    for i, e in enumerate(examples):
-        lens = e.get("seq_lens") or [len(e["input_ids"])]
-        segment[i, : sum(lens)] = torch.repeat_interleave(torch.arange(len(lens)), torch.tensor(lens))
-    same = segment[:, :, None] == segment[:, None, :]  # (B, T, T)
-    causal = torch.ones((width, width), dtype=torch.bool).tril()
-    allowed = (same & causal).unsqueeze(1)  # (B, 1, T, T)
-    mask = torch.zeros(allowed.shape, dtype=dtype)
-    return mask.masked_fill(~allowed, torch.finfo(dtype).min)

@@ -1,0 +1,102 @@
+"""Cross-entropy of the LM head at label positions, chunked, never holding (tokens x vocabulary) logits.
+
+For N label positions and a vocabulary V, `head(hidden)` then `cross_entropy` keeps an (N, V) fp32 logits
+tensor and its gradient alive until the backward: for SmolLM2 (V = 49,152) and 2,048 label tokens that is
+~0.8 GB. Here the forward walks the positions in chunks of CHUNK_ELEMENTS / V rows, and for each chunk
+computes the loss and, when a gradient is wanted, the gradient of the loss with respect to the hidden states
+(and the head weight, if it trains) right away; the backward only scales them. Peak extra memory is one
+chunk's logits. Liger's fused linear cross-entropy does the same on CUDA; this one is plain torch so it runs
+everywhere. Matmuls run in the autocast dtype when autocast is on (as `head(hidden)` would), the softmax in fp32.
+
+>>> h, w, t = torch.randn(5, 4), torch.randn(7, 4), torch.tensor([1, 2, 3, 4, 5])
+>>> bool(torch.isclose(head_ce_sum(h, w, None, t), F.cross_entropy(h @ w.T, t, reduction="sum")))
+True
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: F401  (the doctest compares with it)
+
+CHUNK_ELEMENTS = 1 << 24  # logits per chunk (64 MB in fp32)
+
+
+def head_ce_sum(
+    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor
+) -> torch.Tensor:
+    """Summed CE of `hidden @ weight.T + bias` against `targets`: hidden (N, H), weight (V, H), targets (N,)."""
+    dtype = _compute_dtype(hidden)
+    needs_grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
+    if not needs_grad:
+        with torch.no_grad():
+            return _chunks(hidden, weight, bias, targets, dtype, grads=False)[0]
+    return _HeadCE.apply(hidden, weight, bias, targets, dtype)
+
+
+def _compute_dtype(hidden: torch.Tensor) -> torch.dtype:
+    device = hidden.device.type
+    if torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return hidden.dtype
+
+
+def _chunks(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    targets: torch.Tensor,
+    dtype: torch.dtype,
+    grads: bool,
+    want_weight: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+    """(loss, d loss/d hidden, d loss/d weight, d loss/d bias), one chunk of rows at a time."""
+    n, v = hidden.shape[0], weight.shape[0]
+    rows = max(1, CHUNK_ELEMENTS // max(v, 1))
+    w = weight.to(dtype)
+    loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
+    grad_h = torch.empty_like(hidden) if grads else None
+    grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if want_weight else None
+    grad_b = (
+        torch.zeros(v, dtype=torch.float32, device=weight.device)
+        if (want_weight and bias is not None)
+        else None
+    )
+    with torch.autocast(hidden.device.type, enabled=False):  # the dtypes below are chosen by hand
+        for s in range(0, n, rows):
+            h = hidden[s : s + rows].to(dtype)
+            t = targets[s : s + rows]
+            logits = (h @ w.T).float()  # (C, V)
+            if bias is not None:
+                logits = logits + bias.float()
+            lse = torch.logsumexp(logits, dim=-1)  # (C,)
+            loss = loss + (lse - logits.gather(1, t[:, None]).squeeze(1)).sum()
+            if not grads:
+                continue
+            d = torch.exp(logits - lse[:, None])  # softmax, (C, V): d CE / d logits
+            d[torch.arange(len(t), device=d.device), t] -= 1.0
+            grad_h[s : s + rows] = (d.to(dtype) @ w).to(hidden.dtype)
+            if grad_w is not None:
+                grad_w += (d.to(dtype).T @ h).float()
+                if grad_b is not None:
+                    grad_b += d.sum(0)
+    return loss, grad_h, grad_w, grad_b
+
+
+class _HeadCE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets, dtype):  # noqa: ANN001 - autograd's signature
+        want_weight = weight.requires_grad or (bias is not None and bias.requires_grad)
+        loss, grad_h, grad_w, grad_b = _chunks(
+            hidden, weight, bias, targets, dtype, grads=True, want_weight=want_weight
+        )
+        ctx.save_for_backward(grad_h, *(() if grad_w is None else (grad_w,)))
+        ctx.has_w, ctx.grad_b, ctx.w_dtype = grad_w is not None, grad_b, weight.dtype
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_out):  # noqa: ANN001
+        saved = ctx.saved_tensors
+        grad_h = saved[0] * grad_out.to(saved[0].dtype)
+        grad_w = (saved[1] * grad_out).to(ctx.w_dtype) if ctx.has_w else None
+        grad_b = ctx.grad_b * grad_out if ctx.grad_b is not None else None
+        return grad_h, grad_w, grad_b, None, None
