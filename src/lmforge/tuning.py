@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from lmforge.atomic_files import atomic_write_text
 from lmforge.config import ExperimentConfig, apply_overrides, describe_validation_error
 from lmforge.errors import UserError
 from lmforge.training.trackers import study_tracking
@@ -165,8 +166,8 @@ def finish(study: Any, cfg: ExperimentConfig, out: Path) -> dict[str, Any]:
         raise UserError(f"no trial completed (see {out}); widen tune.space or raise tune.n_trials")
     best = study.best_trial
     best_cfg = trial_config(cfg, best.params, cfg.train.output_dir)
-    (out / "best.yaml").write_text(yaml.safe_dump(best_cfg.to_dict(), sort_keys=False), encoding="utf-8")
-    (out / "trials.yaml").write_text(yaml.safe_dump(rows, sort_keys=False), encoding="utf-8")
+    atomic_write_text(out / "best.yaml", yaml.safe_dump(best_cfg.to_dict(), sort_keys=False))
+    atomic_write_text(out / "trials.yaml", yaml.safe_dump(rows, sort_keys=False))
     plots = save_plots(study, out)
     return {
         "best_params": best.params,

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lmforge.atomic_files import atomic_write_text
 from lmforge.config import ExperimentConfig, load_config
 from lmforge.data.augment import augment_train
 from lmforge.data.executor import plan_stages, run_stages
@@ -253,9 +254,7 @@ def _manifest(cfg: ExperimentConfig, shards: list[Any], stats: dict[str, Any], f
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False))
 
 
 def _progress(quiet: bool) -> Any:

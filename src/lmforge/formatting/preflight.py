@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lmforge.atomic_files import atomic_write_text
 from lmforge.errors import RunFailed
 
 TRAINED_OPEN, TRAINED_CLOSE = "[[", "]]"  # marks the trained tokens in the rendered example
@@ -193,7 +194,7 @@ def _finish(cfg: Any, report: dict[str, Any], strict: bool) -> dict[str, Any]:
     out = Path(cfg.train.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     report["path"] = str(out / "inspect.json")
-    (out / "inspect.json").write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    atomic_write_text(out / "inspect.json", json.dumps(report, indent=2, ensure_ascii=False))
     if strict and report["fatal"]:
         raise RunFailed("fatal: " + "; ".join(report["fatal"]))
     return report

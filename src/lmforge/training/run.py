@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from lmforge.atomic_files import atomic_write_text
 from lmforge.config import ExperimentConfig
 from lmforge.errors import UserError
 from lmforge.training.batches import Collate
@@ -110,7 +111,7 @@ def setup_run(
     out.mkdir(parents=True, exist_ok=True)
     config_yaml = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
     if accelerator.is_main_process:
-        (out / "config.yaml").write_text(config_yaml, encoding="utf-8")
+        atomic_write_text(out / "config.yaml", config_yaml)
     pad_id = pad_token_id(tokenizer)
     return Run(
         cfg=cfg,
