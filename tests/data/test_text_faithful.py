@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from lmforge.data.code_spans import is_html_document, split_code
 from lmforge.data.steps import StepContext, build_steps
-from lmforge.data.steps.html import has_markup
+from lmforge.data.steps.strip_html import has_markup
 
 PY = "def f(x):\n    if x:\n        return 1\n\n\n    return  0   \n\tpass\t\n"
 PHP = "$output = '<div id=\"fb-root\"></div>';\necho $output;  // keep  <b>this</b>\n"
