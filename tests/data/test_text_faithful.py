@@ -228,10 +228,7 @@ def _in_order(pieces: list[str], text: str) -> bool:
                 "  \n",
                 "\r\n",
                 "\n\n\n",
-                "<b>",
-                "</b>",
-                "<br>",
-                "<p>",
+                " <b>x</b> ",  # (not "<b>```": removing the tag would make a new fence)
                 "&amp;",
             ]
         ),

@@ -101,6 +101,12 @@ def map_prose(text: str, fn: Callable[[str], str], html: bool | None = None) -> 
     return "".join(fn(s.text) if s.kind == "prose" else s.text for s in segs)
 
 
+def prose_only(text: str) -> str:
+    """The text with its markdown code left out, for judging the prose: a filter for repeated lines or
+    n-grams would otherwise count `}` lines and ``` fences: `prose_only("a\\n```\\nx\\n```\\nb")` -> "a\\n\\nb"."""
+    return "".join(s.text for s in split_code(text, html=False) if s.kind == "prose")
+
+
 def _lines(text: str, s: int, e: int) -> list[tuple[int, int]]:
     """(start, end without the newline) of each line in text[s:e]."""
     out, i = [], s

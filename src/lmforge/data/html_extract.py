@@ -61,6 +61,7 @@ def extract_main(html: str, precision: bool = True) -> str | None:
     `precision` is trafilatura's `favor_precision` (datatrove's default: less boilerplate, sometimes
     less text)."""
     import trafilatura
+    from trafilatura.deduplication import LRUCache
     from trafilatura.utils import load_html
 
     tree = load_html(html)
@@ -78,8 +79,10 @@ def extract_main(html: str, precision: bool = True) -> str | None:
         include_tables=True,
         include_images=False,
         include_links=False,
-        # trafilatura's dedup remembers text across documents: output would depend on order and workers
-        deduplicate=False,
+        # trafilatura drops a segment repeated within the page (a "Read more" on every method), as datatrove
+        # has it; a fresh cache per page, because the shared one remembers text across pages and the output
+        # would depend on their order and on which worker read which
+        deduplicate=LRUCache(maxsize=4096),
     )
     if not out:
         return None
