@@ -1,8 +1,9 @@
 """`lmforge demo`: raw, messy support chats -> clean data -> LoRA fine-tune -> proof that it got better.
 
-It runs the experiment in examples/support-bot/ (its raw data ships with the repository) into
-`runs/demo/`: prepare (the funnel), inspect, train (LoRA on the built-in model), eval (base vs fine-tuned on
-the held-out test split), sample generations before and after, and the HTML report.
+It runs the experiment in examples/support-bot/ into `runs/demo/`: prepare (the funnel), inspect, train
+(LoRA on the built-in model), eval (base vs fine-tuned on the held-out test split), sample generations before
+and after, and the HTML report. Outside a checkout (a plain `pip install`) the same example is written from
+the package (`demo_data.write_example`) into `runs/demo/example/`.
 """
 
 from __future__ import annotations
@@ -20,15 +21,36 @@ REPO_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "support-bot"
 OUT = Path("runs/demo")
 
 
-def find_example(folder: str | None = None) -> Path:
-    """The support-bot example: the given folder, ./examples/support-bot, or the one in this checkout."""
-    for candidate in [Path(folder)] if folder else [Path("examples/support-bot"), REPO_EXAMPLE]:
+def find_example(folder: str | None = None, out: Path = OUT) -> Path:
+    """The support-bot example: the given folder, ./examples/support-bot, the one in this checkout, or else
+    (a plain `pip install`) the package's copy, written into out/example: the same bytes as the checkout's.
+    From an empty folder outside a checkout:
+
+    >>> find_example()  # doctest: +SKIP
+    PosixPath('runs/demo/example')
+    """
+    if folder:
+        if not (Path(folder) / "exp.yaml").is_file():
+            raise UserError(f"--example {folder}: no exp.yaml in that folder")
+        return Path(folder)
+    for candidate in (Path("examples/support-bot"), REPO_EXAMPLE):
         if (candidate / "exp.yaml").is_file():
             return candidate
-    raise UserError(
-        "the demo needs examples/support-bot/ (exp.yaml and raw/): run it from the lmforge repository, "
-        "or pass --example DIR"
-    )
+    from lmforge.cli.demo_data import write_example
+
+    write_example(out / "example")  # rewritten every run: a stale copy from an older lmforge never runs
+    return out / "example"
+
+
+def _clear(out: Path, keep: Path) -> None:
+    """Empty the demo's own folder so that a rerun starts clean, but keep the example written into it."""
+    for child in out.iterdir() if out.is_dir() else []:
+        if child.resolve() == keep.resolve():
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def demo(example: str | None = None, out: Path = OUT, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -39,13 +61,12 @@ def demo(example: str | None = None, out: Path = OUT, overrides: list[str] | Non
     from lmforge.formatting.preflight import format_report
     from lmforge.reporting.render import write_report_safely
 
-    folder = find_example(example)
+    folder = find_example(example, out)
     cfg = load_config(
         folder / "exp.yaml",
         [f"data.output_dir={out / 'data'}", f"train.output_dir={out}", *(overrides or [])],
     )
-    if out.exists():
-        shutil.rmtree(out)  # the demo's own folder: a rerun starts clean
+    _clear(out, keep=folder)
     t0 = time.perf_counter()
     _banner(1, f"prepare: {folder / 'raw'} -> {out / 'data'}")
     api.prepare(cfg)
