@@ -54,6 +54,16 @@ def test_prep_and_scaling_smoke(tmp_path):
     assert set(sc) == {"x1", "x2"} and sc["x2"]["peak_rss_mb"]["median"] > 0
 
 
+def test_prep_html_smoke(tmp_path):
+    pytest.importorskip("trafilatura")
+    from bench.prep_html import bench_prep_html
+
+    s = bench_prep_html(16, 1, tmp_path / "w", smoke=True)  # the html fixtures + 2 generated pages
+    lm, dt = s["lmforge"], s["datatrove"]
+    assert lm["kept"]["median"] >= 1 and dt["kept"]["median"] >= 1
+    assert lm["exact"]["median"] == lm["indented"]["median"] > 0  # every kept code block byte-exact
+
+
 def test_tokpack_smoke(tmp_path, tiny_llama):
     from bench.tokpack import bench_tokpack
 
