@@ -41,6 +41,16 @@ class ExperimentConfig(Section):
             self.data.output_dir = f"{self.train.output_dir}/data"
         return self
 
+    @model_validator(mode="after")
+    def _objective_fits_task(self) -> ExperimentConfig:
+        preference = self.task.type == "preference"
+        if preference != (self.train.objective != "sft"):
+            raise ValueError(
+                f"train.objective: {self.train.objective} does not fit task.type: {self.task.type} "
+                "(dpo, ipo, orpo, simpo and kto train task.type: preference; sft trains the other tasks)"
+            )
+        return self
+
     @property
     def base_dir(self) -> Path:
         return self._base_dir

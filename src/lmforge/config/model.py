@@ -10,9 +10,10 @@ from lmforge.config.base import Section
 
 
 class TaskConfig(Section):
-    type: Literal["causal_lm", "sft", "classification", "qa", "summarization"] = Field(
+    type: Literal["causal_lm", "sft", "classification", "qa", "summarization", "preference"] = Field(
         "sft",
-        description="What is trained: causal_lm (every token), sft (answers), classification, qa or summarization.",
+        description="What is trained: causal_lm (every token), sft (answers), classification, qa, summarization "
+        "or preference (chosen/rejected pairs, or KTO's completion + label; see docs/preference.md).",
     )
     head: Literal["lm", "classifier"] = Field(
         "lm",

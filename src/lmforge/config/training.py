@@ -96,6 +96,27 @@ class TrainConfig(Section):
         description="DP-SGD with Opacus: {target_epsilon: 8, delta: 1.0e-5, max_grad_norm: 1.0}; null = off "
         "(see docs/privacy.md).",
     )
+    objective: Literal["sft", "dpo", "ipo", "orpo", "simpo", "kto"] = Field(
+        "sft",
+        description="Training objective: sft (cross-entropy on the answers), or a preference objective (needs "
+        "task.type: preference): dpo, ipo, orpo, simpo, kto (see docs/preference.md).",
+    )
+    beta: float = Field(
+        0.1,
+        gt=0,
+        description="Preference objectives: DPO/IPO/KTO's KL strength, ORPO's odds-ratio weight (lambda), "
+        "SimPO's reward scale (the SimPO paper uses 2.0-2.5).",
+    )
+    label_smoothing: float = Field(
+        0.0,
+        ge=0,
+        lt=0.5,
+        description="dpo and simpo: the assumed share of flipped pairs (conservative DPO); 0 = plain DPO.",
+    )
+    simpo_gamma: float = Field(0.5, ge=0, description="simpo: the target reward margin gamma.")
+    kto_weights: tuple[float, float] = Field(
+        (1.0, 1.0), description="kto: weights of desirable and undesirable examples."
+    )
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
         default_factory=lambda: ["tensorboard"],
         description="Experiment trackers that train, tune and eval log to: tensorboard, mlflow (local store "

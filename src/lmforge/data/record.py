@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lmforge.data.conversation import normalize as normalize_conversation
+from lmforge.data.preference import history, normalize_pair
 
 # task -> alternative sets of required fields (any one set is enough)
 REQUIRED: dict[str, list[tuple[str, ...]]] = {
@@ -20,6 +21,13 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "classification": [("text", "label")],
     "qa": [("context", "question", "answer")],
     "summarization": [("document", "summary")],
+    "preference": [
+        ("prompt", "chosen", "rejected"),
+        ("messages", "chosen", "rejected"),
+        ("chosen", "rejected"),  # TRL's implicit prompt: two whole conversations
+        ("prompt", "completion", "label"),  # KTO, unpaired
+        ("messages", "completion", "label"),
+    ],
 }
 # every field a task may carry; other source columns go to meta["extra"]
 TASK_FIELDS: dict[str, tuple[str, ...]] = {
@@ -28,6 +36,7 @@ TASK_FIELDS: dict[str, tuple[str, ...]] = {
     "classification": ("text", "label"),
     "qa": ("context", "question", "answer"),
     "summarization": ("document", "summary"),
+    "preference": ("prompt", "chosen", "rejected", "system", "messages", "completion", "label"),
 }
 NOT_TEXT = ("label",)  # fields that steps never rewrite or read as text
 
@@ -135,8 +144,12 @@ def to_record(
         src = [mapping.get(f, f) for f in missing]
         return f"missing field '{src[0]}' (task {task} needs {want}; map it with fields:)"
     orig = None
+    if task == "preference":  # TRL's shapes -> prompt/messages + chosen/rejected strings (data/preference.py)
+        fields = normalize_pair(fields)
+        if isinstance(fields, str):
+            return fields
     if "messages" in fields:
-        normal = normalize_conversation(fields["messages"], conversation)
+        normal = (history if task == "preference" else normalize_conversation)(fields["messages"], conversation)
         if isinstance(normal, str):
             return normal
         if normal[1]:  # turns dropped or joined: rejects.jsonl shows the record as read

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from lmforge.data.preference import group_key
 from lmforge.data.readers import read_shard
 from lmforge.data.record import Record, to_record
 from lmforge.data.sources import Shard
@@ -276,7 +277,7 @@ def run_job(job: Job) -> None:
                 text = rec.text()
                 text_stats.add(text)
                 stats["hist_after"][length_bin(len(text))] += 1
-                hashes.append(split_hash(job.ctx.seed, rec.id))
+                hashes.append(split_hash(job.ctx.seed, _split_key(rec, job.ctx.task)))
                 if job.stratify:
                     strata.append(rec.fields.get(job.stratify, rec.meta.get(job.stratify)))
     names = ["stats.json"]
@@ -292,3 +293,9 @@ def run_job(job: Job) -> None:
     stats["rejects"] = out.n_rejects
     out.save("stats.json", stats)
     out.commit(names)
+
+
+def _split_key(rec: Record, task: str) -> str:
+    """What places a record in a split: its id; for preference records their prompt, so that the pairs of
+    one prompt share a split (a prompt seen in train with other answers would flatter the test split)."""
+    return group_key(rec.fields) if task == "preference" else rec.id

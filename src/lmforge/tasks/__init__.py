@@ -12,6 +12,7 @@ from lmforge.errors import UserError
 from lmforge.tasks.base import Example, Task
 from lmforge.tasks.causal_lm import CausalLmTask
 from lmforge.tasks.classification import ClassificationTask, resolve_labels
+from lmforge.tasks.preference import PreferenceTask
 from lmforge.tasks.qa import QaTask
 from lmforge.tasks.sft import SftTask
 from lmforge.tasks.summarization import SummarizationTask
@@ -22,6 +23,7 @@ TASKS: dict[str, type[Task]] = {
     "classification": ClassificationTask,
     "qa": QaTask,
     "summarization": SummarizationTask,
+    "preference": PreferenceTask,
 }
 
 

@@ -60,7 +60,10 @@ def _collate(
     units: list[dict[str, Any]], idx: list[int], collate: Collate, pad_id: int
 ) -> dict[str, torch.Tensor]:
     rows = [units[i] for i in idx]
-    return {**collate(rows, pad_id), "n_tokens": torch.tensor(sum(len(r["input_ids"]) for r in rows))}
+    batch = collate(rows, pad_id)
+    if "n_tokens" not in batch:  # a pair collate counts both answers itself
+        batch["n_tokens"] = torch.tensor(sum(len(r["input_ids"]) for r in rows))
+    return batch
 
 
 def eval_batches(

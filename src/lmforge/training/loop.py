@@ -22,6 +22,7 @@ from lmforge.training.distributed import is_sharded, no_sync, optimizer_state, t
 from lmforge.training.loss import count_targets
 from lmforge.training.metrics_log import peak_mem_mb, progress_bar
 from lmforge.training.outputs import save_best
+from lmforge.training.preference_loss import stats_row
 from lmforge.training.privacy_loop import dp_step, dp_windows
 from lmforge.training.state import Run
 from lmforge.training.validation import eval_loss
@@ -180,6 +181,7 @@ def _train_row(run: Run) -> dict[str, Any]:
         "tokens": run.state.tokens,
         "tokens_per_s": round(w["tokens"] / max(w["time"], 1e-9), 1),
         "peak_mem_mb": peak_mem_mb(),
+        **stats_row(run.wrapped),  # preference objectives: rewards/chosen, rewards/rejected, margin, accuracy
     }
     run.window_stats = {"loss": 0.0, "n": 0, "tokens": 0, "time": 0.0}
     return row
@@ -196,13 +198,14 @@ def validate(run: Run) -> dict[str, float]:
     else:
         st.bad_evals += 1
         run.stop = es is not None and st.bad_evals >= es.patience
-    return {"val_loss": res["loss"], "val_perplexity": res["perplexity"]}
+    return {"val_loss": res["loss"], "val_perplexity": res["perplexity"], **stats_row(run.wrapped, "val")}
 
 
 def baseline_eval(run: Run) -> None:
     """Val loss of the untrained model, logged as step 0 (the start of the curve; not a 'best')."""
     res = _val_loss(run)
     row = {"step": 0, "epoch": 0.0, "val_loss": res["loss"], "val_perplexity": res["perplexity"]}
+    row.update(stats_row(run.wrapped, "val"))
     run.log.write(row)
     run.last.update(row)
 

@@ -101,11 +101,15 @@ def setup_run(
     fsdp = use_fsdp(cfg, accelerator)
     speed_up_on_cpu(model, accelerator.mixed_precision, sharded=fsdp)
     if fsdp:  # sharded before the optimizer sees the parameters
-        wrapped = shard(LossModule(model), model, accelerator.device)
+        wrapped = shard(_loss_module(cfg, model), model, accelerator.device)
         optimizer = accelerator.prepare(build_optimizer(model, cfg.train))
     else:
-        wrapped, optimizer = accelerator.prepare(LossModule(model), build_optimizer(model, cfg.train))
+        wrapped, optimizer = accelerator.prepare(_loss_module(cfg, model), build_optimizer(model, cfg.train))
     units, val_units = to_units(train_ex, cfg), to_units(val_ex, cfg)
+    if cfg.train.objective != "sft":  # a full fine-tune's reference log-probs, once, before any step
+        from lmforge.training.preference_loss import cache_reference
+
+        cache_reference(cfg, model, [units, val_units], pad_token_id(tokenizer), accelerator.autocast)
     total, per_epoch = plan_steps(len(units), cfg, accelerator.num_processes)
     scheduler = build_scheduler(optimizer, cfg.train, total)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,7 +128,7 @@ def setup_run(
         scheduler=scheduler,
         units=units,
         val_units=val_units,
-        collate=collate or _format_collate(),
+        collate=collate or _format_collate(cfg),
         pad_id=pad_id,
         total_steps=total,
         epoch_steps=per_epoch,
@@ -165,14 +169,30 @@ def load_examples(cfg: ExperimentConfig, tokenizer: Any) -> tuple[Examples, Exam
 def to_units(examples: Examples, cfg: ExperimentConfig) -> Examples:
     """Packed bins when `train.packing` (LM heads only, not under DP), else the examples themselves."""
     # under train.privacy a unit is a record: packing would mix records in one gradient row
+    # preference pairs are never packed: each answer's log-prob is one row's sum (docs/preference.md)
     if not examples or not cfg.train.packing or cfg.task.head == "classifier" or cfg.train.privacy:
+        return examples
+    if cfg.train.objective != "sft":
         return examples
     from lmforge.formatting.packing import pack
 
     return pack(examples, cfg.train.max_seq_len)
 
 
-def _format_collate() -> Collate:
+def _loss_module(cfg: ExperimentConfig, model: Any) -> Any:
+    """The module the loop calls: batch -> summed loss (CE, or a preference objective's per-pair sum)."""
+    if cfg.train.objective == "sft":
+        return LossModule(model)
+    from lmforge.training.preference_loss import PreferenceLoss
+
+    return PreferenceLoss(model, cfg.train)
+
+
+def _format_collate(cfg: ExperimentConfig) -> Collate:
+    if cfg.train.objective != "sft":  # chosen and rejected rows in one batch
+        from lmforge.training.preference_loss import collate_for
+
+        return collate_for(cfg.train.objective)
     from lmforge.formatting.packing import collate
 
     return collate

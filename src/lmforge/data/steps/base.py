@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lmforge.data.preference import KEY_FIELDS
 from lmforge.data.record import Record
 
 # words as spaCy's English tokenizer cuts them for the web heuristics: words, and punctuation apart
@@ -51,9 +52,13 @@ class Step:
 
     name = "step"
 
+    keys_records = False  # dedup and decontamination: what identifies a record, not all of its text
+
     def __init__(self, on: list[str] | None = None, ctx: StepContext | None = None) -> None:
-        self.on = tuple(on) if on else None
         self.ctx = ctx or StepContext()
+        self.on = tuple(on) if on else None
+        if self.on is None and self.keys_records and self.ctx.task == "preference":
+            self.on = KEY_FIELDS  # a pair is its prompt with its chosen answer (data/preference.py)
 
     @property
     def label(self) -> str:
@@ -84,6 +89,8 @@ class TextStep(Step):
 
 class GlobalStep(Step):
     """A step that compares records with each other."""
+
+    keys_records = True
 
     def keys(self, texts: list[str]) -> np.ndarray:  # (n, k) per batch, computed in the workers
         raise NotImplementedError

@@ -26,6 +26,8 @@ def ngrams(text: str, n: int) -> list[str]:
 class Decontaminate(Filter):
     """`{decontaminate: {against: ["eval/*.jsonl"], n: 13}}`; every text value of the eval files counts."""
 
+    keys_records = True  # a preference pair is judged on its prompt and chosen answer
+
     name = "decontaminate"
 
     def __init__(self, against: list[str] | None = None, n: int = 13, **kw) -> None:
