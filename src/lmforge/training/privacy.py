@@ -32,6 +32,10 @@ def check_privacy(cfg: Any) -> None:
         return
     if t.num_processes > 1:
         raise UserError("train.privacy runs in one process: set train.num_processes: 1")
+    if cfg.model.lora is None:  # Opacus' hooks fail on a trained head tied to the input embedding
+        raise UserError(
+            "train.privacy trains LoRA adapters only: set model.lora (full fine-tuning is not wired)"
+        )
     if cfg.task.head == "classifier":
         raise UserError(
             "train.privacy supports LM heads only (task.head: lm); a classifier head is not wired"
@@ -192,7 +196,7 @@ def plan_privacy(cfg: Any, keys: Sequence[Hashable], total_steps: int) -> Privac
     # q per unit = batch x accum / records: a step holds batch x accum records on average and an
     # epoch (1 / q steps) sees every unit once on average, as without groups
     rate = sample_rate(cfg, len(keys))
-    return PrivacyPlan(
+    plan = PrivacyPlan(
         units=units,
         sample_rate=rate,
         noise_multiplier=noise_multiplier(p, rate, total_steps),
@@ -201,3 +205,9 @@ def plan_privacy(cfg: Any, keys: Sequence[Hashable], total_steps: int) -> Privac
         accountant=p.accountant,
         target_epsilon=p.target_epsilon,
     )
+    if plan.over_budget([]):
+        raise UserError(
+            f"train.privacy: noise_multiplier {plan.noise_multiplier:g} spends more than target_epsilon "
+            f"{p.target_epsilon:g} in not even one step: raise the noise or the target"
+        )
+    return plan

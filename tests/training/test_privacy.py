@@ -1,0 +1,268 @@
+"""train.privacy (DP-SGD with Opacus): per-unit clipping, accountant parity, Poisson sampling, budget stop,
+reproducibility, exact resume after kill -9, refusals, privacy units, and a canary (Secret Sharer) test."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from canary import canary_data, exposure
+from safetensors.torch import load_file
+from train_helpers import fake_examples, make_cfg, stand_in_collate, write_sft_project
+
+from lmforge.config import load_config
+from lmforge.errors import UserError
+from lmforge.training.privacy import PrivacyPlan, add_step, check_privacy, epsilon, poisson_sample
+from lmforge.training.privacy_loop import UNIT, Engine, _per_unit, dp_windows, record_losses
+from lmforge.training.run import train
+
+SCRIPT = Path(__file__).parent / "privacy_script.py"
+
+
+def _plan(n_units: int, noise: float, clip: float, rate: float = 0.5) -> PrivacyPlan:
+    return PrivacyPlan([[i] for i in range(n_units)], rate, noise, clip, 1e-5, "rdp", None)
+
+
+def _lora_model(model_dir: str, tmp_path: Path) -> tuple:
+    from lmforge.models import load_tokenizer
+    from lmforge.training.setup import build_model
+
+    cfg = make_cfg(model_dir, str(tmp_path), "model.lora.dropout=0")
+    model = build_model(cfg, load_tokenizer(model_dir))
+    return model, torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+
+
+def _flat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def test_grad_sample_rows_are_record_gradients_and_each_unit_is_clipped(tiny_model, tmp_path):
+    model, opt = _lora_model(tiny_model, tmp_path)
+    clip = 1e-3  # below every unit's gradient norm, so clipping must act
+    engine = Engine(model, opt, _plan(3, noise=0.0, clip=clip))
+    examples = fake_examples(4, vocab=250, seed=1)
+    batch = {**stand_in_collate(examples, 0), UNIT: torch.tensor([0, 0, 1, 2])}  # records 0, 1: one unit
+    sums, counts = record_losses(model, batch)
+    (sums / counts).sum().backward()
+    rows = [p.grad_sample.clone() for p in engine.params]  # (4, ...) per parameter
+
+    for i, example in enumerate(examples):  # Opacus' row i = the gradient of record i alone
+        for p in engine.params:
+            p.grad, p.grad_sample = None, None
+        s, c = record_losses(model, stand_in_collate([example], 0))
+        (s / c).sum().backward()
+        torch.testing.assert_close(_flat([p.grad for p in engine.params]), _flat([r[i] for r in rows]))
+
+    for p, r in zip(engine.params, rows, strict=True):
+        p.grad_sample = r
+    _per_unit(engine.params, [batch])
+    units = [p.grad_sample.clone() for p in engine.params]  # (3, ...): records 0 + 1, 2, 3
+    torch.testing.assert_close(_flat([u[0] for u in units]), _flat([r[0] + r[1] for r in rows]))
+    for u in range(3):
+        before = _flat([g[u] for g in units]).norm()
+        assert before > clip * 10
+        for p, g in zip(engine.params, units, strict=True):
+            p.grad_sample, p.summed_grad = g[u : u + 1], None
+        engine.optimizer.clip_and_accumulate()  # Opacus' clipping, as the step runs it
+        after = _flat([p.summed_grad for p in engine.params]).norm()
+        assert after <= clip * (1 + 1e-4)
+
+
+def _dp_run(model: str, out: Path, *extra: str) -> dict:
+    cfg = make_cfg(model, str(out), "train.max_steps=10", "train.lr=1e-3", "train.grad_accum=2", *extra)
+    data = (fake_examples(40, vocab=250, seed=5), fake_examples(8, vocab=250, seed=6))
+    train(cfg, data=data, collate=stand_in_collate)
+    return json.loads((out / "final" / "lmforge.json").read_text())
+
+
+def test_noise_and_epsilon_equal_opacus_accountant_and_runs_reproduce(tiny_llama, tmp_path):
+    from opacus.accountants import RDPAccountant
+    from opacus.accountants.utils import get_noise_multiplier
+
+    meta = _dp_run(tiny_llama, tmp_path / "a", "train.privacy.target_epsilon=8")
+    p = meta["privacy"]
+    q = 4 * 2 / 40  # batch x grad_accum / records
+    assert p["sample_rate"] == pytest.approx(q)
+    expected_sigma = get_noise_multiplier(target_epsilon=8, target_delta=1e-5, sample_rate=q, steps=10)
+    assert p["noise_multiplier"] == pytest.approx(expected_sigma)
+    acc = RDPAccountant()
+    for _ in range(10):
+        acc.step(noise_multiplier=expected_sigma, sample_rate=q)
+    assert meta["metrics"]["epsilon"] == pytest.approx(acc.get_epsilon(1e-5), rel=1e-9)
+    assert 7 < meta["metrics"]["epsilon"] <= 8
+    rows = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    eps = [r["epsilon"] for r in rows if "epsilon" in r]
+    assert (
+        len(eps) == 10
+        and eps == sorted(eps)
+        and eps[-1] == pytest.approx(meta["metrics"]["epsilon"], abs=1e-4)
+    )
+
+    _dp_run(tiny_llama, tmp_path / "b", "train.privacy.target_epsilon=8")
+    _dp_run(tiny_llama, tmp_path / "c", "train.privacy.target_epsilon=8", "seed=1")
+    a, b, c = (load_file(str(tmp_path / x / "final" / "adapter_model.safetensors")) for x in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # same seed: same sampling and noise
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_prv_epsilon_equals_opacus():
+    from opacus.accountants import PRVAccountant
+
+    acc = PRVAccountant()
+    for _ in range(50):
+        acc.step(noise_multiplier=1.1, sample_rate=0.02)
+    assert epsilon(acc.history, 1e-5, "prv") == pytest.approx(acc.get_epsilon(1e-5), rel=1e-6)
+    assert add_step([[1.1, 0.02, 49]], 1.1, 0.02) == [[1.1, 0.02, 50]]
+
+
+def test_poisson_sampling_rate_and_determinism():
+    n, q, steps = 60, 0.1, 3000
+    hits = torch.zeros(n)
+    sizes = []
+    for w in range(steps):
+        drawn = poisson_sample(n, q, seed=3, epoch=w // 100, window=w % 100)
+        hits[drawn] += 1
+        sizes.append(len(drawn))
+    sizes_t = torch.tensor(sizes, dtype=torch.float64)
+    # each unit's inclusion rate ~ q (binomial sd = sqrt(q (1-q) / steps) ~ 0.0055)
+    assert (hits / steps - q).abs().max() < 6 * (q * (1 - q) / steps) ** 0.5
+    assert sizes_t.mean() == pytest.approx(n * q, rel=0.03)
+    assert sizes_t.var() == pytest.approx(n * q * (1 - q), rel=0.15)  # Poisson sampling: the batch varies
+    assert poisson_sample(n, q, 3, 0, 5) == poisson_sample(n, q, 3, 0, 5)
+    assert poisson_sample(n, q, 3, 0, 5) != poisson_sample(n, q, 4, 0, 5)
+
+
+def test_budget_spent_stops_before_the_step_that_would_exceed_it(tiny_llama, tmp_path):
+    cfg = ("train.privacy.noise_multiplier=1.5", "train.privacy.target_epsilon=4", "train.max_steps=40")
+    meta = _dp_run(tiny_llama, tmp_path / "run", *cfg)
+    steps, eps = meta["metrics"]["steps"], meta["metrics"]["epsilon"]
+    assert 0 < steps < 40 and eps <= 4
+    assert epsilon([[1.5, 0.2, steps + 1]], 1e-5) > 4  # one more step would have spent too much
+    assert meta["metrics"]["stopped_early"] is True
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.num_processes=2", "num_processes"),
+        ("train.gradient_checkpointing=true", "gradient_checkpointing"),
+        ("task.head=classifier", "classifier"),
+    ],
+)
+def test_refuses_what_breaks_the_guarantee(override, message, tmp_path):
+    cfg = make_cfg("m", str(tmp_path), "train.privacy.target_epsilon=8", override)
+    with pytest.raises(UserError, match=message):
+        check_privacy(cfg)
+
+
+def test_refuses_full_fine_tune_without_grad_samplers_and_large_delta(tiny_llama, tmp_path):
+    with pytest.raises(UserError, match="LoRA adapters only"):
+        _dp_run(tiny_llama, tmp_path / "full", "train.privacy.target_epsilon=8", "model.lora=null")
+    with pytest.raises(UserError, match="delta"):
+        _dp_run(tiny_llama, tmp_path / "d", "train.privacy.target_epsilon=8", "train.privacy.delta=0.1")
+    with pytest.raises(UserError, match="not even one step"):
+        _dp_run(
+            tiny_llama, tmp_path / "e", "train.privacy.target_epsilon=1", "train.privacy.noise_multiplier=0.5"
+        )
+    with pytest.raises(UserError, match="target_epsilon or noise_multiplier"):
+        make_cfg(tiny_llama, str(tmp_path), "train.privacy.delta=1e-5")
+
+
+def test_privacy_unit_from_records_meta_groups_records(tiny_llama, tmp_path):
+    from lmforge.models import load_tokenizer
+    from lmforge.training.privacy import plan_privacy
+    from lmforge.training.privacy_data import example_keys
+    from lmforge.training.run import load_examples
+
+    exp = write_sft_project(tmp_path, tiny_llama, n=28)
+    rows = [json.loads(x) for x in (tmp_path / "data" / "train.jsonl").read_text().splitlines()]
+    for i, r in enumerate(rows):
+        r["meta"] = {"customer": f"c{i % 5}"}  # 20 records of 5 customers
+    (tmp_path / "data" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = load_config(exp, ["data.privacy_unit=customer", "train.privacy.target_epsilon=8"])
+    tok = load_tokenizer(tiny_llama)
+    examples, _ = load_examples(cfg, tok)
+    keys = example_keys(cfg, tok, examples, from_disk=True)
+    assert keys == [f"c{i % 5}" for i in range(20)]
+    plan = plan_privacy(cfg, keys, total_steps=5)
+    assert sorted(map(len, plan.units)) == [4] * 5
+    run = SimpleNamespace(
+        privacy=plan, cfg=cfg, epoch_steps=30, units=examples, collate=stand_in_collate, pad_id=0
+    )
+    for window in dp_windows(run, epoch=0, start=0):  # a drawn unit brings all its records
+        units = torch.cat([b[UNIT] for b in window]).tolist() if window else []
+        assert all(units.count(u) == 4 for u in set(units))
+    with pytest.raises(UserError, match="no field 'region'"):
+        example_keys(load_config(exp, ["data.privacy_unit=region"]), tok, examples, from_disk=True)
+
+
+def _spawn(model: str, out: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), model, str(out), *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_kill9_then_resume_keeps_the_accountant_and_the_weights(tiny_llama, tmp_path):
+    reference = _spawn(tiny_llama, tmp_path / "ref")
+    killed = _spawn(tiny_llama, tmp_path / "run", "--slow-after", "6")
+    marker = tmp_path / "run" / "checkpoints" / "step-6"
+    deadline = time.time() + 180
+    while not marker.exists() and killed.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), killed.stderr.read()
+    os.killpg(killed.pid, signal.SIGKILL)
+    assert killed.wait() == -signal.SIGKILL
+    saved = json.loads((marker / "state.json").read_text())["privacy_history"]
+    assert saved[0][2] == 6  # the accountant's history: 6 steps at one (sigma, q)
+    resumed = _spawn(tiny_llama, tmp_path / "run", "--resume")
+    assert resumed.wait() == 0, resumed.stderr.read()
+    assert reference.wait() == 0, reference.stderr.read()
+    ref = load_file(str(tmp_path / "ref" / "final" / "adapter_model.safetensors"))
+    got = load_file(str(tmp_path / "run" / "final" / "adapter_model.safetensors"))
+    assert ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+    meta = [json.loads((tmp_path / d / "final" / "lmforge.json").read_text()) for d in ("ref", "run")]
+    assert meta[0]["privacy"] == meta[1]["privacy"] and meta[1]["metrics"]["steps"] == 12
+
+
+def _canary_run(model_dir: str, out: Path, *extra: str) -> float:
+    from peft import AutoPeftModelForCausalLM
+
+    from lmforge.models import load_tokenizer
+
+    tok = load_tokenizer(model_dir)
+    data, candidates = canary_data(tok, n=200, copies=8)
+    cfg = make_cfg(
+        model_dir,
+        str(out),
+        "train.batch_size=8",
+        "train.max_steps=300",
+        "train.lr=2e-3",
+        "train.scheduler=constant",
+        "train.log_every=50",
+        "model.lora.dropout=0",
+        *extra,
+    )
+    train(cfg, data=(data, []), collate=stand_in_collate)
+    return exposure(AutoPeftModelForCausalLM.from_pretrained(out / "final"), tok, candidates)
+
+
+def test_canary_exposure_high_without_dp_near_chance_with_dp(tiny_gpt2, tmp_path):
+    # the secret's 8 copies are one privacy unit ("victim"), so epsilon covers all of them together
+    plain = _canary_run(tiny_gpt2, tmp_path / "plain")
+    private = _canary_run(tiny_gpt2, tmp_path / "dp", "train.privacy.target_epsilon=8")
+    assert plain >= 6  # ranks in the top ~1.5% of 1,000 candidates
+    assert private <= 3.5 and private < plain - 3  # chance is ~1.4 bits on average
