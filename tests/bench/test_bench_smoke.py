@@ -54,6 +54,17 @@ def test_prep_and_scaling_smoke(tmp_path):
     assert set(sc) == {"x1", "x2"} and sc["x2"]["peak_rss_mb"]["median"] > 0
 
 
+def test_prep_zh_smoke(tmp_path):
+    pytest.importorskip("jieba")  # datatrove's Chinese word tokenizer
+    from bench.prep_zh import bench_prep_zh
+
+    s = bench_prep_zh(200, 1, tmp_path / "w", factor=2, smoke=True)
+    ag = s["agreement"]
+    assert ag["jaccard"] > 0.9 and ag["both"] > 100  # same thresholds, same words: mostly the same kept set
+    assert s["datatrove"]["docs_per_s"]["median"] > 0 and s["lmforge_x2"]["peak_rss_mb"]["median"] > 0
+    assert _saved(tmp_path, "prep_zh")["targets"][0]["target"] == ">= 2x"
+
+
 def test_prep_html_smoke(tmp_path):
     pytest.importorskip("trafilatura")
     from bench.prep_html import bench_prep_html
@@ -94,3 +105,22 @@ def test_serve_smoke(tmp_path, tiny_llama):
         assert s[side]["requests_per_s"]["median"] > 0 and s[side]["p95_s"]["median"] > 0
     assert s["answers_equal"]["median"] == 1.0  # greedy: the server answers what generate answers
     assert _saved(tmp_path, "serve")["targets"][0]["what"] == "requests/s vs one-at-a-time generate"
+
+
+def test_eval_smoke(tmp_path, tiny_llama):
+    from bench.eval import bench_eval
+
+    s = bench_eval(tiny_llama, 12, 6, 1, tmp_path / "w", steps=2, batch=4, issue_test=10, n_sft_train=8, smoke=True)
+    for side in ("lmforge_cls", "hf_trainer_cls", "pipeline_cls", "lmforge_sft", "hf_trainer_sft"):
+        assert s[side]["tokens_per_s"]["median"] > 0
+    runs = _saved(tmp_path, "eval")["runs"]
+    # the same fine-tuned model on the same records: lmforge's loss and the HF Trainer's agree
+    for kind in ("cls", "sft"):
+        ours, theirs = runs[f"lmforge_{kind}"][0]["loss"], runs[f"hf_trainer_{kind}"][0]["loss"]
+        assert math.isfinite(ours) and ours == pytest.approx(theirs, rel=0.05)
+    assert runs["lmforge_cls"][0]["accuracy"] == pytest.approx(runs["pipeline_cls"][0]["accuracy"], abs=0.2)
+    assert s["setup"]["issue_eval"]["seconds"] > 0 and s["issue_eval_over_train_time"] > 0
+    assert {t["what"] for t in _saved(tmp_path, "eval")["targets"]} >= {
+        "eval tok/s lmforge_cls vs hf_trainer_cls",
+        "cls eval tok/s vs training tok/s",
+    }
