@@ -2,10 +2,10 @@
 
 The corpus is examples/chinese-reviews/generate_raw.py scaled up: each document one or two chats or
 reviews with their answers (Gopher's 50-word minimum is met by ordinary text), one in ten planted junk
-from the same generator (promotion lines pasted, menus, keyword stuffing, character soup). Same filters on both
-sides: gopher_repetition and gopher_quality with FineWeb-2's Chinese thresholds (lmforge reads them from
-lang_rules.py for Han text; datatrove gets the same numbers as arguments, and its `cmn_Hani` word
-tokenizer, spaCy's Chinese with jieba). Neither runs a language-ID model (datatrove's downloads one);
+from the same generator (promotion lines pasted, menus, keyword stuffing, character soup). Same filters
+on both sides: gopher_repetition and gopher_quality with FineWeb-2's Chinese thresholds (lmforge reads
+them from lang_rules.py for Han text; datatrove gets the same numbers as arguments, and its `cmn_Hani`
+word tokenizer, spaCy's Chinese with jieba; its `zh` code maps to spaCy's multi-language tokenizer). Neither runs a language-ID model (datatrove's downloads one);
 lmforge picks Chinese by script. Also lmforge's peak RSS at 1x and 10x.
 
     python -m bench.prep_zh --docs 5000 --reps 3
