@@ -5,8 +5,8 @@ reviews with their answers (Gopher's 50-word minimum is met by ordinary text), o
 from the same generator (promotion lines pasted, menus, keyword stuffing, character soup). Same filters
 on both sides: gopher_repetition and gopher_quality with FineWeb-2's Chinese thresholds (lmforge reads
 them from lang_rules.py for Han text; datatrove gets the same numbers as arguments, and its `cmn_Hani`
-word tokenizer, spaCy's Chinese with jieba; its `zh` code maps to spaCy's multi-language tokenizer). Neither runs a language-ID model (datatrove's downloads one);
-lmforge picks Chinese by script. Also lmforge's peak RSS at 1x and 10x.
+word tokenizer, spaCy's Chinese with jieba; its `zh` code maps to spaCy's multi-language tokenizer).
+Neither runs a language-ID model (datatrove's downloads one); lmforge picks Chinese by script. Also lmforge's peak RSS at 1x and 10x.
 
     python -m bench.prep_zh --docs 5000 --reps 3
 """
