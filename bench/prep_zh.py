@@ -6,7 +6,8 @@ from the same generator (promotion lines pasted, menus, keyword stuffing, charac
 on both sides: gopher_repetition and gopher_quality with FineWeb-2's Chinese thresholds (lmforge reads
 them from lang_rules.py for Han text; datatrove gets the same numbers as arguments, and its `cmn_Hani`
 word tokenizer, spaCy's Chinese with jieba; its `zh` code maps to spaCy's multi-language tokenizer).
-Neither runs a language-ID model (datatrove's downloads one); lmforge picks Chinese by script. Also lmforge's peak RSS at 1x and 10x.
+Neither runs a language-ID model (datatrove's downloads one); lmforge picks Chinese by script.
+Also lmforge's peak RSS at 1x and 10x.
 
     python -m bench.prep_zh --docs 5000 --reps 3
 """
