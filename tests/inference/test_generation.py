@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from lmforge.cli import main
-from lmforge.generate import eos_ids, generate, left_pad, load_for_inference
-from lmforge.templates import FALLBACK_TEMPLATE, encode_prompt, render
+from lmforge.formatting.templates import FALLBACK_TEMPLATE, encode_prompt, render
+from lmforge.inference.generation import eos_ids, generate, left_pad, load_for_inference
 
 
 def test_left_pad():
