@@ -35,19 +35,7 @@ _BLANKS = re.compile(r"\n{3,}")
 _PAGE = re.compile(r"<!doctype\s+html|<html[\s>]|<body[\s>]", re.I)
 _LANG = re.compile(r"(?:^|\s)(?:language|lang|highlight|brush:?)-?([A-Za-z][\w+#.-]*)")
 _INLINE = {"code", "span", "a", "b", "i", "em", "strong", "kbd", "samp", "var"}
-_KNOWN_LANG = {
-    "rust",
-    "python",
-    "py",
-    "js",
-    "javascript",
-    "ts",
-    "typescript",
-    "bash",
-    "sh",
-    "shell",
-    "console",
-}
+_KNOWN_LANG = set("rust python py js javascript ts typescript bash sh shell console".split())
 
 
 def is_page(text: str) -> bool:
