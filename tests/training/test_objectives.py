@@ -188,7 +188,9 @@ def test_simpo_equals_trl_cpo_simpo(tiny_llama, dpo_setup, smoothing):
     ours.backward()
     torch.testing.assert_close(ours, theirs.mean(), atol=TOL, rtol=TOL)
     _close_grads(_grads(model), trl_grads)
-    torch.testing.assert_close(simpo_losses(avg[:b], avg[b:], 2.0, 0.5, smoothing), theirs, atol=TOL, rtol=TOL)
+    torch.testing.assert_close(
+        simpo_losses(avg[:b], avg[b:], 2.0, 0.5, smoothing), theirs, atol=TOL, rtol=TOL
+    )
 
 
 def test_orpo_equals_trl_orpo(tiny_llama, dpo_setup):
@@ -248,3 +250,69 @@ def test_kto_batch_pairs_each_prompt_with_the_next_completion():
     batch = collate_kto(examples, 0)
     assert batch["input_ids"].tolist() == [[1, 5, 0, 0], [2, 3, 8, 9], [1, 8, 9, 0], [2, 3, 5, 0]]
     assert batch["kto_label"].tolist() == [True, False]
+
+
+def _write_pairs(root, n: int = 24) -> None:
+    import json
+
+    rows = [
+        {
+            "id": f"p:{i}",
+            "meta": {},
+            "prompt": f"Is {i} even?",
+            "chosen": "Yes." if i % 2 == 0 else "No.",
+            "rejected": "Maybe, who knows.",
+        }
+        for i in range(n)
+    ]
+    (root / "data").mkdir()
+    for split, part in (("train", rows[:-6]), ("val", rows[-6:])):
+        (root / "data" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+
+
+@pytest.mark.parametrize("lora", [True, False])
+def test_dpo_trains_end_to_end_on_a_tiny_model(tiny_llama, tmp_path, lora):
+    import json
+
+    from lmforge.api import train
+    from lmforge.config import load_config
+
+    _write_pairs(tmp_path)
+    cfg = load_config(
+        None,
+        [
+            f"model.name={tiny_llama}",
+            f"data.output_dir={tmp_path / 'data'}",
+            f"train.output_dir={tmp_path / 'run'}",
+            "task.type=preference",
+            "train.objective=dpo",
+            "train.max_steps=8",
+            "train.batch_size=4",
+            "train.log_every=1",
+            "train.eval_every=4",
+            "train.precision=fp32",
+            "train.warmup_ratio=0",
+            "train.lr=0.005" if lora else "train.lr=0.0005",
+            *([] if lora else ["model.lora=null"]),
+        ],
+    )
+    train(cfg)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    # step 0: the policy is the reference (base under the disabled adapter, or the cached log-probs)
+    assert (
+        rows[0]["step"] == 0
+        and rows[0]["val_rewards/margin"] == 0
+        and rows[0]["val_loss"] == pytest.approx(0.693147, abs=1e-6)
+    )
+    train_rows = [r for r in rows if "loss" in r]
+    assert {"rewards/chosen", "rewards/rejected", "rewards/margin", "rewards/accuracy"} <= train_rows[
+        -1
+    ].keys()
+    assert train_rows[-1]["loss"] < train_rows[0]["loss"] and rows[-1]["val_rewards/margin"] > 0
+    assert (tmp_path / "run" / "final").is_dir()
+    if lora:  # lmforge eval on the pairs: base and tuned preference accuracy and margin
+        from lmforge.api import evaluate
+
+        out = evaluate(cfg, split="val")
+        assert set(out["base"]) == {"preference_accuracy", "reward_margin"} == set(out["finetuned"])
+        assert out["finetuned"]["reward_margin"] > out["base"]["reward_margin"]

@@ -68,6 +68,9 @@ def evaluate(
         with inference(next(model.parameters()).device.type, dtype):
             results[side], generations[side] = score(cfg, task, model, tokenizer, records, sample, split)
         del model
+    from lmforge.training.privacy import trained_epsilon
+
+    results["finetuned"]["metrics"].update(trained_epsilon(tuned_path))  # train.privacy's budget spent
     out = {
         "split": split,
         "records": len(records),
@@ -99,6 +102,10 @@ def score(
     """
     if task.name == "classification":
         return classification_scores(cfg, task, model, tokenizer, records, sample)
+    if task.name == "preference":  # chosen vs rejected log-probs, no generation (evaluation/preference.py)
+        from lmforge.evaluation.preference import preference_scores
+
+        return preference_scores(cfg, task, model, tokenizer, records), [""] * len(sample)
     metrics = loss_metrics(cfg, model, tokenizer, split)
     picked = [records[i] for i in sample]
     if not picked:
