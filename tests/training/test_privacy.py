@@ -266,3 +266,20 @@ def test_canary_exposure_high_without_dp_near_chance_with_dp(tiny_gpt2, tmp_path
     private = _canary_run(tiny_gpt2, tmp_path / "dp", "train.privacy.target_epsilon=8")
     assert plain >= 6  # ranks in the top ~1.5% of 1,000 candidates
     assert private <= 3.5 and private < plain - 3  # chance is ~1.4 bits on average
+
+
+def test_run_from_prepared_data_reports_epsilon_in_eval_and_report(tiny_llama, tmp_path):
+    from lmforge.evaluation.compare import evaluate
+    from lmforge.reporting.render import write_report
+
+    exp = write_sft_project(tmp_path, tiny_llama, n=40, max_steps=4, eval_every=0)
+    (tmp_path / "data" / "test.jsonl").write_text((tmp_path / "data" / "val.jsonl").read_text())
+    overrides = ["train.privacy.target_epsilon=8", "eval.generate_n=2", "eval.max_new_tokens=4"]
+    cfg = load_config(exp, overrides)
+    metrics = train(cfg)
+    assert 0 < metrics["epsilon"] <= 8
+    out = evaluate(cfg)
+    assert out["finetuned"]["epsilon"] == pytest.approx(metrics["epsilon"])
+    assert "epsilon" not in out["base"]
+    html = Path(write_report(cfg.train.output_dir)).read_text()
+    assert "privacy (DP-SGD)" in html and "Privacy budget" in html

@@ -68,6 +68,10 @@ def training(
     mem = [number(r.get("peak_mem_mb")) for r in metrics if number(r.get("peak_mem_mb")) is not None]
     if mem:
         summary.append(("peak memory", f"{fmt(round(max(mem)))} MB"))
+    eps = series(metrics, "epsilon")  # train.privacy: the budget spent per logged step
+    privacy = info.get("privacy") if isinstance(info.get("privacy"), dict) else None
+    if privacy:
+        summary.append(("privacy (DP-SGD)", privacy_line(privacy)))
     bad = next(((x, y) for x, y in zip(*loss, strict=True) if not math.isfinite(y)), None)
     return {
         "summary": summary,
@@ -76,7 +80,21 @@ def training(
         "loss_img": plots.curves(lines, "loss", best[0] if best else None) if lines else None,
         "lr_img": plots.curves({"learning rate": lr}, "learning rate") if lr[0] else None,
         "tps_img": plots.curves({"tokens/s": tps}, "tokens per second") if tps[0] else None,
+        "eps_img": plots.curves({"epsilon": eps}, "epsilon spent") if eps[0] else None,
     }
+
+
+def privacy_line(p: dict[str, Any]) -> str:
+    """The guarantee of a DP run in one line.
+
+    >>> privacy_line({"epsilon": 7.99, "target_epsilon": 8, "delta": 1e-05, "noise_multiplier": 0.83})
+    'epsilon 7.99 of 8, delta 1e-05 per privacy unit (noise multiplier 0.83)'
+    """
+    target = f" of {fmt(p['target_epsilon'])}" if p.get("target_epsilon") is not None else ""
+    return (
+        f"epsilon {fmt(p.get('epsilon'))}{target}, delta {p.get('delta')} per privacy unit "
+        f"(noise multiplier {fmt(p.get('noise_multiplier'))})"
+    )
 
 
 def stop_note(

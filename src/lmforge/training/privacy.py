@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -211,3 +213,17 @@ def plan_privacy(cfg: Any, keys: Sequence[Hashable], total_steps: int) -> Privac
             f"{p.target_epsilon:g} in not even one step: raise the noise or the target"
         )
     return plan
+
+
+def trained_epsilon(model_dir: Path) -> dict[str, float]:
+    """{"epsilon": spent} of a model folder (or run folder) trained with train.privacy, else {}.
+
+    >>> trained_epsilon(Path("runs/dp/final"))  # doctest: +SKIP
+    {'epsilon': 7.9984}
+    """
+    folder = model_dir / "final" if (model_dir / "final").is_dir() else model_dir
+    try:
+        privacy = json.loads((folder / "lmforge.json").read_text(encoding="utf-8")).get("privacy")
+    except (OSError, ValueError):
+        return {}
+    return {"epsilon": float(privacy["epsilon"])} if isinstance(privacy, dict) else {}
