@@ -131,7 +131,7 @@ class EvalConfig(Section):
         4096,
         gt=0,
         description="Token budget of each eval batch: records sorted by length, rows x longest row <= this "
-        "(generation: rows x (longest prompt + max_new_tokens)).",
+        "(generation: rows x (longest prompt + max_new_tokens) <= twice this).",
     )
     batch_size: int | None = Field(
         None, gt=0, description="Most records per eval batch; null = as many as eval.batch_tokens allows."

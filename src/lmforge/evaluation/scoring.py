@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from lmforge.evaluation.batching import budget_batches, progress
+from lmforge.evaluation.shared_prefix import backbone_of, prefix_limit, shared_prefix, with_prefix_cache
 from lmforge.training.loss import IGNORE, split_head
 
 HEAD_CHUNK = 1 << 22  # logits per LM-head call: 4M fp32 values = 16 MB, ~85 positions of a 49k vocabulary
@@ -68,6 +69,10 @@ def collate_units(units: list[Unit], pad_id: int) -> dict[str, torch.Tensor]:
         out["attention_mask"] = (seg >= 0).long()
     rows = [i for i, u in enumerate(units) for _ in u["pred"]]
     out["rows"] = torch.tensor(rows, dtype=torch.long)
+    # shareable: the leading tokens of all rows, within each tree's trunk, before any scored position
+    lengths = [u["segments"].count(0) + 1 if u.get("segments") else len(u["input_ids"]) for u in units]
+    limit = prefix_limit(lengths, [min(u["pred"], default=len(u["input_ids"])) for u in units])
+    out["prefix"] = torch.tensor(shared_prefix([u["input_ids"] for u in units], limit))
     for key in ("pred", "target", "group"):
         out[key] = torch.tensor([x for u in units for x in u[key]], dtype=torch.long)
     return out
@@ -95,7 +100,10 @@ def score_batch(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return torch.zeros(0)
     backbone, head = split_head(model)
     if backbone is not None:
-        hidden = backbone(**inputs).last_hidden_state[rows, cols]  # (N, H): only the scored positions
+        prefix = int(batch.get("prefix", 0))
+        run = with_prefix_cache(backbone, inputs, prefix)
+        run, prefix = (run, prefix) if run is not None else (inputs, 0)
+        hidden = backbone(**run).last_hidden_state[rows, cols - prefix]  # (N, H): the scored positions
         return _head_logprobs(head, hidden, targets).cpu()
     return _own_head_logprobs(model, inputs, rows, cols, targets).cpu()
 
@@ -188,5 +196,10 @@ def classifier_logits(model: Any, examples: list[dict[str, Any]], pad_id: int) -
     for i, e in enumerate(examples):
         ids[i, : len(e["input_ids"])] = torch.tensor(e["input_ids"])
         mask[i, : len(e["input_ids"])] = 1
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
-    return logits.float().cpu()
+    pos = torch.arange(width).repeat(len(examples), 1)
+    inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device), "position_ids": pos.to(device)}
+    rows = [e["input_ids"] for e in examples]
+    prefix = shared_prefix(rows, prefix_limit([len(r) for r in rows], [len(r) - 1 for r in rows]))
+    backbone = backbone_of(model)
+    run = with_prefix_cache(backbone, inputs, prefix) if backbone is not None else None
+    return model(**(run or {**inputs, "use_cache": False})).logits.float().cpu()
