@@ -71,9 +71,6 @@ def evaluate(
     from lmforge.training.privacy import trained_epsilon
 
     results["finetuned"]["metrics"].update(trained_epsilon(tuned_path))  # train.privacy's budget spent
-    from lmforge.training.privacy import trained_epsilon
-
-    results["finetuned"]["metrics"].update(trained_epsilon(tuned_path))  # train.privacy's budget spent
     out = {
         "split": split,
         "records": len(records),
