@@ -283,3 +283,22 @@ def test_run_from_prepared_data_reports_epsilon_in_eval_and_report(tiny_llama, t
     assert "epsilon" not in out["base"]
     html = Path(write_report(cfg.train.output_dir)).read_text()
     assert "privacy (DP-SGD)" in html and "Privacy budget" in html
+
+
+@pytest.mark.slow
+def test_builtin_lora_at_epsilon_8_matches_opacus_and_lowers_canary_exposure(tmp_path):
+    from opacus.accountants import RDPAccountant
+
+    from lmforge.models import BUILTIN_ALIAS
+
+    extra = ("train.max_steps=60", "train.precision=auto")
+    plain = _canary_run(BUILTIN_ALIAS, tmp_path / "plain", *extra)
+    private = _canary_run(BUILTIN_ALIAS, tmp_path / "dp", *extra, "train.privacy.target_epsilon=8")
+    meta = json.loads((tmp_path / "dp" / "final" / "lmforge.json").read_text())
+    p = meta["privacy"]
+    acc = RDPAccountant()
+    for _ in range(meta["metrics"]["steps"]):
+        acc.step(noise_multiplier=p["noise_multiplier"], sample_rate=p["sample_rate"])
+    assert meta["metrics"]["epsilon"] == pytest.approx(acc.get_epsilon(1e-5), rel=1e-9)
+    assert meta["metrics"]["epsilon"] <= 8 and meta["metrics"]["steps"] == 60
+    assert private < plain
