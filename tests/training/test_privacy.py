@@ -302,3 +302,10 @@ def test_builtin_lora_at_epsilon_8_matches_opacus_and_lowers_canary_exposure(tmp
     assert meta["metrics"]["epsilon"] == pytest.approx(acc.get_epsilon(1e-5), rel=1e-9)
     assert meta["metrics"]["epsilon"] <= 8 and meta["metrics"]["steps"] == 60
     assert private < plain
+
+
+def test_eval_table_shows_epsilon():
+    from lmforge.cli.handlers import format_table
+
+    out = {"split": "test", "records": 3, "base": {"loss": 2.0}, "finetuned": {"loss": 1.5, "epsilon": 7.9}}
+    assert format_table(out).splitlines()[-1].split() == ["epsilon", "-", "7.9000"]

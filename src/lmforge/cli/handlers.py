@@ -120,6 +120,8 @@ def format_table(out: dict[str, Any]) -> str:
         n = records_behind(out, key)
         n = "" if n is None else n
         lines.append(f"{key:<22}{n:>7}{base:>12.4f}{tuned:>12.4f}{tuned - base:>+12.4f}")
+    if "epsilon" in out["finetuned"]:  # train.privacy: the budget the fine-tune spent (the base has none)
+        lines.append(f"{'epsilon':<22}{'':>7}{'-':>12}{out['finetuned']['epsilon']:>12.4f}")
     return "\n".join(lines)
 
 
