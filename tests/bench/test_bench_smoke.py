@@ -88,11 +88,13 @@ def test_train_smoke(tmp_path, tiny_llama):
     from bench.train import bench_train
 
     s = bench_train(tiny_llama, 8, 4, 1, tmp_path / "w", batch=4, rows=1, max_seq_len=256, smoke=True)
-    for side in ("lmforge", "hf_trainer", "trl_sft"):
+    for side in ("lmforge", "hf_trainer", "trl_sft", "limit"):
         assert math.isfinite(s[side]["val_loss"]["median"]) and s[side]["steps"]["median"] >= 1
     assert {t["what"] for t in _saved(tmp_path, "train")["targets"]} == {
         "train tok/s vs hf_trainer",
         "train tok/s vs trl_sft",
+        "peak RSS vs trl_sft",
+        "input tok/s vs bare loop",
     }
 
 
