@@ -316,3 +316,53 @@ def test_dpo_trains_end_to_end_on_a_tiny_model(tiny_llama, tmp_path, lora):
         out = evaluate(cfg, split="val")
         assert set(out["base"]) == {"preference_accuracy", "reward_margin"} == set(out["finetuned"])
         assert out["finetuned"]["reward_margin"] > out["base"]["reward_margin"]
+
+
+def test_kto_equals_trl_kto_trainer(tiny_llama, dpo_setup, tmp_path):
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from trl import KTOConfig, KTOTrainer
+
+    tok = dpo_setup[0]
+    data = [
+        {"prompt": p["prompt"], "completion": p[side], "label": side == "chosen"}
+        for p in PAIRS
+        for side in ("chosen", "rejected")
+    ]
+    args = KTOConfig(
+        output_dir=str(tmp_path),
+        beta=0.2,
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        max_length=None,
+        per_device_train_batch_size=len(data),
+        desirable_weight=1.0,
+        undesirable_weight=1.5,
+    )
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32)
+    trainer = KTOTrainer(
+        model=base,
+        args=args,
+        train_dataset=Dataset.from_list(data),
+        processing_class=tok,
+        peft_config=_lora_config(),
+    )
+    model = _move_off_reference(trainer.model).train()
+    rows = [trainer.train_dataset[i] for i in range(len(data))]
+    trl_loss = trainer._compute_loss(model, trainer.data_collator(rows), False)
+    trl_loss.backward()
+    trl_grads = _grads(model)
+    ours_rows = [
+        {
+            "input_ids": r["prompt_ids"] + r["completion_ids"],
+            "prompt_len": len(r["prompt_ids"]),
+            "kto_label": int(r["label"]),
+        }
+        for r in rows
+    ]
+    t = TrainConfig(objective="kto", beta=0.2, kto_weights=(1.0, 1.5))
+    ours = PreferenceLoss(model, t).train()(collate_kto(ours_rows, tok.pad_token_id)) / len(data)
+    ours.backward()
+    torch.testing.assert_close(ours, trl_loss, atol=TOL, rtol=TOL)
+    _close_grads(_grads(model), trl_grads)

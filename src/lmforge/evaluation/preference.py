@@ -52,9 +52,7 @@ def preference_metrics(scores: torch.Tensor, desirable: torch.Tensor | None = No
     return {"reward_margin": float(good.mean() - bad.mean())}
 
 
-def preference_scores(
-    cfg: Any, task: Any, model: Any, tokenizer: Any, records: list[dict]
-) -> dict[str, Any]:
+def preference_scores(cfg: Any, task: Any, model: Any, tokenizer: Any, records: list[dict]) -> dict[str, Any]:
     """The eval entry for a preference split: {"metrics", "details"} (nothing is generated)."""
     encoded, _ = task.encode_batch(records, tokenizer, cfg.train.max_seq_len)
     pairs = [e for e in encoded if e is not None and "rejected_ids" in e]

@@ -7,7 +7,7 @@ checks losses and gradients against TRL on the same batch. Written here, not cal
 TRL computes them inside its trainers (one method of a Trainer subclass per objective), not as functions.
 
 A pair batch (`collate_pairs`) holds 2B rows, the B chosen sequences then the B rejected ones; a KTO
-batch (`collate_kto`) B rows then B "KL" rows (prompt i with completion i+1: KTO's reference point).
+batch (`collate_kto`) B rows then B "KL" rows (prompt i with completion i-1: KTO's reference point).
 """
 
 from __future__ import annotations

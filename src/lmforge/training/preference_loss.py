@@ -54,12 +54,12 @@ def collate_pairs(examples: list[dict[str, Any]], pad_id: int) -> dict[str, torc
 
 def collate_kto(examples: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
     """B answers -> 2B rows: the B (prompt, completion) rows, then B KL rows pairing prompt i with
-    completion i+1 (KTO's estimate of the policy's KL from the reference, as TRL's KTOTrainer builds it)."""
+    completion i-1 (KTO's estimate of the policy's KL from the reference, cycled as TRL's KTOTrainer does)."""
     prompts = [e["input_ids"][: e["prompt_len"]] for e in examples]
     answers = [e["input_ids"][e["prompt_len"] :] for e in examples]
     rows = [(e["input_ids"], e["prompt_len"]) for e in examples]
     n = len(examples)
-    kl = [(prompts[i] + answers[(i + 1) % n], len(prompts[i])) for i in range(n)]
+    kl = [(prompts[i] + answers[i - 1], len(prompts[i])) for i in range(n)]
     batch = _rows(rows + kl, pad_id)
     batch["pair_count"] = torch.tensor(n)
     batch["kto_label"] = torch.tensor([bool(e["kto_label"]) for e in examples])
