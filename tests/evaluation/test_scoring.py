@@ -210,3 +210,31 @@ def test_shared_prefix_runs_once_with_the_same_scores(tiny_model, tmp_path):
             assert sum(seen) == prefix + rows * (width - prefix)
             plain = score_batch(model, {**batch, "prefix": torch.tensor(0)})
         assert torch.allclose(shared, plain, atol=1e-5)
+
+
+def test_an_output_transform_the_split_does_not_know_is_caught(capsys):
+    """Granite divides its logits by logits_scaling after the head: split_head does not know, the guard
+    (the model's own loss on one short row) does, and eval then lets the model compute its head."""
+    from transformers import GraniteConfig, GraniteForCausalLM
+
+    torch.manual_seed(0)
+    cfg = GraniteConfig(
+        vocab_size=300,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        logits_scaling=4.0,
+    )
+    model = sharpen(GraniteForCausalLM(cfg))
+    assert scoring.split_head(model)[0] is not None
+    examples = []
+    for n in (12, 7, 18):
+        ids = torch.randint(3, 300, (n,)).tolist()
+        examples.append({"input_ids": ids, "labels": [-100] * 3 + ids[3:]})
+    with inference("cpu"):
+        ours = score_units(model, [example_unit(e) for e in examples], 0, 64, None, "t")
+    ref = hf_record_losses(model, examples)
+    assert [-s[0] for s, _ in ours] == pytest.approx([s for s, _ in ref], rel=1e-5)
+    assert "eval uses the model's own head" in capsys.readouterr().err

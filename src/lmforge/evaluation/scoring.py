@@ -16,6 +16,7 @@ size batch x sequence x vocabulary is built (transformers #12878, #26474).
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import Any
 
 import torch
@@ -25,6 +26,7 @@ from lmforge.evaluation.batching import budget_batches, progress
 from lmforge.evaluation.shared_prefix import backbone_of, prefix_limit, shared_prefix, with_prefix_cache
 from lmforge.training.loss import IGNORE, split_head
 
+GUARD_TOKENS = 64  # tokens of the row the head guard compares on
 HEAD_CHUNK = 1 << 22  # logits per LM-head call: 4M fp32 values = 16 MB, ~85 positions of a 49k vocabulary
 
 Unit = dict[str, Any]
@@ -90,15 +92,18 @@ def tree_mask(seg: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Te
     return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
 
 
-def score_batch(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(N,) fp32 log-probability of each scored token of a collated batch, one forward."""
+def score_batch(model: Any, batch: dict[str, torch.Tensor], own_head: bool = False) -> torch.Tensor:
+    """(N,) fp32 log-probability of each scored token of a collated batch, one forward.
+
+    `own_head`: the model's own forward computes the head (head_matches_model said the split is unsafe).
+    """
     device = next(model.parameters()).device
     inputs: dict[str, Any] = {k: batch[k].to(device) for k in ("input_ids", "attention_mask", "position_ids")}
     inputs["use_cache"] = False  # a KV cache is memory for nothing here
     rows, cols, targets = (batch[k].to(device) for k in ("rows", "pred", "target"))
     if not len(rows):
         return torch.zeros(0)
-    backbone, head = split_head(model)
+    backbone, head = (None, None) if own_head else split_head(model)
     if backbone is not None:
         prefix = int(batch.get("prefix", 0))
         run = with_prefix_cache(backbone, inputs, prefix)
@@ -106,6 +111,31 @@ def score_batch(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         hidden = backbone(**run).last_hidden_state[rows, cols - prefix]  # (N, H): the scored positions
         return _head_logprobs(head, hidden, targets).cpu()
     return _own_head_logprobs(model, inputs, rows, cols, targets).cpu()
+
+
+def head_matches_model(model: Any, ids: list[int]) -> bool:
+    """The first-batch guard of training/loss.py, for eval: on one short row, the head applied at the
+    scored positions must give the model's own `forward(labels=...)` loss (training/loss.py:model_loss).
+    A mismatch is an output transform the backbone/head split does not know (Granite's logits_scaling, a
+    new soft-cap): eval then lets the model's forward compute its head, said in one line.
+    """
+    from lmforge.training.loss import GUARD_RTOL, model_loss
+
+    ids = ids[:GUARD_TOKENS]
+    if len(ids) < 2 or split_head(model)[0] is None:
+        return True  # nothing to compare, or the model's own head already
+    batch = collate_units([example_unit({"input_ids": ids, "labels": ids})], 0)
+    ours = -float(score_batch(model, batch).mean())
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids")}
+    reference = model_loss(model, {**inputs, "labels": batch["input_ids"]})
+    if abs(ours - reference) <= GUARD_RTOL * max(abs(reference), 1e-6):
+        return True
+    print(
+        f"lmforge: the label-position loss ({ours:.5f}) differs from the model's own loss ({reference:.5f}): "
+        "eval uses the model's own head",
+        file=sys.stderr,
+    )
+    return False
 
 
 def _head_logprobs(head: Any, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -161,13 +191,13 @@ def score_units(
     [([-12.5], [7]), ...]
     """
     results: list[Any] = [None] * len(units)
+    own_head = bool(units) and not head_matches_model(model, units[0]["input_ids"])
     batches = budget_batches([len(u["input_ids"]) for u in units], batch_tokens, max_rows)
     with progress(len(units), desc) as bar:
         for idx in batches:
             part = [units[i] for i in idx]
-            for i, r in zip(
-                idx, sum_by_group(part, score_batch(model, collate_units(part, pad_id))), strict=True
-            ):
+            scored = sum_by_group(part, score_batch(model, collate_units(part, pad_id), own_head))
+            for i, r in zip(idx, scored, strict=True):
                 results[i] = r
             bar.update(len(idx))
     return results
