@@ -239,8 +239,7 @@ def test_kill9_then_resume_keeps_the_accountant_and_the_weights(tiny_llama, tmp_
 
 
 def _canary_run(model_dir: str, out: Path, *extra: str) -> float:
-    from peft import AutoPeftModelForCausalLM
-
+    from lmforge.inference.generation import load_for_inference
     from lmforge.models import load_tokenizer
 
     tok = load_tokenizer(model_dir)
@@ -257,7 +256,8 @@ def _canary_run(model_dir: str, out: Path, *extra: str) -> float:
         *extra,
     )
     train(cfg, data=(data, []), collate=stand_in_collate)
-    return exposure(AutoPeftModelForCausalLM.from_pretrained(out / "final"), tok, candidates)
+    # the adapter names its base portably (the alias, not a local path): load it as users do
+    return exposure(load_for_inference(str(out / "final"))[0], tok, candidates)
 
 
 def test_canary_exposure_high_without_dp_near_chance_with_dp(tiny_gpt2, tmp_path):
