@@ -138,6 +138,16 @@ def test_gopher_repetition_rules():
     assert g.keep(" ".join(["buy cheap watches"] * 30))[0] is False
 
 
+def test_gopher_repetition_judges_prose_not_code():
+    g = step("gopher_repetition")
+    block = "```js\nfunction f(a) {\n  if (a) {\n    return 1;\n  }\n  }\n}\n```\n"
+    doc = PROSE + "\n\n" + block * 3 + "\nThat is all."
+    assert g.keep(doc) is True  # whole text: 17 of its 26 lines repeat (0.65 > 0.3)
+    assert g.keep(block * 3) is True  # code only: nothing to judge
+    spam = "\n".join(["Buy cheap watches now."] * 5 + ["other"])
+    assert g.keep(spam + "\n\n" + block)[1].startswith("duplicate lines")
+
+
 def test_c4_drops_lines_and_docs():
     c = step("c4")
     r = rec(

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from lmforge.data.code_spans import prose_only
 from lmforge.data.steps.lang_rules import (
     GOPHER_QUALITY,
     GOPHER_REPETITION,
@@ -155,7 +156,10 @@ def dup_ngram_chars(ws: list[str], n: int) -> int:
 
 class GopherRepetition(LanguageFilter):
     """Drops text that repeats lines, paragraphs or n-grams beyond the Gopher fractions (per language:
-    FineWeb-2's duplicate-line and n-gram fractions for zh/ja/ko/th)."""
+    FineWeb-2's duplicate-line and n-gram fractions for zh/ja/ko/th).
+
+    The prose is judged, not its markdown code: closing `}` lines, ``` fences and a repeated `import`
+    are what code looks like, not spam. A record that is code only is not judged here."""
 
     name = "gopher_repetition"
 
@@ -177,6 +181,9 @@ class GopherRepetition(LanguageFilter):
         o = self.rules.get(lang)
         if not text:
             return False, "empty text"
+        text = prose_only(text)
+        if not text.strip():
+            return True
         for unit, parts in (("paragraph", _PARAS.split(text.strip())), ("line", _LINES.split(text))):
             n, chars = duplicates(parts)
             if o[f"dup_{unit[:4]}_frac"] and n / len(parts) > o[f"dup_{unit[:4]}_frac"]:
