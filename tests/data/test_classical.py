@@ -43,9 +43,12 @@ def test_each_language_gets_its_stemmer_and_stop_words():
     step = classical()
     r = Record("a", {"text": "Les chats couraient rapidement vers les maisons"}, {"language": "fr"})
     step.process(r)
-    assert r.fields["text"] == " ".join(
-        snowballstemmer.stemmer("french").stemWords(r.orig["text"].lower().split())
-    )
+    from lmforge.data.steps.lang_rules import stop_words
+
+    assert "les" in stop_words("fr")  # FineWeb-2's French stop words: removed, the rest stemmed
+    kept = [w for w in r.orig["text"].lower().split() if w not in stop_words("fr")]
+    assert r.fields["text"] == " ".join(snowballstemmer.stemmer("french").stemWords(kept))
+    assert len(kept) == 5
     zh = Record("b", {"text": "我昨天在网上买了一台新的笔记本电脑。"}, {})
     step.process(zh)
     assert zh.fields["text"] == "我 昨天 网上 买 一台 新 笔记本电脑 。"  # 在/了/的: Chinese stop words

@@ -89,3 +89,52 @@ def test_meta_language_picks_the_rules():
     # the same Chinese text judged as English (meta.language en) fails; as zh (meta or script) passes
     assert verdicts("gopher_quality", ZH_PROSE[:1], {"language": "zh"}) == [True]
     assert verdicts("gopher_quality", ZH_PROSE[:1], {"language": "en"})[0][0] is False
+
+
+# ordinary prose of three more languages, 4 sentences each (C4 wants 5: doubled there)
+OTHER_PROSE = {
+    "de": "Die Stadt liegt am Ufer des Flusses und ist seit dem Mittelalter ein wichtiger Handelsplatz. "
+    "Im Jahr 1850 wurde der erste Bahnhof eröffnet, und die Bevölkerung wuchs in den folgenden Jahrzehnten "
+    "stark an. Heute leben dort etwa zwanzigtausend Menschen, die vor allem in der Industrie und im "
+    "Tourismus arbeiten. Das Museum zeigt die Geschichte der Region mit vielen Fundstücken aus der Römerzeit.",
+    "fr": "La ville est située au bord du fleuve et elle est depuis le Moyen Âge un important lieu de "
+    "commerce. En 1850, la première gare a été ouverte et la population a fortement augmenté dans les "
+    "décennies suivantes. Aujourd'hui, environ vingt mille personnes y vivent et travaillent surtout dans "
+    "l'industrie et le tourisme. Le musée présente l'histoire de la région avec de nombreux objets romains.",
+    "ru": "Город расположен на берегу реки и со времён Средневековья был важным центром торговли. В 1850 году "
+    "здесь открыли первый вокзал, и население в следующие десятилетия быстро росло. Сегодня в городе живут "
+    "около двадцати тысяч человек, которые работают в основном в промышленности и туризме. Музей "
+    "рассказывает об истории региона и хранит много находок римского времени.",
+}
+
+
+@pytest.mark.parametrize("name", FILTERS)
+@pytest.mark.parametrize("lang", sorted(OTHER_PROSE))
+def test_prose_of_other_languages_is_kept_with_their_fineweb2_rules(name, lang):
+    text = " ".join([OTHER_PROSE[lang]] * 2) if name == "c4" else OTHER_PROSE[lang]
+    assert verdicts(name, [text], {"language": lang}) == [True]
+
+
+def test_english_stop_words_are_not_asked_of_other_languages():
+    de = OTHER_PROSE["de"]
+    assert verdicts("gopher_quality", [de]) == [(False, "too few stop words (0 < 2)")]  # no language: English
+    assert verdicts("gopher_quality", [de], {"language": "de"}) == [True]
+    # a language without a table keeps every other rule but the stop words
+    assert verdicts("gopher_quality", [de], {"language": "xx"}) == [True]
+    assert verdicts("gopher_quality", ["kurz und gut"], {"language": "xx"})[0][1].startswith("too few words")
+    # German word salad without German stop words is still dropped under German rules
+    salad = " ".join(w for w in (de + " " + de).split() if w.lower().strip(".,") not in {"der", "die", "und", "des", "im",
+                                                                            "das", "den", "in", "dem", "mit"})
+    assert verdicts("gopher_quality", [salad], {"language": "de"})[0][1].startswith("too few stop words")
+
+
+def test_fineweb2_values_reach_the_rules():
+    from lmforge.data.steps.lang_rules import FINEWEB2, stop_words
+
+    assert len(FINEWEB2) >= 120 and FINEWEB2["de"]["config"] == "deu_Latn"
+    assert stop_words("de")[:3] == ["der", "und", "die"] and stop_words("zh")[0] == "的"
+    g = build_steps(["gopher_repetition"], StepContext())[0]
+    assert g.rules.get("de")["dup_line_frac"] == FINEWEB2["de"]["dup_line_frac"]
+    assert g.rules.get("fr-CA")["top_n_grams"] == dict(map(tuple, FINEWEB2["fr"]["top_n_grams"]))
+    q = build_steps([{"gopher_quality": {"languages": {"de": {"min_stop_words": 5}}}}], StepContext())[0]
+    assert q.rules.get("de")["min_stop_words"] == 5 and q.rules.get("de")["stop_words"][0] == "der"

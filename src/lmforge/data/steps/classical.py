@@ -18,7 +18,7 @@ import snowballstemmer
 
 from lmforge.data.record import Record
 from lmforge.data.steps.base import TextStep
-from lmforge.data.steps.lang_rules import STOP_WORDS as LANG_STOP_WORDS
+from lmforge.data.steps.lang_rules import stop_words
 from lmforge.data.words import MARKS, language, script_language, split
 
 STOP_WORDS = frozenset(
@@ -91,7 +91,7 @@ class Classical(TextStep):
         ws = split(text.lower() if self.lowercase else text, _WORD.findall, lang)
         base = (lang or "en").split("-")[0].lower()
         if self.stop_words:
-            stop = STOP_WORDS if base == "en" else frozenset(LANG_STOP_WORDS.get(base, ()))
+            stop = STOP_WORDS if base == "en" else frozenset(stop_words(base))
             ws = [w for w in ws if w.lower() not in stop]
         if self.lemmatize is not None and base == "en":
             return " ".join(map(self.lemmatize, ws))

@@ -9,12 +9,17 @@ Sources (docs/prepare.md, "Words by language", has the table with every value):
   fineweb-2-pipeline.py): stop words, mean word length bounds, alpha-word ratio, duplicate-line
   fraction, n-gram fractions, line punctuation and newline ratios; its pipeline sets FineWeb's
   char_duplicates_ratio to 0.1 and turns the short-line rule off for every language.
+- The other 124 languages py3langid names: the same values of FineWeb-2's configs, in
+  fineweb2_rules.json (written by scripts/fineweb2_rules.py from a fineweb-2 checkout). A language with
+  neither gets the English rules without English's stop-word rule.
 - C4 was not run by FineWeb-2; its CJK terminal marks are in c4.py for every language (no English line
   ends in "。"), and Thai, written without sentence marks, turns the terminal-punctuation rule off here.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from lmforge.data.record import Record
@@ -74,6 +79,35 @@ FINEWEB: dict[str, dict[str, Any]] = {
 
 C4: dict[str, dict[str, Any]] = {"th": {"filter_no_terminal_punct": False}}
 
+# FineWeb-2's values for the languages above come from the tables above (checked against our CJK and
+# Thai corpus); every other language's from its config, as the FineWeb-2 pipeline passes them on
+FINEWEB2: dict[str, dict[str, Any]] = json.loads(
+    Path(__file__).with_name("fineweb2_rules.json").read_text(encoding="utf-8")
+)
+for _lang, _c in FINEWEB2.items():
+    if _lang in GOPHER_QUALITY:
+        continue
+    GOPHER_QUALITY[_lang] = {
+        "stop_words": _c["stopwords"],
+        "min_avg_word_length": _c["min_avg_word_length"],
+        "max_avg_word_length": _c["max_avg_word_length"],
+        "min_alpha_words_ratio": _c["max_non_alpha_words_ratio"],  # datatrove's name: the min share
+    }
+    GOPHER_REPETITION[_lang] = {
+        "dup_line_frac": _c["dup_line_frac"],
+        "top_n_grams": dict(map(tuple, _c["top_n_grams"])),
+        "dup_n_grams": dict(map(tuple, _c["dup_n_grams"])),
+    }
+    FINEWEB[_lang] = {"line_punct_thr": _c["line_punct_thr"], "new_line_ratio": _c["new_line_ratio"], **_FW2}
+# a language without its own stop words: English's would drop all of its prose
+GOPHER_QUALITY["*"] = {"min_stop_words": None}
+
+
+def stop_words(lang: str | None) -> list[str]:
+    """The stop words of a language: `stop_words("de")[:3]` -> ['der', 'und', 'die']; [] when unknown."""
+    base = lang.split("-")[0].split("_")[0].lower() if lang else ""
+    return GOPHER_QUALITY.get(base, {}).get("stop_words", [])
+
 
 class Unset:
     """The default of a per-language option: "not written in the YAML" (None already means "off")."""
@@ -115,9 +149,10 @@ class LanguageRules:
     def get(self, lang: str | None) -> dict[str, Any]:
         if lang not in self._cache:
             base = lang.split("-")[0].split("_")[0].lower() if lang else None  # zh-TW, zh_Hant -> zh
+            other = {} if base in (None, "en") else self.table.get("*", {})  # a language not in the table
             self._cache[lang] = {
                 **self.defaults,
-                **self.table.get(base or "", {}),
+                **self.table.get(base or "", other),
                 **self.given,
                 **self.languages.get(lang or "", self.languages.get(base or "", {})),
             }
