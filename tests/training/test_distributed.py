@@ -18,7 +18,7 @@ from lmforge.cli import main
 
 def _val_losses(run_dir) -> list[float]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [r["val_loss"] for r in rows if "val_loss" in r]
+    return [r["val_loss"] for r in rows if r.get("val_loss") is not None]
 
 
 def _weights(folder) -> dict[str, torch.Tensor]:
@@ -30,7 +30,7 @@ def _weights(folder) -> dict[str, torch.Tensor]:
 
 def _losses(run_dir) -> list[float]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [r["loss"] for r in rows if "loss" in r]
+    return [r["loss"] for r in rows if r.get("loss") is not None]
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ def test_noise_and_epsilon_equal_opacus_accountant_and_runs_reproduce(tiny_llama
     assert meta["metrics"]["epsilon"] == pytest.approx(acc.get_epsilon(1e-5), rel=1e-9)
     assert 7 < meta["metrics"]["epsilon"] <= 8
     rows = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
-    eps = [r["epsilon"] for r in rows if "epsilon" in r]
+    eps = [r["epsilon"] for r in rows if r.get("epsilon") is not None]
     assert (
         len(eps) == 10
         and eps == sorted(eps)

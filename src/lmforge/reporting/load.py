@@ -98,10 +98,11 @@ def number(value: Any) -> float | None:
 
 
 def clean_metrics(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows with a numeric `step`, sorted by step; rows of the same step are merged, later keys winning.
+    """Rows with a numeric `step`, sorted by step; rows of the same step are merged, later keys winning
+    (a null, a value not measured, wins over nothing).
 
     A val row may share its step with a train row, and a resumed run may log a step again.
-    >>> clean_metrics([{"step": 2, "loss": 1}, {"step": 1, "loss": 3}, {"step": 2, "val_loss": 0.5}])
+    >>> clean_metrics([{"step": 2, "loss": 1}, {"step": 1, "loss": 3}, {"step": 2, "loss": None, "val_loss": 0.5}])
     [{'step': 1, 'loss': 3}, {'step': 2, 'loss': 1, 'val_loss': 0.5}]
     """
     by_step: dict[float, dict[str, Any]] = {}
@@ -109,7 +110,8 @@ def clean_metrics(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         step = number(row.get("step"))
         if step is None or math.isnan(step):
             continue
-        by_step[step] = {**by_step.get(step, {}), **row}
+        prev = by_step.get(step, {})
+        by_step[step] = {**prev, **{k: v for k, v in row.items() if v is not None or k not in prev}}
     return [by_step[s] for s in sorted(by_step)]
 
 

@@ -134,6 +134,7 @@ def after_step(run: Run, bar: Any) -> None:
         row.update(_train_row(run))
     if run.val_units and ((t.eval_every and st.step % t.eval_every == 0) or last):
         row.update(validate(run))
+        row = {**_state_row(run), **row}  # an evaluation-only row still says where the run is
     if row:
         row = {"step": st.step, "epoch": round(st.epoch + st.window / run.epoch_steps, 4), **row}
         if run.privacy:
@@ -173,6 +174,11 @@ def save(run: Run) -> None:
     acc.wait_for_everyone()
 
 
+def _state_row(run: Run) -> dict[str, Any]:
+    """What a row between train rows can say: lr, tokens so far, peak memory (no window loss or speed)."""
+    return {"lr": run.scheduler.get_last_lr()[0], "tokens": run.state.tokens, "peak_mem_mb": peak_mem_mb()}
+
+
 def _train_row(run: Run) -> dict[str, Any]:
     w = run.window_stats
     row = {
@@ -204,7 +210,13 @@ def validate(run: Run) -> dict[str, float]:
 def baseline_eval(run: Run) -> None:
     """Val loss of the untrained model, logged as step 0 (the start of the curve; not a 'best')."""
     res = _val_loss(run)
-    row = {"step": 0, "epoch": 0.0, "val_loss": res["loss"], "val_perplexity": res["perplexity"]}
+    row = {
+        "step": 0,
+        "epoch": 0.0,
+        **_state_row(run),
+        "val_loss": res["loss"],
+        "val_perplexity": res["perplexity"],
+    }
     row.update(stats_row(run.wrapped, "val"))
     run.log.write(row)
     run.last.update(row)

@@ -21,16 +21,43 @@ def peak_mem_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+TRAIN_KEYS = ("step", "epoch", "loss", "lr", "tokens", "tokens_per_s", "peak_mem_mb")
+
+
+def metrics_keys(cfg: Any, has_val: bool) -> list[str]:
+    """The keys of every metrics.jsonl row of a run, in order; a value not measured at a step is null
+    (an evaluation-only row has no `loss` or `tokens_per_s`, the train rows between evaluations no
+    `val_loss`)."""
+    from lmforge.training.preference_loss import stat_keys
+
+    objective = cfg.train.objective if cfg is not None else "sft"
+    keys = [*TRAIN_KEYS, *stat_keys(objective)]
+    if has_val:
+        keys += ["val_loss", "val_perplexity", *stat_keys(objective, "val")]
+    if cfg is not None and cfg.train.privacy is not None:
+        keys.append("epsilon")
+    return keys
+
+
 class MetricsLog:
     """Append rows to metrics.jsonl and the trackers of `train.report_to`; on resume, rows after the
-    checkpoint are dropped first (the killed run may have logged steps that are redone now).
+    checkpoint are dropped first (the killed run may have logged steps that are redone now). Every row
+    has the keys of metrics_keys(), null where a value was not measured.
 
     >>> log = MetricsLog(Path("runs/x"), resume_step=None, cfg=cfg); log.write({"step": 10, "loss": 2.1})
     ... # doctest: +SKIP
     """
 
-    def __init__(self, run_dir: Path, resume_step: int | None, enabled: bool = True, cfg: Any = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        resume_step: int | None,
+        enabled: bool = True,
+        cfg: Any = None,
+        has_val: bool = True,
+    ) -> None:
         self.enabled = enabled
+        self.keys = metrics_keys(cfg, has_val)
         self.run_dir = run_dir
         self.path = run_dir / "metrics.jsonl"
         self.trackers: Trackers | None = None
@@ -62,6 +89,7 @@ class MetricsLog:
     def write(self, row: dict[str, Any]) -> None:
         if not self.enabled:
             return
+        row = {**{k: row.get(k) for k in self.keys}, **{k: v for k, v in row.items() if k not in self.keys}}
         line = json.dumps(row) + "\n"
         with self.path.open("a", encoding="utf-8") as f:
             f.write(line[: len(line) // 2])

@@ -137,7 +137,7 @@ class PreferenceLoss(torch.nn.Module):
             s["margin"] += float((c - r).sum())
             s["correct"] += float((c > r).sum())
 
-    def pop_stats(self, mode: str = "train") -> dict[str, float]:
+    def pop_stats(self, mode: str = "train") -> dict[str, float]:  # keys: stat_keys() below
         """The mean rewards, margin and pair accuracy since the last call, as metrics-row keys."""
         s, self.stats[mode] = self.stats[mode], _zero()
         prefix = "" if mode == "train" else "val_"
@@ -150,6 +150,15 @@ class PreferenceLoss(torch.nn.Module):
             row[f"{prefix}rewards/margin"] = s["margin"] / s["pairs"]
             row[f"{prefix}rewards/accuracy"] = s["correct"] / s["pairs"]
         return {k: round(v, 6) for k, v in row.items()}
+
+
+def stat_keys(objective: str, mode: str = "train") -> list[str]:
+    """The metrics-row keys pop_stats can give for `objective` ([] for sft)."""
+    if objective == "sft":
+        return []
+    prefix = "" if mode == "train" else "val_"
+    names = ["chosen", "rejected"] + ([] if objective == "kto" else ["margin", "accuracy"])
+    return [f"{prefix}rewards/{n}" for n in names]
 
 
 def _zero() -> dict[str, float]:

@@ -132,7 +132,7 @@ def setup_run(
         pad_id=pad_id,
         total_steps=total,
         epoch_steps=per_epoch,
-        log=MetricsLog(out, resume_step, accelerator.is_main_process, cfg),
+        log=MetricsLog(out, resume_step, accelerator.is_main_process, cfg, has_val=bool(val_units)),
         config_yaml=config_yaml,
         callbacks=callbacks,
         fingerprint=data_fingerprint(train_ex, val_ex),
