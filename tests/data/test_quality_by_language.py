@@ -123,8 +123,11 @@ def test_english_stop_words_are_not_asked_of_other_languages():
     assert verdicts("gopher_quality", [de], {"language": "xx"}) == [True]
     assert verdicts("gopher_quality", ["kurz und gut"], {"language": "xx"})[0][1].startswith("too few words")
     # German word salad without German stop words is still dropped under German rules
-    salad = " ".join(w for w in (de + " " + de).split() if w.lower().strip(".,") not in {"der", "die", "und", "des", "im",
-                                                                            "das", "den", "in", "dem", "mit"})
+    salad = " ".join(
+        w
+        for w in (de + " " + de).split()
+        if w.lower().strip(".,") not in {"der", "die", "und", "des", "im", "das", "den", "in", "dem", "mit"}
+    )
     assert verdicts("gopher_quality", [salad], {"language": "de"})[0][1].startswith("too few stop words")
 
 
