@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python -m bench.tokpack
 	$(BIN)/python -m bench.prep
 	$(BIN)/python -m bench.train
+	$(BIN)/python -m bench.dpo
 	$(BIN)/python -m bench.eval
 	$(BIN)/python -m bench.serve
 

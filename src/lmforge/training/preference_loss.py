@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from lmforge.training.head_logps import head_logps
 from lmforge.training.objectives import NEEDS_REFERENCE, kto_pair_losses, pair_losses
 
 IGNORE = -100
@@ -76,22 +77,60 @@ def collate_for(objective: str) -> Any:
 def sequence_logps(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows,) summed log-probs of each row's labelled tokens, and (rows,) their counts.
 
-    The LM head runs only at label positions (the answers), never on the prompt or padding.
+    The LM head runs only at label positions (the answers), never on the prompt or padding. When the
+    model's attention keeps packed documents apart (`lmforge_docs`, FlashAttention) the padded rows go
+    through the backbone as one packed row: no compute on padding (TRL 1.16's padding_free is off).
     """
     from lmforge.training.loss import split_head
 
     labels = batch["labels"][:, 1:]  # (R, T-1): token t+1 is predicted at position t
     keep = labels != IGNORE
-    rows, targets = keep.nonzero()[:, 0], labels[keep]
-    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
+    counts = keep.sum(dim=1)
     backbone, head = split_head(model)
     if backbone is None:  # a head with extra maths (soft-capping): the model's own logits
-        logits = model(**inputs).logits[:, :-1][keep]  # (N, V)
+        logits = model(**_padded(batch)).logits[:, :-1][keep]  # (N, V)
+        rows, targets = keep.nonzero()[:, 0], labels[keep]
+        token_logps = -F.cross_entropy(logits.float(), targets, reduction="none")  # (N,)
     else:
-        logits = head(backbone(**inputs).last_hidden_state[:, :-1][keep])  # (N, V): answers only
-    token_logps = -F.cross_entropy(logits.float(), targets, reduction="none")  # (N,)
+        hidden, targets, rows = _answer_hidden(model, backbone, batch)  # (N, H), (N,), (N,)
+        token_logps = _head_logps(head, hidden, targets)
     summed = torch.zeros(labels.shape[0], device=token_logps.device).index_add(0, rows, token_logps)
-    return summed, keep.sum(dim=1)
+    return summed, counts
+
+
+def _answer_hidden(model: Any, backbone: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """The backbone's hidden states at the label positions, their targets and row of each, in row order."""
+    labels, mask = batch["labels"], batch["attention_mask"].bool()
+    if not _packs_documents(model):
+        keep = labels[:, 1:] != IGNORE
+        hidden = backbone(**_padded(batch)).last_hidden_state[:, :-1][keep]  # (N, H)
+        return hidden, labels[:, 1:][keep], keep.nonzero()[:, 0]
+    # right-padded rows, read row by row: each row's tokens stay contiguous and in order
+    positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)[mask][None]  # (1, M)
+    row_of = torch.arange(mask.shape[0], device=mask.device)[:, None].expand_as(mask)[mask]  # (M,)
+    flat = labels[mask][None]  # (1, M)
+    keep = (flat[:, 1:] != IGNORE) & (positions[:, 1:] != 0)  # (1, M-1): never across two rows
+    inputs = {"input_ids": batch["input_ids"][mask][None], "position_ids": positions, "use_cache": False}
+    hidden = backbone(**inputs).last_hidden_state[:, :-1][keep]  # (N, H): answers only
+    return hidden, flat[:, 1:][keep], row_of[:-1][keep[0]]
+
+
+def _padded(batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
+
+
+def _packs_documents(model: Any) -> bool:
+    """True when the model's attention keeps the documents of one packed row apart by their position ids."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(base.config, "_attn_implementation", None) in ("lmforge_docs", "flash_attention_2")
+
+
+def _head_logps(head: Any, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(N,) log-probs of the targets: chunked for a frozen linear head (LoRA), else through (N, V) logits."""
+    frozen = not any(p.requires_grad for p in head.parameters())
+    if type(head) is torch.nn.Linear and frozen:
+        return head_logps(hidden, head.weight, head.bias, targets)
+    return -F.cross_entropy(head(hidden).float(), targets, reduction="none")
 
 
 def reference_logps(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
