@@ -256,21 +256,6 @@ def _result(p: dict[str, Any], texts: dict[str, str], secs: float, docs: int) ->
 VARIANTS = {"lmforge": run_lmforge, "datatrove": run_datatrove}
 
 
-def prose_only_keeps(corpus: Path) -> dict[str, int]:
-    """Diagnostic, not timed: lmforge's extraction with gopher_repetition judging the prose only (code
-    blocks left out), per group: how much of what gopher drops is the code it now keeps."""
-    from lmforge.data.code_spans import prose_only
-    from lmforge.data.steps import StepContext, build_steps
-
-    strip, gopher = build_steps(["strip_html", "gopher_repetition"], StepContext())
-    kept: dict[str, int] = {}
-    for line in (corpus / "corpus.jsonl").open():
-        d = json.loads(line)
-        group = d["id"].split("/")[0]
-        kept[group] = kept.get(group, 0) + (gopher.keep(prose_only(strip.apply(d["text"]))) is True)
-    return kept
-
-
 def bench_prep_html(pages: int, reps: int, work: Path, smoke: bool = False) -> dict[str, Any]:
     corpus = make_corpus(work, pages, smoke)
     params = {"work": str(work), "corpus": str(corpus), "workers": 1, "smoke": smoke}
@@ -279,7 +264,6 @@ def bench_prep_html(pages: int, reps: int, work: Path, smoke: bool = False) -> d
     summary: dict[str, Any] = {
         v: {k: harness.summarize([r[k] for r in rs]) for k in keys} for v, rs in runs.items()
     }
-    summary["prose_only_gopher_lmforge"] = prose_only_keeps(corpus)
     ref = harness.paired_ratio(runs, "kept_reference", "lmforge", "datatrove")
     speed = harness.paired_ratio(runs, "docs_per_s", "lmforge", "datatrove")
     summary["ratios"] = {"kept_reference": ref, "docs_per_s": speed}
@@ -292,7 +276,6 @@ def bench_prep_html(pages: int, reps: int, work: Path, smoke: bool = False) -> d
         + f"; indented code blocks in kept pages with indentation intact: lmforge {lm['indent_kept']}/{lm['indented']}"
         + f" ({lm['exact']} byte-exact), datatrove {dt['indent_kept']}/{dt['indented']} ({dt['exact']} byte-exact);"
         + f" Python: {lm['py_indent_kept']}/{lm['py_indented']} vs {dt['py_indent_kept']}/{dt['py_indented']}"
-        + f"; gopher on prose only would keep {summary['prose_only_gopher_lmforge']}"
     )
     targets = [
         ("reference pages kept vs datatrove", ">= 1x", ref, ref["median"] >= 1),
