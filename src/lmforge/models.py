@@ -104,6 +104,9 @@ def resolve_model(name: str, trust_remote_code: bool = False) -> str:
         return str(convert_gguf(path, trust_remote_code))
     if path.is_dir():
         if not (path / "config.json").is_file():
+            adapter = resolve_peft_adapter(name)
+            if adapter is not None:  # a LoRA run or adapter folder: its base (load_model merges the adapter)
+                return resolve_model(adapter[0], trust_remote_code)
             raise UserError(f"model folder {path} has no config.json: not a Hugging Face model folder")
         return str(path)
     if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
@@ -248,22 +251,41 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     folder = Path(name).expanduser()
-    has_tokenizer = any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
+    adapter = None if _has_tokenizer(folder) else resolve_peft_adapter(name)
+    if adapter is not None:  # a LoRA run folder: the tokenizer (and chat template) its adapter was saved with
+        folder = Path(adapter[1]) if _has_tokenizer(Path(adapter[1])) else Path(adapter[0])
+        return load_tokenizer(str(folder), trust_remote_code)
     # an adapter folder carries its tokenizer but no config.json
-    source = str(folder) if folder.is_dir() and has_tokenizer else resolve_model(name, trust_remote_code)
+    source = str(folder) if _has_tokenizer(folder) else resolve_model(name, trust_remote_code)
     try:
         return AutoTokenizer.from_pretrained(source, **_load_kwargs(trust_remote_code))
     except OSError as e:
         raise _load_error(name, e) from None
 
 
+def _has_tokenizer(folder: Path) -> bool:
+    return folder.is_dir() and any(
+        (folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")
+    )
+
+
 def load_model(name: str, trust_remote_code: bool = False, head: str = "lm", num_labels: int = 2, dtype=None):
-    """A causal LM (or a sequence-classification head on it), weights from safetensors only."""
+    """A causal LM (or a sequence-classification head on it), weights from safetensors only.
+
+    A LoRA run or adapter folder (`runs/sft`) loads as its base with the adapter merged (peft's
+    merge_and_unload): the plain model that run trained, ready for another fine-tune (docs/preference.md).
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a bar per load of a 0.3 s read is noise; our own bars stay
+    adapter = resolve_peft_adapter(name) if not (Path(name).expanduser() / "config.json").is_file() else None
+    if adapter is not None:
+        from peft import PeftModel
+
+        base = load_model(adapter[0], trust_remote_code, head, num_labels, dtype)
+        return PeftModel.from_pretrained(base, adapter[1]).merge_and_unload()
     source = resolve_model(name, trust_remote_code)
     cls = AutoModelForSequenceClassification if head == "classifier" else AutoModelForCausalLM
     kwargs: dict[str, Any] = {"use_safetensors": True, "dtype": dtype or torch.float32}

@@ -63,6 +63,13 @@ class ModelConfig(Section):
         default_factory=LoraConfig,
         description="LoRA adapter settings; null = full fine-tune of every weight.",
     )  # None = full fine-tune
+    from_adapter: Literal["merge", "continue"] = Field(
+        "merge",
+        description="When model.name is a run or adapter folder holding a LoRA adapter (an SFT run before DPO): "
+        "merge = fold it into its base and train a fresh adapter (or, with lora: null, every weight) on the "
+        "merged model, which is also the DPO reference; continue = keep training that adapter (its own r, alpha, "
+        "targets), the reference being the model as loaded (log-probs cached before the first step).",
+    )
     trust_remote_code: bool = Field(False, description="Allow the model folder's own Python code to run.")
     quantize: Literal["4bit", "8bit"] | None = Field(
         None,

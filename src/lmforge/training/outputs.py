@@ -11,9 +11,13 @@ from lmforge.training.state import Run
 
 
 def _metadata(run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
+    from lmforge.training.chain import chain_record, saved_base
+
     base = getattr(run.model.config, "_name_or_path", None) or run.cfg.model.name
     return {
-        "base_model": run.cfg.model.name,
+        "base_model": saved_base(run.cfg),  # what the saved adapter names as its base
+        # model.name was another run's LoRA adapter (SFT -> DPO): that run, its adapter's hash, the mode
+        "chain": chain_record(run.cfg),
         "base_model_path": str(base),
         "adapter": run.cfg.model.lora is not None,
         "head": run.cfg.task.head,

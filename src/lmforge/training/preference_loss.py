@@ -236,9 +236,11 @@ def cache_reference(
     model's log-probs in its examples; with LoRA (or for ORPO/SimPO) nothing is needed. KTO's reference
     point pairs answers across a batch, so a full-fine-tune KTO is refused rather than approximated."""
     from lmforge.errors import UserError
+    from lmforge.training.chain import continues
 
     objective = cfg.train.objective
-    if objective not in NEEDS_REFERENCE or cfg.model.lora is not None:
+    # model.from_adapter: continue: the model as loaded (the SFT adapter on) is the reference, not its base
+    if objective not in NEEDS_REFERENCE or (cfg.model.lora is not None and not continues(cfg)):
         return
     if objective == "kto":
         raise UserError("train.objective: kto needs model.lora (its reference is the base under the adapter)")

@@ -59,9 +59,13 @@ def build_model(cfg: ExperimentConfig, tokenizer: Any, labels: list[str] | None 
 
     `labels` are the class names of a classifier head (`task.head: classifier`).
     """
+    from lmforge.training.chain import check_start, start_adapter
+
     check_quantize(cfg)
+    check_start(cfg)
     head = cfg.task.head
-    model = _load_base(cfg, head, len(labels or []) or 2)
+    start = start_adapter(cfg) if cfg.model.from_adapter == "continue" else None  # else load_model merges it
+    model = _load_base(cfg, head, len(labels or []) or 2, name=start[0] if start else None)
     if tokenizer.pad_token_id is None and head == "classifier":
         model.config.pad_token_id = (
             tokenizer.eos_token_id
@@ -76,6 +80,10 @@ def build_model(cfg: ExperimentConfig, tokenizer: Any, labels: list[str] | None 
         choose_attention(model)
     if cfg.train.gradient_checkpointing:
         _checkpoint_activations(model)
+    if start is not None:  # model.from_adapter: continue (training/chain.py)
+        from lmforge.training.chain import continue_adapter
+
+        return continue_adapter(model, start[1])
     if cfg.model.lora is not None:
         model = apply_lora(model, cfg.model.lora, head, quantized=cfg.model.quantize is not None)
     return model
@@ -144,11 +152,14 @@ def _has_conv1d(model: torch.nn.Module) -> bool:
     return any(type(m).__name__ == "Conv1D" for m in model.modules())
 
 
-def _load_base(cfg: ExperimentConfig, head: str, num_labels: int) -> torch.nn.Module:
+def _load_base(cfg: ExperimentConfig, head: str, num_labels: int, name: str | None = None) -> torch.nn.Module:
+    """`name` (default `model.name`; a LoRA run folder loads merged) in fp32, or quantized for QLoRA."""
     from lmforge.models import load_model, resolve_model
 
     if cfg.model.quantize is None:
-        return load_model(cfg.model.name, cfg.model.trust_remote_code, head=head, num_labels=num_labels)
+        return load_model(
+            name or cfg.model.name, cfg.model.trust_remote_code, head=head, num_labels=num_labels
+        )
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     cls = AutoModelForSequenceClassification if head == "classifier" else AutoModelForCausalLM
