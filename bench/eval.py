@@ -45,8 +45,8 @@ def train_side(p: dict[str, Any], kind: str) -> dict[str, Any]:
     lmforge.train(cfg)
     secs = time.perf_counter() - t0
     rows = [json.loads(x) for x in (out / "run" / "metrics.jsonl").read_text().splitlines()]
-    tokens = max(r.get("tokens", 0) for r in rows)
-    loop = [r["tokens_per_s"] for r in rows if "tokens_per_s" in r]
+    tokens = max(r.get("tokens") or 0 for r in rows)
+    loop = [r["tokens_per_s"] for r in rows if r.get("tokens_per_s") is not None]
     return {
         "seconds": secs,
         "tokens": tokens,

@@ -164,6 +164,7 @@ def warm_imports() -> None:
     """Import what every side uses before its clock starts: the sides are timed on work, not imports."""
     import datasets  # noqa: F401
     import peft  # noqa: F401
+    import sklearn.metrics  # noqa: F401  (lmforge's classification metrics)
     import torch  # noqa: F401
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, Trainer  # noqa: F401
     from transformers.models.llama import modeling_llama  # noqa: F401

@@ -173,3 +173,20 @@ def test_gguf_converts_once_and_second_load_is_fast(tmp_path, monkeypatch):
     assert any(p.suffix == ".safetensors" for p in models.converted_dir(gguf).iterdir())
     assert model.config.model_type == "llama" and model.config.vocab_size == 49152
     assert t_second < t_first / 3, (t_first, t_second)
+
+
+def test_new_classifier_head_load_report_is_dropped_other_reports_show(tiny_llama, capfd):
+    import logging
+
+    from lmforge.models import _NewHeadReport
+
+    load_model(tiny_llama, head="classifier", num_labels=3)
+    assert "LOAD REPORT" not in capfd.readouterr().err  # score.weight MISSING: the head lmforge adds
+    table = "X LOAD REPORT from: m\nKey | Status | \n----+---+-\n{} | MISSING | \n"
+
+    def shown(key: str) -> bool:
+        rec = logging.LogRecord("transformers.modeling_utils", 30, "", 0, table.format(key), None, None)
+        return _NewHeadReport().filter(rec)
+
+    assert not shown("score.weight")
+    assert shown("model.layers.0.mlp.up_proj.weight")  # a real missing weight is still reported

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import shutil
 import socket
@@ -48,12 +49,32 @@ KNOWN_WARNINGS = (
 )
 
 
+class _NewHeadReport(logging.Filter):
+    """Drops transformers' load report when the only key it lists is the classifier head lmforge adds
+    (`score.weight MISSING`: a new head is what a classification fine-tune starts from, and a tuned one
+    comes from the adapter); a report naming any other key still shows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if "LOAD REPORT" not in msg:
+            return True
+        rows = [r.split("|") for r in msg.splitlines() if r.count("|") >= 1 and "Status" not in r]
+        keys = [
+            r[0].strip() for r in rows if len(r) >= 2 and r[1].strip() and not set(r[0].strip()) <= set("-+")
+        ]
+        return not keys or not all(k.startswith("score.") for k in keys)
+
+
 def silence_known_warnings() -> None:
     """Install filters for KNOWN_WARNINGS (idempotent; `warnings.filterwarnings` dedups equal filters)."""
     import warnings
 
     for category, message in KNOWN_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=category)
+    for name in ("transformers.modeling_utils", "transformers.utils.loading_report"):  # who logs the report
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _NewHeadReport) for f in log.filters):
+            log.addFilter(_NewHeadReport())
 
 
 silence_known_warnings()
