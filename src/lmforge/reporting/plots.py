@@ -17,6 +17,35 @@ from matplotlib.figure import Figure
 
 WIDTH, HEIGHT = 6.4, 3.2  # inches; at DPI 110 about 700 px wide, scaled to ~370 px by CSS on a phone
 DPI = 110
+# fonts for the words of other scripts (top words, rejection reasons), tried glyph by glyph after
+# DejaVu Sans, which has no CJK: whichever of these the machine has (Debian: fonts-wqy-microhei,
+# fonts-noto-cjk; macOS and Windows ship PingFang / Hiragino / Microsoft YaHei / Malgun Gothic)
+SCRIPT_FONTS = (
+    "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK KR", "Source Han Sans SC", "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei", "Droid Sans Fallback", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei",
+    "Malgun Gothic", "Noto Sans Thai", "Noto Sans Devanagari",
+)  # fmt: skip
+
+
+@functools.cache
+def fonts() -> list[str]:
+    """DejaVu Sans, then the SCRIPT_FONTS this machine has: `['DejaVu Sans', 'WenQuanYi Micro Hei']`."""
+    from matplotlib import font_manager
+
+    fm = font_manager.fontManager
+    have = {f.name for f in fm.ttflist}
+    if not have.intersection(SCRIPT_FONTS):  # matplotlib's font cache predates a font installed later
+        known = {f.fname for f in fm.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                try:
+                    fm.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # a file FreeType cannot read
+                    continue
+        have = {f.name for f in fm.ttflist}
+    return ["DejaVu Sans", *(f for f in SCRIPT_FONTS if f in have)]
+
+
 # larger than matplotlib's 10 pt so that tick labels stay legible when a phone halves the image
 STYLE = {"font.size": 12, "axes.titlesize": 12, "legend.fontsize": 10}
 BLUE, ORANGE, GREEN, GREY = "#1f6fb2", "#e07b1a", "#2e8b57", "#888888"
@@ -36,7 +65,7 @@ def styled(draw: Callable[..., str]) -> Callable[..., str]:
 
     @functools.wraps(draw)
     def wrapper(*args, **kwargs) -> str:
-        with matplotlib.rc_context(STYLE):
+        with matplotlib.rc_context({**STYLE, "font.family": fonts()}):  # a list: per-glyph fallback
             return draw(*args, **kwargs)
 
     return wrapper
