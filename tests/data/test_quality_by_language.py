@@ -141,3 +141,22 @@ def test_fineweb2_values_reach_the_rules():
     assert g.rules.get("fr-CA")["top_n_grams"] == dict(map(tuple, FINEWEB2["fr"]["top_n_grams"]))
     q = build_steps([{"gopher_quality": {"languages": {"de": {"min_stop_words": 5}}}}], StepContext())[0]
     assert q.rules.get("de")["min_stop_words"] == 5 and q.rules.get("de")["stop_words"][0] == "der"
+
+
+SR_LATN = (
+    "Grad se nalazi na obali reke i od srednjeg veka je bio važno središte trgovine. Godine 1850. ovde je "
+    "otvorena prva železnička stanica, a broj stanovnika je u narednim decenijama brzo rastao. Danas u gradu "
+    "živi oko dvadeset hiljada ljudi, koji uglavnom rade u industriji i turizmu. Muzej čuva istoriju regiona "
+    "i mnogo nalaza iz rimskog doba."
+)
+
+
+def test_a_language_written_in_two_scripts_gets_the_rules_of_the_one_used():
+    from lmforge.data.steps.lang_rules import in_script
+
+    assert in_script("sr", SR_LATN) == "sr_Latn" and in_script("sr", "Ово је град.") == "sr_Cyrl"
+    assert in_script("de", SR_LATN) == "de"  # one script only: no lookup
+    # Serbian in Latin letters: Cyrillic stop words would find none of its words
+    assert verdicts("gopher_quality", [SR_LATN], {"language": "sr"}) == [True]
+    q = build_steps(["gopher_quality"], StepContext())[0]
+    assert q.keep(SR_LATN, "sr")[1] == "too few stop words (0 < 2)"  # the Cyrillic table, as before

@@ -19,6 +19,7 @@ Sources (docs/prepare.md, "Words by language", has the table with every value):
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -148,11 +149,13 @@ class LanguageRules:
 
     def get(self, lang: str | None) -> dict[str, Any]:
         if lang not in self._cache:
-            base = lang.split("-")[0].split("_")[0].lower() if lang else None  # zh-TW, zh_Hant -> zh
+            parts = lang.replace("-", "_").split("_") if lang else [""]
+            base = parts[0].lower() or None  # zh-TW, zh_Hant -> zh
             other = {} if base in (None, "en") else self.table.get("*", {})  # a language not in the table
+            scripted = self.table.get(f"{base}_{parts[1].title()}") if len(parts) > 1 else None  # sr_Latn
             self._cache[lang] = {
                 **self.defaults,
-                **self.table.get(base or "", other),
+                **(scripted if scripted is not None else self.table.get(base or "", other)),
                 **self.given,
                 **self.languages.get(lang or "", self.languages.get(base or "", {})),
             }
@@ -166,4 +169,28 @@ class LanguageFilter(Filter):
 
     def process(self, rec: Record) -> Any:
         text = rec.text(self.on)
-        return self.keep(text, language(text, rec.meta.get("language")))
+        return self.keep(text, in_script(language(text, rec.meta.get("language")), text))
+
+
+# languages whose FineWeb-2 rules differ by script (sr: Cyrillic, sr_Latn: Latin), and the ISO 15924
+# code of each Unicode script name that tells them apart
+SCRIPTED = {k.split("_")[0] for k in FINEWEB2 if "_" in k}
+SCRIPT_CODES = {
+    "LATIN": "Latn", "CYRILLIC": "Cyrl", "ARABIC": "Arab", "DEVANAGARI": "Deva", "BENGALI": "Beng",
+    "GUJARATI": "Gujr", "KANNADA": "Knda", "MALAYALAM": "Mlym", "ORIYA": "Orya", "GURMUKHI": "Guru",
+    "TAMIL": "Taml", "TELUGU": "Telu",
+}  # fmt: skip
+
+
+def in_script(lang: str | None, text: str) -> str | None:
+    """`lang_<Script>` when the language has rules for the script the text is written in, else lang:
+    `in_script("sr", "Ovo je grad.")` -> 'sr_Latn', `in_script("sr", "Ово је град.")` -> 'sr_Cyrl'."""
+    if not lang or lang.lower() not in SCRIPTED:
+        return lang
+    counts: dict[str, int] = {}
+    for c in text[:2000]:
+        if c.isalpha():
+            name = unicodedata.name(c, "").split(" ")[0]
+            counts[name] = counts.get(name, 0) + 1
+    script = SCRIPT_CODES.get(max(counts, key=counts.__getitem__)) if counts else None
+    return f"{lang.lower()}_{script}" if script else lang
