@@ -147,6 +147,21 @@ def _yaml_on_key(steps: Any) -> Any:
     return fixed
 
 
+class PairsConfig(Section):
+    rejected: Literal["other_record", "base_model"] = Field(
+        ...,
+        description="Where each SFT record's rejected answer comes from: other_record (another record's answer "
+        "in the same split, seeded, never the same text) or base_model (what data.pairs.model writes).",
+    )
+    model: str | None = Field(
+        None, description="base_model: the model that writes the rejected answers; null = model.name."
+    )
+    temperature: float = Field(0.7, ge=0, description="base_model: sampling temperature; 0 = greedy.")
+    top_p: float = Field(0.95, gt=0, le=1, description="base_model: nucleus sampling mass.")
+    max_new_tokens: int = Field(256, gt=0, description="base_model: the longest rejected answer, in tokens.")
+    batch_size: int = Field(8, gt=0, description="base_model: prompts generated together.")
+
+
 class DataConfig(Section):
     sources: list[SourceConfig] = Field(default_factory=list, description="Raw inputs, read in order.")
     steps: list[StepSpec] = Field(
@@ -170,6 +185,11 @@ class DataConfig(Section):
     augment: AugmentConfig | None = Field(
         None,
         description="Extra train records made after the split (eda, paraphrase); null = none (see docs/prepare.md).",
+    )
+    pairs: PairsConfig | None = Field(
+        None,
+        description="task.type preference from SFT data: each record's answer is chosen, the rejected answer "
+        "another record's or the base model's (see docs/preference.md); null = the sources hold pairs.",
     )
     stats: StatsConfig = Field(default_factory=StatsConfig, description="What stats.json counts.")
     privacy_unit: str | None = Field(

@@ -49,6 +49,10 @@ class ExperimentConfig(Section):
                 f"train.objective: {self.train.objective} does not fit task.type: {self.task.type} "
                 "(dpo, ipo, orpo, simpo and kto train task.type: preference; sft trains the other tasks)"
             )
+        if self.data.pairs is not None and (not preference or self.train.objective == "kto"):
+            raise ValueError(
+                "data.pairs makes chosen/rejected pairs: it needs task.type: preference (not kto)"
+            )
         return self
 
     @property

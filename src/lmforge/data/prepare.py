@@ -95,7 +95,7 @@ def prepare(
         base_dir=cfg.base_dir,
         model=cfg.model.name,
         seed=cfg.seed,
-        task=cfg.task.type,
+        task="sft" if data.pairs else cfg.task.type,  # data.pairs: SFT records, made pairs after the split
         conversation=cfg.task.conversation,
     )
     build_steps(data.steps, ctx)  # a custom step's file, a value a step refuses: fail before any work
@@ -141,6 +141,12 @@ def prepare(
     )
     stats = _merge(str(work), stages, len(shards), global_stats, stats_cfg)
     stats["split"] = {k: counts[k] for k in ("train", "val", "test")}
+    if data.pairs is not None:  # chosen = each record's answer, rejected = another's or the base model's
+        from lmforge.data.pairs import make_pairs
+
+        stats["pairs"] = make_pairs(cfg, out_dir)
+        stats["split"] = stats["pairs"]["split"]
+        stats["steps"].append({k: stats["pairs"][k] for k in ("step", "in", "out", "time_s", "reasons")})
     failed = too_few_kept(stats, data.min_kept, out_dir)  # raised once the files are written
     # augmentations are extra train records, counted apart: read = kept + rejected covers the sources only
     aug = augment_train(cfg, out_dir, ctx) if data.augment and not failed else None
