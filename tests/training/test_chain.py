@@ -181,3 +181,21 @@ def test_combinations_that_cannot_work_are_one_line(chain, capsys, overrides, me
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_eval_compares_the_sft_model_with_sft_plus_dpo(chain, tiny_llama):
+    """`lmforge eval dpo.yaml model.name=runs/sft`: the base column is the SFT model (loaded merged)."""
+    from lmforge.api import evaluate
+    from lmforge.config import load_config
+
+    _, sft, dpo, config = chain
+    cfg = load_config(config, [f"model.name={sft}", f"train.output_dir={dpo}"])
+    out = evaluate(cfg, split="val")
+    assert set(out["base"]) == {"preference_accuracy", "reward_margin"} == set(out["finetuned"])
+    assert out["finetuned"]["reward_margin"] > out["base"]["reward_margin"]
+    pretrained = evaluate(
+        load_config(config, [f"model.name={tiny_llama}", f"train.output_dir={dpo}"]), split="val"
+    )
+    assert (
+        abs(pretrained["base"]["reward_margin"] - out["base"]["reward_margin"]) > 1e-3
+    )  # the SFT model, not its base
