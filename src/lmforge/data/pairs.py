@@ -156,7 +156,7 @@ def make_pairs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     """
     method = cfg.data.pairs.rejected
     rejects: list[dict[str, Any]] = []
-    split_counts = {}
+    split_counts, done = {}, {}
     for split in ("train", "val", "test"):
         path = out_dir / f"{split}.jsonl"
         rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
@@ -176,8 +176,10 @@ def make_pairs(cfg: Any, out_dir: Path) -> dict[str, Any]:
                 kept.append(
                     {**pair, "rejected": answer, "meta": {**pair.get("meta", {}), "rejected_by": method}}
                 )
-        _write_rows(path, kept)
+        done[path] = kept
         split_counts[split] = len(kept)
+    for path, kept in done.items():  # written after every split is paired: a kill while the model
+        _write_rows(path, kept)  # writes rejected answers leaves the SFT splits as they were
     _append_rows(out_dir / "rejects.jsonl", rejects)
     reasons: dict[str, int] = {}
     for r in rejects:
