@@ -68,9 +68,12 @@ def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     metrics = lmforge.train(cfg)
     secs = time.perf_counter() - t0
-    from peft import AutoPeftModelForCausalLM
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
 
-    model = AutoPeftModelForCausalLM.from_pretrained(str(out / "run" / "final"))
+    # final/ names the portable hub id as its base, which AutoPeftModel would look up on the Hub
+    base = AutoModelForCausalLM.from_pretrained(p["model_dir"])
+    model = PeftModel.from_pretrained(base, str(out / "run" / "final"))
     return _result(p, secs, model, metrics["steps"])
 
 
