@@ -54,6 +54,10 @@ def summarize(values: list[float]) -> dict[str, float]:
 def run_child(module: str, variant: str, params: dict[str, Any], timeout: float = 3600) -> dict[str, Any]:
     """Run `python -m bench.child MODULE VARIANT PARAMS`; returns its JSON plus wall_s and peak_rss_mb.
 
+    A variant whose JSON has `trained_at` (its `time.time()` when training ended) also gets
+    `train_peak_rss_mb`: the peak before that moment, so the bench's own scoring afterwards (a val loss
+    through full logits) does not count as the training's memory.
+
     Smoke runs (`params["smoke"]`) call the variant in this process instead: no interpreter start and
     imports per run, so CI stays fast; their RSS is this process's, so it means nothing."""
     if params.get("smoke"):
@@ -64,14 +68,17 @@ def run_child(module: str, variant: str, params: dict[str, Any], timeout: float 
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=BENCH.parent
     )
-    peak = _poll_peak_rss(proc, t0 + timeout)
+    samples = _poll_rss(proc, t0 + timeout)
     out, err = proc.communicate()
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{module}:{variant} failed (exit {proc.returncode}):\n{err[-3000:]}")
     lines = [ln for ln in out.strip().splitlines() if ln.startswith("{")]
     res = json.loads(lines[-1])
-    return {**res, "wall_s": wall, "peak_rss_mb": peak / 2**20}
+    res["peak_rss_mb"] = max((r for _, r in samples), default=0) / 2**20
+    if "trained_at" in res:
+        res["train_peak_rss_mb"] = max((r for t, r in samples if t <= res["trained_at"]), default=0) / 2**20
+    return {**res, "wall_s": wall}
 
 
 def _run_inline(module: str, variant: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -79,23 +86,25 @@ def _run_inline(module: str, variant: str, params: dict[str, Any]) -> dict[str, 
 
     t0 = time.perf_counter()
     res = importlib.import_module(f"bench.{module}").VARIANTS[variant](params)
-    return {**res, "wall_s": time.perf_counter() - t0, "peak_rss_mb": _rss(psutil.Process()) / 2**20}
+    rss = _rss(psutil.Process()) / 2**20
+    extra = {"train_peak_rss_mb": rss} if "trained_at" in res else {}
+    return {**res, "wall_s": time.perf_counter() - t0, "peak_rss_mb": rss, **extra}
 
 
-def _poll_peak_rss(proc: subprocess.Popen, deadline: float) -> int:
-    """Highest summed RSS of the child and all its descendants, sampled every 50 ms."""
-    root, peak = psutil.Process(proc.pid), 0
+def _poll_rss(proc: subprocess.Popen, deadline: float) -> list[tuple[float, int]]:
+    """(time.time(), summed RSS of the child and all its descendants), sampled every 50 ms."""
+    root, samples = psutil.Process(proc.pid), []
     while proc.poll() is None:
         if time.perf_counter() > deadline:
             proc.kill()
             break
         try:
             procs = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(_rss(p) for p in procs))
+            samples.append((time.time(), sum(_rss(p) for p in procs)))
         except psutil.Error:
             pass
         time.sleep(0.05)
-    return peak
+    return samples
 
 
 def _rss(p: psutil.Process) -> int:

@@ -88,12 +88,15 @@ def test_train_smoke(tmp_path, tiny_llama):
     from bench.train import bench_train
 
     s = bench_train(tiny_llama, 8, 4, 1, tmp_path / "w", batch=4, rows=1, max_seq_len=256, smoke=True)
-    for side in ("lmforge", "hf_trainer", "trl_sft", "limit"):
+    for side in ("lmforge", "lmforge_ckpt", "hf_trainer", "trl_sft", "limit"):
         assert math.isfinite(s[side]["val_loss"]["median"]) and s[side]["steps"]["median"] >= 1
+        assert s[side]["train_peak_rss_mb"]["median"] > 0
     assert {t["what"] for t in _saved(tmp_path, "train")["targets"]} == {
         "train tok/s vs hf_trainer",
         "train tok/s vs trl_sft",
-        "peak RSS vs trl_sft",
+        "training peak RSS lmforge vs trl_sft",
+        "training peak RSS lmforge_ckpt vs trl_sft",
+        "train tok/s, both checkpointing, vs trl_sft",
         "input tok/s vs bare loop",
     }
 
@@ -112,7 +115,9 @@ def test_serve_smoke(tmp_path, tiny_llama):
 def test_eval_smoke(tmp_path, tiny_llama):
     from bench.eval import bench_eval
 
-    s = bench_eval(tiny_llama, 12, 6, 1, tmp_path / "w", steps=2, batch=4, issue_test=10, n_sft_train=8, smoke=True)
+    s = bench_eval(
+        tiny_llama, 12, 6, 1, tmp_path / "w", steps=2, batch=4, issue_test=10, n_sft_train=8, smoke=True
+    )
     for side in ("lmforge_cls", "hf_trainer_cls", "pipeline_cls", "lmforge_sft", "hf_trainer_sft"):
         assert s[side]["tokens_per_s"]["median"] > 0
     runs = _saved(tmp_path, "eval")["runs"]

@@ -7,8 +7,9 @@ import torch
 from train_helpers import fake_examples, make_cfg, stand_in_collate
 
 from lmforge.models import load_model
+from lmforge.training.fused_lora import FastDropout
 from lmforge.training.loss import loss_sum
-from lmforge.training.setup import FastDropout, apply_lora, speed_up_on_cpu
+from lmforge.training.setup import apply_lora, speed_up_on_cpu
 
 
 def test_fast_dropout_rate_scale_and_seed():

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lmforge.training import head_ce
-from lmforge.training.head_logps import head_logps
+from lmforge.training.head_ce import head_logps
 from lmforge.training.preference_loss import collate_pairs, sequence_logps
 
 EXAMPLES = [  # prompt + chosen as input_ids; rejected answers of other lengths (so rows are padded)
@@ -62,7 +62,7 @@ def test_packed_rows_equal_padded_rows(tiny_llama):
 
 @pytest.mark.parametrize("chunk", [head_ce.CHUNK_ELEMENTS, 7 * 3])  # one chunk; chunks of 3 rows
 def test_head_logps_equal_log_softmax(monkeypatch, chunk):
-    monkeypatch.setattr("lmforge.training.head_logps.CHUNK_ELEMENTS", chunk)
+    monkeypatch.setattr("lmforge.training.head_ce.CHUNK_ELEMENTS", chunk)
     g = torch.Generator().manual_seed(0)
     h = torch.randn(8, 4, generator=g, requires_grad=True)
     w, b = torch.randn(7, 4, generator=g), torch.randn(7, generator=g)

@@ -54,6 +54,9 @@ def docs_attention(
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
+    dev = query.device.type
+    if torch.is_autocast_enabled(dev):  # SDPA would cast them anyway: cast before the regrouping copies
+        query, key, value = (x.to(torch.get_autocast_dtype(dev)) for x in (query, key, value))
     b, hq, t, d = query.shape
     offsets = position_ids.reshape(-1)  # (B*T,) position inside its document
     doc, _, _ = segments(position_ids)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lmforge.training.head_logps import head_logps
+from lmforge.training.head_ce import head_logps
 from lmforge.training.objectives import NEEDS_REFERENCE, kto_pair_losses, pair_losses
 
 IGNORE = -100

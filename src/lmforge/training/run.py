@@ -87,6 +87,7 @@ def setup_run(
     from accelerate.utils import set_seed
 
     from lmforge.models import load_tokenizer, pad_token_id
+    from lmforge.training.fused_lora import fuse_lora
     from lmforge.training.optim import build_optimizer, build_scheduler
     from lmforge.training.setup import build_model, speed_up_on_cpu
 
@@ -100,6 +101,8 @@ def setup_run(
     model = build_model(cfg, tokenizer, labels)
     fsdp = use_fsdp(cfg, accelerator)
     speed_up_on_cpu(model, accelerator.mixed_precision, sharded=fsdp)
+    if not fsdp and cfg.train.privacy is None:  # Opacus hooks the A and B modules; FSDP frees the shards
+        fuse_lora(model)
     if fsdp:  # sharded before the optimizer sees the parameters
         wrapped = shard(_loss_module(cfg, model), model, accelerator.device)
         optimizer = accelerator.prepare(build_optimizer(model, cfg.train))

@@ -194,36 +194,6 @@ def quantized_load_kwargs(cfg: ExperimentConfig, head: str, num_labels: int) -> 
     }
 
 
-class FastDropout(torch.nn.Module):
-    """Dropout whose mask comes from 64-bit random integers cut into four 16-bit lanes, instead of
-    `bernoulli_` (a quarter of a LoRA step of the built-in model on CPUs, profiled: 7 LoRA inputs per layer,
-    each a fresh mask). torch's generator costs the same per element whatever the dtype, so one int64 per 4
-    values is ~8x cheaper. p is rounded to a multiple of 1/32768, kept values scaled by 1 / (1 - that p).
-
-    >>> FastDropout(0.05).p
-    0.04998779296875
-    """
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.cut = round(p * 32768)
-        self.p = self.cut / 32768
-        # random_() on int64 is uniform on 0..2^63-1: three lanes uniform on the int16 range, and the lane
-        # holding the top bits (the last on a little-endian machine) uniform on 0..32767
-        full, top = -32768 + 2 * self.cut, self.cut
-        lanes = [full, full, full, top] if sys.byteorder == "little" else [top, full, full, full]
-        # a plain attribute, not a buffer: DDP would broadcast a buffer, and gloo has no int16
-        self.limits = torch.tensor(lanes, dtype=torch.int16)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.cut == 0:
-            return x
-        n = x.numel()
-        words = torch.empty(-(-n // 4), dtype=torch.int64, device=x.device).random_()
-        keep = (words.view(torch.int16).view(-1, 4) >= self.limits).view(-1)[:n].view(x.shape)
-        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
-
-
 def speed_up_on_cpu(model: torch.nn.Module, mixed_precision: str, sharded: bool) -> None:
     """Two CPU speed-ups for LoRA training that leave the maths alone (no-ops on GPUs, for a full fine-tune):
 
@@ -233,6 +203,8 @@ def speed_up_on_cpu(model: torch.nn.Module, mixed_precision: str, sharded: bool)
       shards the model (one dtype per sharded unit);
     - LoRA dropout uses `FastDropout`.
     """
+    from lmforge.training.fused_lora import FastDropout
+
     if torch.cuda.is_available() or not hasattr(model, "peft_config"):
         return
     embedding = model.get_input_embeddings().weight
