@@ -136,6 +136,10 @@ def test_fineweb2_values_reach_the_rules():
 
     assert len(FINEWEB2) >= 120 and FINEWEB2["de"]["config"] == "deu_Latn"
     assert stop_words("de")[:3] == ["der", "und", "die"] and stop_words("zh")[0] == "的"
+    q0 = build_steps(["gopher_quality"], StepContext())[0]
+    for lang in ("sr", "sr_Latn", "sr-latn", "zh-TW"):  # the script's table where there is one, as the step
+        assert stop_words(lang) == q0.rules.get(lang)["stop_words"], lang
+    assert stop_words("sr_Latn") != stop_words("sr")
     g = build_steps(["gopher_repetition"], StepContext())[0]
     assert g.rules.get("de")["dup_line_frac"] == FINEWEB2["de"]["dup_line_frac"]
     assert g.rules.get("fr-CA")["top_n_grams"] == dict(map(tuple, FINEWEB2["fr"]["top_n_grams"]))

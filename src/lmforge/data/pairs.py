@@ -114,23 +114,19 @@ def _generate(cfg: Any, prompts: list[Any], keys: list[str]) -> dict[str, str]:
     model, tok = load_for_inference(p.model or cfg.model.name, cfg.model.trust_remote_code)
     tok = ensure_chat_template(tok, cfg.task.chat_template)
     torch.manual_seed(cfg.seed)  # seeded once before the batches: same inputs, same answers on this machine
-    out: dict[str, str] = {}
     bar = progress(len(prompts), "pairs: rejected answers", " prompts")
-    for i in range(0, len(prompts), p.batch_size):
-        chunk = prompts[i : i + p.batch_size]
-        gens = generate(
-            model,
-            tok,
-            chunk,
-            max_new_tokens=p.max_new_tokens,
-            temperature=p.temperature,
-            top_p=p.top_p,
-            batch_size=p.batch_size,
-        )
-        out.update({k: g.text for k, g in zip(keys[i : i + p.batch_size], gens, strict=True)})
-        bar.update(len(chunk))
+    gens = generate(
+        model,
+        tok,
+        prompts,
+        max_new_tokens=p.max_new_tokens,
+        temperature=p.temperature,
+        top_p=p.top_p,
+        batch_size=p.batch_size,
+        on_batch=bar.update,
+    )
     bar.close()
-    return out
+    return {k: g.text for k, g in zip(keys, gens, strict=True)}
 
 
 def _read_cache(path: Path) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +52,10 @@ def generate(
     top_p: float = 1.0,
     batch_size: int = 8,
     streamer: Any = None,
+    on_batch: Callable[[int], Any] | None = None,
 ) -> list[Generation]:
-    """Complete each prompt; greedy when temperature is 0. `raw` skips the chat template.
+    """Complete each prompt; greedy when temperature is 0. `raw` skips the chat template. `on_batch(n)` is
+    called after each batch of n prompts (a progress bar's `update`).
 
     >>> generate(model, tok, ["What is the capital of France?"])[0].text  # doctest: +SKIP
     'The capital of France is Paris.'
@@ -83,6 +86,8 @@ def generate(
         )
         for row in out[:, ids.shape[1] :].tolist():
             results.append(_decode(tokenizer, row, stops))
+        if on_batch is not None:
+            on_batch(len(ids))
     return results
 
 

@@ -133,8 +133,8 @@ def after_step(run: Run, bar: Any) -> None:
     if st.step % t.log_every == 0 or last:
         row.update(_train_row(run))
     if run.val_units and ((t.eval_every and st.step % t.eval_every == 0) or last):
-        row.update(validate(run))
-        row = {**_state_row(run), **row}  # an evaluation-only row still says where the run is
+        val = validate(run)
+        row = {**(row or _state_row(run)), **val}  # an evaluation-only row still says where the run is
     if row:
         row = {"step": st.step, "epoch": round(st.epoch + st.window / run.epoch_steps, 4), **row}
         if run.privacy:
@@ -183,10 +183,8 @@ def _train_row(run: Run) -> dict[str, Any]:
     w = run.window_stats
     row = {
         "loss": w["loss"] / max(w["n"], 1),
-        "lr": run.scheduler.get_last_lr()[0],
-        "tokens": run.state.tokens,
+        **_state_row(run),
         "tokens_per_s": round(w["tokens"] / max(w["time"], 1e-9), 1),
-        "peak_mem_mb": peak_mem_mb(),
         **stats_row(run.wrapped),  # preference objectives: rewards/chosen, rewards/rejected, margin, accuracy
     }
     run.window_stats = {"loss": 0.0, "n": 0, "tokens": 0, "time": 0.0}

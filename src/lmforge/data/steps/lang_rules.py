@@ -106,8 +106,21 @@ GOPHER_QUALITY["*"] = {"min_stop_words": None}
 
 def stop_words(lang: str | None) -> list[str]:
     """The stop words of a language: `stop_words("de")[:3]` -> ['der', 'und', 'die']; [] when unknown."""
-    base = lang.split("-")[0].split("_")[0].lower() if lang else ""
-    return GOPHER_QUALITY.get(base, {}).get("stop_words", [])
+    return entry(GOPHER_QUALITY, lang, {}).get("stop_words", [])
+
+
+def entry(table: dict[str, Any], lang: str | None, missing: Any) -> Any:
+    """A per-language table's entry for `lang`: its script's (sr_Latn) if the table has one, else its base
+    language's (zh-TW, zh_Hant -> zh), else `missing`.
+
+    >>> entry({"sr": 1, "sr_Latn": 2}, "sr-latn", 0), entry({"sr": 1}, "sr_Latn", 0), entry({}, None, 0)
+    (2, 1, 0)
+    """
+    parts = lang.replace("-", "_").split("_") if lang else [""]
+    base = parts[0].lower()
+    if len(parts) > 1 and f"{base}_{parts[1].title()}" in table:
+        return table[f"{base}_{parts[1].title()}"]
+    return table.get(base, missing)
 
 
 class Unset:
@@ -149,13 +162,11 @@ class LanguageRules:
 
     def get(self, lang: str | None) -> dict[str, Any]:
         if lang not in self._cache:
-            parts = lang.replace("-", "_").split("_") if lang else [""]
-            base = parts[0].lower() or None  # zh-TW, zh_Hant -> zh
+            base = lang.replace("-", "_").split("_")[0].lower() if lang else None
             other = {} if base in (None, "en") else self.table.get("*", {})  # a language not in the table
-            scripted = self.table.get(f"{base}_{parts[1].title()}") if len(parts) > 1 else None  # sr_Latn
             self._cache[lang] = {
                 **self.defaults,
-                **(scripted if scripted is not None else self.table.get(base or "", other)),
+                **entry(self.table, lang, other),
                 **self.given,
                 **self.languages.get(lang or "", self.languages.get(base or "", {})),
             }
