@@ -1,8 +1,11 @@
 """On the built-in SmolLM2-135M-Instruct after a short LoRA fine-tune: the exported GGUF answers as the run.
 
-f16: greedy answers token-identical on all 6 prompts, logits within f16 rounding (measured max 0.039 on
-logits up to 39). q8_0: most prompts (measured 4/6 equal at 48 new tokens, the other two share their
-first 6-8 words; max logit difference 0.58); asserted >= 3 as training numerics vary between CPUs.
+f16: logits within f16 rounding (measured max 0.039 on logits up to 39); fed the run's own greedy answers,
+it picks the run's token at every position where the run's top two logits are more than 0.2 apart (a
+closer tie may flip under rounding, and then the rest of a free-running answer differs: measured 5 or 6 of
+the 6 greedy answers equal, depending on the CPU's training numerics). q8_0: most prompts (measured 4/6
+equal at 48 new tokens, the other two share their first 6-8 words; max logit difference 0.58); asserted
+>= 3.
 """
 
 from __future__ import annotations
@@ -53,17 +56,46 @@ def test_gguf_answers_like_the_fine_tuned_run(tmp_path, monkeypatch):
     ids = torch.tensor([tok(p)["input_ids"] for p in PROMPTS[:1]])
     with torch.no_grad():
         ref_logits = model(ids).logits
-    del model
+    answers = [_greedy(model, tok, p) for p in PROMPTS]
 
     f16, f16_tok = load_for_inference(str(tmp_path / "f16" / "model.gguf"))
     assert [f16_tok(p)["input_ids"] for p in PROMPTS] == [tok(p)["input_ids"] for p in PROMPTS]
     with torch.no_grad():
         diff = (f16(ids).logits - ref_logits).abs().max().item()
     assert diff < 0.1, diff
-    assert [g.text for g in generate(f16, f16_tok, PROMPTS, max_new_tokens=48)] == want
-    del f16
+    assert _flips(model, f16, answers, margin=0.2) == []
+    got = [g.text for g in generate(f16, f16_tok, PROMPTS, max_new_tokens=48)]
+    assert sum(a == b for a, b in zip(got, want, strict=True)) >= 4, list(zip(got, want, strict=True))
+    del f16, model
 
     q8, q8_tok = load_for_inference(str(tmp_path / "q8_0" / "model.gguf"))
     got = [g.text for g in generate(q8, q8_tok, PROMPTS, max_new_tokens=48)]
     same = sum(a == b for a, b in zip(got, want, strict=True))
     assert same >= 3, list(zip(got, want, strict=True))
+
+
+def _greedy(model, tok, prompt: str) -> tuple[int, list[int]]:
+    """(prompt length, prompt + the model's greedy answer) as token ids."""
+    from lmforge.formatting.templates import encode_prompt, to_messages
+
+    ids = encode_prompt(tok, to_messages(prompt))
+    with torch.no_grad():
+        out = model.generate(
+            torch.tensor([ids]), max_new_tokens=48, do_sample=False, pad_token_id=tok.eos_token_id
+        )
+    return len(ids), out[0].tolist()
+
+
+def _flips(ref, other, answers: list[tuple[int, list[int]]], margin: float) -> list[tuple[int, int]]:
+    """(answer, position) where `other`, fed ref's answer, predicts another next token than ref does
+    although ref's top two logits there are more than `margin` apart."""
+    flips = []
+    for i, (start, seq) in enumerate(answers):
+        x = torch.tensor([seq])
+        with torch.no_grad():
+            a = ref(x).logits[0, start - 1 : -1].float()  # the predictions of the answer's tokens
+            b = other(x).logits[0, start - 1 : -1].float()
+        top = a.topk(2, dim=-1).values
+        sure = (top[:, 0] - top[:, 1]) > margin
+        flips += [(i, int(j)) for j in torch.nonzero(sure & (a.argmax(-1) != b.argmax(-1))).flatten()]
+    return flips
