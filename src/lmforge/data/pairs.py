@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from lmforge.atomic_files import atomic_write_text
 
 STEP = "pairs"
 
@@ -137,11 +139,8 @@ def _read_cache(path: Path) -> dict[str, str]:
 
 
 def _write_cache(path: Path, cache: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    lines = [json.dumps({"key": k, "text": v}, ensure_ascii=False) for k, v in sorted(cache.items())]
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, path)  # a kill leaves the old cache or the new one
+    rows = [{"key": k, "text": v} for k, v in sorted(cache.items())]
+    _write_rows(path, rows)  # a kill leaves the old cache or the new one
 
 
 def make_pairs(cfg: Any, out_dir: Path) -> dict[str, Any]:
@@ -177,9 +176,7 @@ def make_pairs(cfg: Any, out_dir: Path) -> dict[str, Any]:
     for path, kept in done.items():  # written after every split is paired: a kill while the model
         _write_rows(path, kept)  # writes rejected answers leaves the SFT splits as they were
     _append_rows(out_dir / "rejects.jsonl", rejects)
-    reasons: dict[str, int] = {}
-    for r in rejects:
-        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    reasons = dict(Counter(r["reason"] for r in rejects))
     return {
         "step": STEP,  # also a row of stats.json's funnel (prepare appends it to `steps`)
         "in": sum(split_counts.values()) + len(rejects),
@@ -208,9 +205,7 @@ def _reject(row: dict[str, Any], reason: str) -> dict[str, Any]:
 
 
 def _write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".pairs.tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def _append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
