@@ -87,7 +87,7 @@ class _LoraLinear(torch.autograd.Function):
             y = F.linear(_cast(x, dtype), _to(weight, dtype), _to(bias, dtype))
             xa = x.to(a.dtype)  # peft casts the adapter's input to the adapter's dtype
             keep = drop.keep_mask(xa) if drop is not None else None
-            dropped = xa * drop.scale(keep, xa.dtype) if drop is not None else xa
+            dropped, _ = _dropped(xa, drop, keep)
             u = F.linear(_to(dropped, dtype), _to(a, dtype))
             out = y + F.linear(u, _to(b, dtype)) * scale
         ctx.save_for_backward(x, weight, a, b, keep, u)
@@ -104,16 +104,24 @@ class _LoraLinear(torch.autograd.Function):
             if ctx.needs_input_grad[4]:
                 grad_b = _weight_grad(gv, u).to(b.dtype)
             gu = gv @ _to(b, dtype)
-            xa = x.to(a.dtype)
-            mult = drop.scale(keep, xa.dtype) if drop is not None else None
+            dropped, mult = _dropped(x.to(a.dtype), drop, keep)  # the forward's, recomputed
             if ctx.needs_input_grad[3]:
-                dropped = xa * mult if mult is not None else xa
                 grad_a = _weight_grad(gu, _to(dropped, dtype)).to(a.dtype)
             if ctx.needs_input_grad[0]:
                 gd = (gu @ _to(a, dtype)).to(a.dtype)
                 g_adapter = gd * mult if mult is not None else gd
                 grad_x = (g @ _to(weight, dtype)).to(x.dtype) + g_adapter.to(x.dtype)
         return grad_x, None, None, grad_a, grad_b, None, None, None
+
+
+def _dropped(
+    xa: torch.Tensor, drop: FastDropout | None, keep: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(the adapter's input after dropout, the dropout's multiplier or None), as FastDropout computes them."""
+    if drop is None:
+        return xa, None
+    mult = drop.scale(keep, xa.dtype)
+    return xa * mult, mult
 
 
 def _weight_grad(g: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
