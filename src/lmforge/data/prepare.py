@@ -206,7 +206,7 @@ def _merge(
         locals_ = specs[:-1] if global_stats[k] is not None else specs
         for j, spec in enumerate(locals_):
             row = {"step": parse_spec(spec)[0], **new_step_stats(), "errors": 0}
-            row["reasons"] = {}
+            row["reasons"], row["notes"] = {}, {}
             for s in per_stage[k]:
                 st = s["steps"][j]
                 row["in"] += st["in"]
@@ -216,6 +216,8 @@ def _merge(
                 row["time_s"] += st["time_s"]
                 for r, c in st["reasons"].items():
                     row["reasons"][r] = row["reasons"].get(r, 0) + c
+                for r, c in st.get("notes", {}).items():
+                    row["notes"][r] = row["notes"].get(r, 0) + c
             row["time_s"] = round(row["time_s"], 3)
             funnel.append(row)
         if global_stats[k] is not None:

