@@ -21,11 +21,11 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # The report's browser test needs Debian's chromium + chromedriver (Playwright's browser download is unavailable);
-# its CJK plot test a CJK font (fonts-wqy-microhei, 1.6 MB).
+# its CJK plot test a CJK font (fonts-wqy-microhei, 1.6 MB); the HTML tests real Sphinx pages (python3.11-doc).
 browser:
-	(command -v chromium && command -v chromedriver && fc-list | grep -q "WenQuanYi Micro Hei") >/dev/null || \
+	(command -v chromium && command -v chromedriver && fc-list | grep -q "WenQuanYi Micro Hei" && test -d /usr/share/doc/python3.11/html) >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
-	  fonts-wqy-microhei)
+	  fonts-wqy-microhei python3.11-doc)
 
 test: install browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python -m bench.neardup
 	$(BIN)/python -m bench.tokpack
 	$(BIN)/python -m bench.prep
+	$(BIN)/python -m bench.prep_real
 	$(BIN)/python -m bench.train
 	$(BIN)/python -m bench.dpo
 	$(BIN)/python -m bench.eval

