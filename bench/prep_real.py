@@ -106,8 +106,6 @@ def datatrove_zh_filters(with_quality: bool) -> list[Any]:
     from datatrove.pipeline.filters import (
         C4QualityFilter,
         FineWebQualityFilter,
-        GopherQualityFilter,
-        GopherRepetitionFilter,
     )
 
     from bench.prep_zh import datatrove_filters
@@ -190,7 +188,9 @@ def code_row(work: Path, n: int, seed: int) -> dict[str, Any]:
     }
 
 
-def bench_prep_real(work: Path, reviews: int | None, news: int | None, code: int, smoke: bool = False) -> dict:
+def bench_prep_real(
+    work: Path, reviews: int | None, news: int | None, code: int, smoke: bool = False
+) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     summary = {
