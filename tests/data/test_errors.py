@@ -222,3 +222,28 @@ def test_hf_state_file_naming_a_file_outside_its_folder_is_refused(tmp_path):
     (folder / "state.json").write_text(json.dumps({"_data_files": [{"filename": "../../etc/passwd"}]}))
     with pytest.raises(UserError, match="outside the folder"):
         hf_arrow_files(folder)
+
+
+@pytest.mark.parametrize("home_writable", [True, False])
+def test_an_unexpected_error_is_one_line_exit_1_with_the_traceback_in_a_log(
+    runner, capsys, monkeypatch, tmp_path, home_writable
+):
+    # e.g. an output folder the user may not write to: not a bug report in the terminal
+    import lmforge.data.prepare as prep
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(runner.root / "out" / "train.jsonl.tmp"))
+
+    monkeypatch.setattr(prep, "assemble", denied)
+    home = tmp_path / "home"
+    if not home_writable:  # $LMFORGE_HOME is a file: the log goes to the temp dir
+        home.write_text("")
+    monkeypatch.setenv("LMFORGE_HOME", str(home))
+    runner.write("a.jsonl", lines(5))
+    assert main(["prepare", str(runner.config([{"path": "a.jsonl"}]))]) == 1
+    err = one_line_err(capsys)
+    assert err.startswith("lmforge prepare: unexpected PermissionError: [Errno 13] Permission denied"), err
+    log = err.rsplit("traceback in ", 1)[1].rstrip(")")
+    assert log.startswith(str(home / "logs")) == home_writable, log
+    text = open(log, encoding="utf-8").read()
+    assert text.startswith("Traceback") and "in denied" in text

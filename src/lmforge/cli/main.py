@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from lmforge.cli import demo, doctor, handlers, interactive, serve
-from lmforge.errors import RunFailed, UserError
+from lmforge.errors import RunFailed, UserError, crash_line
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -142,3 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"lmforge {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # the last resort: one line and exit 1, the traceback in a log file
+        print(crash_line(args.command, e), file=sys.stderr)
+        return 1

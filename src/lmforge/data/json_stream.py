@@ -18,6 +18,7 @@ from typing import IO, Any
 import ijson
 
 from lmforge.data.decode import escape_invalid, raw_length
+from lmforge.data.decompress import damage
 from lmforge.data.sources import Shard, open_bytes
 
 CHUNK = 1 << 16  # bytes per parser call (ijson's own buffer size)
@@ -36,23 +37,35 @@ _HOLD = 12  # a surrogate pair's length: the end of a chunk waits for the next o
 
 
 def read_json(shard: Shard) -> Iterator[Part]:
-    """Dispatch on the first byte that is not whitespace: `[` array, `{` object, else a scalar."""
+    """Dispatch on the first byte that is not whitespace: `[` array, `{` object, else a scalar.
+    A compressed file cut off or damaged adds one reject naming the file and the error."""
     first = _first_byte(shard)
     if first is None:
-        yield shard.rel, None, "empty file", ""
+        yield shard.rel, None, _damage_of(shard) or "empty file", ""
     elif first[1] == ord("["):
         yield from _array(shard, first[0])
-    elif first[1] == ord("{"):
-        yield from _object(shard)
     else:
-        yield from _scalar(shard)
+        yield from _object(shard) if first[1] == ord("{") else _scalar(shard)
+        if problem := _damage_of(shard):  # one more pass: objects and scalars are small or rare
+            yield shard.rel, None, problem, ""
+
+
+def _damage_of(shard: Shard) -> str | None:
+    """Why a compressed file stops early (a pass over it), or None."""
+    if not shard.compression:
+        return None
+    with open_bytes(shard.path, shard.compression) as f:
+        while f.read(1 << 20):
+            pass
+        return damage(f)
 
 
 def _array(shard: Shard, bracket: int) -> Iterator[Part]:
     items = ijson.sendable_list()
     coro = ijson.items_coro(items, "item")
     k, done_in, size, error = 0, bracket, 0, None  # done_in: piece where element k-1 completed
-    pieces = _pieces(shard)
+    problems: list[str] = []  # the main pass notes a damaged compressed stream here
+    pieces = _pieces(shard, problems)
     try:
         for piece, pos, n in pieces:
             size = pos + n
@@ -75,10 +88,18 @@ def _array(shard: Shard, bracket: int) -> Iterator[Part]:
                 error = e
     finally:
         pieces.close()
-    if error is None:
-        if k == 0:
-            yield shard.rel, None, "empty file", ""
-        return
+    if error is not None and not problems:  # the JSON broke first: is the stream damaged further on?
+        problems += filter(None, [_damage_of(shard)])
+    if error is not None:
+        yield _broken(shard, k, done_in, bracket, size, error)
+    elif k == 0 and not problems:
+        yield shard.rel, None, "empty file", ""
+    if problems:
+        yield shard.rel, None, problems[0], ""
+
+
+def _broken(shard: Shard, k: int, done_in: int, bracket: int, size: int, error: Exception) -> Part:
+    """The reject that holds the rest of an array from its broken (or cut) element k on."""
     end = _element_end(shard, k, done_in) if k else bracket + 1
     start, raw = _tail(shard, end)
     msg, kept = _message(error), f"{k} element{'s' if k != 1 else ''} before it kept"
@@ -88,7 +109,7 @@ def _array(shard: Shard, bracket: int) -> Iterator[Part]:
     else:
         where = f"in element {k} from byte {start}"
         reason = f"malformed JSON ({msg} {where}; {kept}, the rest of the file is this reject)"
-    yield f"{shard.rel}:{k}", None, reason, raw
+    return f"{shard.rel}:{k}", None, reason, raw
 
 
 def _element_end(shard: Shard, k: int, piece_at: int) -> int:
@@ -196,8 +217,9 @@ def _first_byte(shard: Shard) -> tuple[int, int] | None:
     return None
 
 
-def _pieces(shard: Shard) -> Iterator[tuple[bytes, int, int]]:
-    """The file as valid UTF-8 pieces for ijson: (piece, file offset, file bytes it stands for).
+def _pieces(shard: Shard, problems: list[str] | None = None) -> Iterator[tuple[bytes, int, int]]:
+    """The file as valid UTF-8 pieces for ijson: (piece, file offset, file bytes it stands for); at the
+    end, why a compressed stream stopped early is appended to `problems`.
 
     The same file always gives the same pieces (whole CHUNK reads), which `_element_end` relies on.
     """
@@ -207,6 +229,8 @@ def _pieces(shard: Shard) -> Iterator[tuple[bytes, int, int]]:
         for piece, n in escape_invalid(fix_surrogates(_chunks(first[pos:], f))):
             yield piece, pos, n
             pos += n
+        if problems is not None and (problem := damage(f)):
+            problems.append(problem)
 
 
 def fix_surrogates(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lmforge.data.decode import BadEncoding, decode, repair_value
-from lmforge.data.decompress import cut_off
+from lmforge.data.decompress import damage
 from lmforge.data.json_stream import read_json
 from lmforge.data.sources import Shard, hf_arrow_files, open_bytes, seekable
 
@@ -47,13 +47,14 @@ def _empty(shard: Shard) -> Item:
     return (shard.rel, None, "empty file", "", False)
 
 
-def _cut(shard: Shard) -> Item:
-    reason = "compressed file cut off (a partial download?): what came before the cut is read"
+def _cut(shard: Shard, reason: str) -> Item:
+    """The reject that names a compressed file cut off or damaged (`decompress.damage`)."""
     return (shard.rel, None, reason, "", False)
 
 
-def _lines(shard: Shard) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, bytes) of the shard's lines, then (n, None) once if a compressed file was cut."""
+def _lines(shard: Shard) -> Iterator[tuple[int, bytes | str]]:
+    """(line number, bytes) of the shard's lines, then (n, reason) once if a compressed file was cut
+    off or damaged: the lines before the damage are read, the rest of the file is that one reject."""
     with open_bytes(shard.path, shard.compression) as f:
         if shard.start:
             f.seek(shard.start)
@@ -65,16 +66,16 @@ def _lines(shard: Shard) -> Iterator[tuple[int, bytes | None]]:
                 left -= len(raw)
                 if left <= 0:
                     return
-        if cut_off(f):
-            yield n, None
+        if problem := damage(f):
+            yield n, problem
 
 
 def _jsonl(shard: Shard, policy: str) -> Iterator[Item]:
     seen = False
     for n, raw in _lines(shard):
         seen = True
-        if raw is None:
-            yield _cut(shard)
+        if isinstance(raw, str):
+            yield _cut(shard, raw)
             continue
         if not raw.strip():
             continue  # blank lines are not records
@@ -121,7 +122,8 @@ def _csv(shard: Shard, policy: str, delimiter: str) -> Iterator[Item]:
         reader = csv.reader(stream, delimiter=delimiter)
         header = next(reader, None)
         if not header:
-            yield _cut(shard) if cut_off(f) else _empty(shard)
+            problem = damage(f)
+            yield _cut(shard, problem) if problem else _empty(shard)
             return
         header = [h.strip() for h in header]
         for i, cells in enumerate(reader):
@@ -138,8 +140,8 @@ def _csv(shard: Shard, policy: str, delimiter: str) -> Iterator[Item]:
                 )
                 continue
             yield _fixed(rid, dict(zip(header, cells, strict=True)), policy)
-        if cut_off(f):
-            yield _cut(shard)
+        if problem := damage(f):
+            yield _cut(shard, problem)
 
 
 def _parquet(shard: Shard, policy: str) -> Iterator[Item]:
@@ -147,13 +149,16 @@ def _parquet(shard: Shard, policy: str) -> Iterator[Item]:
     import pyarrow.parquet as pq
 
     bad = (OSError, pa.ArrowException)  # a cut-off or corrupt file: a reject, not a crashed run
-    with seekable(shard.path, shard.compression) as source:
+    with seekable(shard.path, shard.compression) as (source, problem):
+        if problem:  # rows of a damaged file are read if its footer came through (it rarely does)
+            yield _cut(shard, problem)
         try:
             pf = pq.ParquetFile(source)
         except bad as e:
-            yield shard.rel, None, f"unreadable Parquet file ({_first_line(e)})", "", False
+            if not problem:
+                yield shard.rel, None, f"unreadable Parquet file ({_first_line(e)})", "", False
             return
-        if pf.metadata.num_rows == 0:
+        if pf.metadata.num_rows == 0 and not problem:
             yield _empty(shard)
             return
         # a compressed file is one shard holding every row group; a plain one has a shard per row group
@@ -199,8 +204,8 @@ def _text(shard: Shard, unit: str, policy: str) -> Iterator[Item]:
     else:  # the file is the record: it is read whole because the record holds all of it
         with open_bytes(shard.path, shard.compression) as f:
             raw = f.read()
-            if cut_off(f):  # the record is the file: a cut file is not the record
-                yield _cut(shard)
+            if problem := damage(f):  # the record is the file: a damaged file is not the record
+                yield _cut(shard, problem)
                 return
         try:
             text, repaired = decode(raw, policy)
@@ -215,7 +220,7 @@ def _paragraphs(shard: Shard, policy: str) -> Iterator[Item]:
     where the block starts, and each block is decoded (and repaired) as its own record."""
     seen, block, first = False, [], 0
     for n, raw in chain(_lines(shard), [(0, b"")]):  # an empty last line ends the last block
-        if raw is not None and raw.strip(b" \t\r\n"):
+        if isinstance(raw, bytes) and raw.strip(b" \t\r\n"):
             first = first if block else n
             block.append(raw)
             continue
@@ -225,9 +230,9 @@ def _paragraphs(shard: Shard, policy: str) -> Iterator[Item]:
             if item:
                 seen = True
                 yield item
-        if raw is None:
+        if isinstance(raw, str):
             seen = True
-            yield _cut(shard)
+            yield _cut(shard, raw)
     if not seen:
         yield _empty(shard)
 
@@ -243,9 +248,9 @@ def _paragraph(rid: str, raw: bytes, policy: str) -> Item | None:
 def _text_lines(shard: Shard, policy: str) -> Iterator[Item]:
     seen = False
     for n, raw in _lines(shard):
-        if raw is None:
+        if isinstance(raw, str):
             seen = True
-            yield _cut(shard)
+            yield _cut(shard, raw)
             continue
         line = raw.rstrip(b"\r\n")
         if not line.strip():

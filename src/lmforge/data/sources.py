@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from lmforge.data.decompress import open_compressed
+from lmforge.data.decompress import damage, open_compressed
 from lmforge.errors import UserError
 
 SHARD_BYTES = 8 << 20  # 8 MiB of raw text per shard: enough batches to amortise, small enough to balance
@@ -100,22 +100,22 @@ def detect_format(path: str, declared: str) -> str:
 
 
 def open_bytes(path: str, compression: str) -> IO[bytes]:
-    """A binary stream, decompressed on the fly; a compressed file cut short ends where it was cut
-    (`lmforge.data.decompress.cut_off(f)` says so) instead of raising."""
+    """A binary stream, decompressed on the fly; a compressed file cut short or damaged ends there
+    (`lmforge.data.decompress.damage(f)` says why) instead of raising."""
     return open_compressed(path, compression) if compression else open(path, "rb")
 
 
 @contextmanager
-def seekable(path: str, compression: str) -> Iterator[str | IO[bytes]]:
-    """A path or file that can seek (Parquet needs it): a compressed file is decompressed into a temporary
-    file in blocks, never into memory whole."""
+def seekable(path: str, compression: str) -> Iterator[tuple[str | IO[bytes], str | None]]:
+    """(a path or file that can seek, why its decompression stopped early or None): Parquet needs to seek,
+    so a compressed file is decompressed into a temporary file in blocks, never into memory whole."""
     if not compression:
-        yield path
+        yield path, None
         return
     with tempfile.TemporaryFile() as tmp, open_bytes(path, compression) as f:
         shutil.copyfileobj(f, tmp, 1 << 20)
         tmp.seek(0)
-        yield tmp
+        yield tmp, damage(f)
 
 
 def hf_arrow_files(folder: Path) -> list[tuple[str, str]]:
