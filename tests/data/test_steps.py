@@ -35,8 +35,8 @@ def test_fix_unicode():
 def test_normalize():
     s = step("normalize")
     # NFC by default: full-width letters stay; NFKC (opt-in) folds them
-    assert s.apply("Ｆｕｌｌ  width\x07 text \r\n\n\n\nnext ") == "Ｆｕｌｌ width text\n\nnext"
-    assert step({"normalize": {"form": "NFKC"}}).apply("Ｆｕｌｌ  width") == "Full width"
+    assert s.apply("Ｆｕｌｌ  width\x07 text \r\n\n\n\nnext ") == "Ｆｕｌｌ  width text\n\nnext"  # inner spaces stay
+    assert step({"normalize": {"form": "NFKC"}}).apply("Ｆｕｌｌ width") == "Full width"
     assert step({"normalize": {"lowercase": True}}).apply("ABC") == "abc"
 
 
@@ -47,7 +47,7 @@ def test_strip_html_lists_scripts_entities():
 
 
 def test_text_steps_apply_to_every_text_field_or_only_on():
-    r = rec(prompt="  A  ", response="B  b", messages=[{"role": "user", "content": " C "}], label="L  ")
+    r = rec(prompt="  A  ", response="B b ", messages=[{"role": "user", "content": " C "}], label="L  ")
     step("normalize").process(r)
     assert r.fields == {
         "prompt": "A",

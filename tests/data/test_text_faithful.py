@@ -67,7 +67,7 @@ def test_the_issues_examples():
 
 def test_prose_is_tidied_around_code_and_markup_outside_code_goes():
     out = run(ANSWERS[1])
-    assert out.startswith("Use this snippet:\n```php\n$output = '<div id=\"fb-root\"></div>';")
+    assert out.startswith("Use this  snippet:\n```php\n$output = '<div id=\"fb-root\"></div>';")
     assert out.endswith("It writes the root div.")
     assert run("Line one<br>line two  \n\n\n\nend") == "Line one\nline two\n\nend"
 
@@ -100,8 +100,9 @@ def test_control_characters_out_of_prose_only_and_joiners_kept():
 
 def test_markdown_list_nesting_and_first_line_indented_code_survive():
     md = "- a\n  - nested  item\n    - deeper"
-    assert run(md) == "- a\n  - nested item\n    - deeper"
-    assert run("\n\n    x = 1\n    y = 2\n\n") == "    x = 1\n    y = 2"
+    assert run(md) == md  # inner spaces stay by default
+    assert run(md, [{"normalize": {"inner_spaces": True}}]) == "- a\n  - nested item\n    - deeper"
+    assert run("\n\n    x = 1\n    y = 2\n\nDone. ") == "    x = 1\n    y = 2\n\nDone."
 
 
 def test_is_html_rule():

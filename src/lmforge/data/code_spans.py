@@ -212,3 +212,59 @@ def _html_code(text: str, s: int, e: int) -> list[tuple[int, int, str]]:
         spans += [(cur, a, "prose"), (a, close.end(), "html")]
         cur = close.end()
     return [*spans, (cur, e, "prose")]
+
+
+# a line of code in most languages: a statement of a recognisable shape (`def f(`, `import x`, `return`,
+# `x, y = ...`, `int n;`), a decorator, a closing bracket first, or a line ending a statement or opening a
+# block (`;`, `{`, `}`, `):`, `=>`); prose rarely has these, wrapped prose lines ending in `,` or `:` aside
+_CODE_LINE = re.compile(
+    r"\s*(?:(?:async\s+)?def\s+\w+\s*\(|class\s+\w+\s*[:(]|from\s+[.\w]+\s+import\s"
+    r"|import\s+[\w.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w.]+)*;?\s*$|(?:pass|break|continue|else|try|finally)\s*[:;]?\s*$"
+    r"|(?:return|raise|yield|assert|del|await|global|nonlocal|lambda)\b"
+    r"|(?:if|elif|for|while|with|except|switch|catch)\b.*[:{]\s*$"
+    r"|(?:const|let|var|auto|int|char|float|double|bool|void|long|unsigned)\s+[\w*&]+\s*[=;(\[]"
+    r"|#(?:include|define|ifn?def|endif|pragma)\b|@\w|[)\]}]"
+    r"|[*]?[A-Za-z_$][\w.$\[\]'\"]*(?:\s*,\s*[*]?[A-Za-z_$][\w.$\[\]'\"]*)*\s*(?:[-+*/%|&^]|<<|>>|//|\*\*)?=[^=])"
+    r"|.*(?:[;{}(\[]|\)\s*:|=>|->)\s*$"
+)
+_COMMENT_LINE = re.compile(r"\s*(?:#(?!#* )|//|/\*|\*|--|<!--)")  # neither code nor prose: not counted
+_OPENER = re.compile(r".*(?:[:{(\[,\\]|=>)\s*(?:#.*|//.*)?$")
+_TRIPLE = re.compile(r'"""|\'\'\'')
+
+
+def code_lines(text: str) -> list[bool | None]:
+    """Per line: True when it looks like code or continues it (a line indented past a code line that
+    opens a block, a line inside a triple-quoted string), False for prose, None for blank and comment lines.
+
+    >>> code_lines("def f(x):\\n    \'\'\'Add\\none.\'\'\'\\n\\n    return x + 1\\nThat is all.")
+    [True, True, True, None, True, False]
+    """
+    out: list[bool | None] = []
+    run_indent, in_string = -1, False  # indentation of the line that opened the run; inside a \'\'\'string
+    for line in text.split("\n"):
+        body = line.lstrip(" \t")
+        indent = len(line) - len(body)
+        in_run = in_string or (run_indent >= 0 and indent > run_indent and bool(body.strip()))
+        if not body.strip() and not in_string:
+            out.append(None)
+            continue
+        code = in_run or bool(_CODE_LINE.match(line))
+        out.append(None if not code and _COMMENT_LINE.match(body) else code)
+        if code and len(_TRIPLE.findall(line)) % 2:
+            in_string = not in_string
+        if not in_run:
+            run_indent = indent if code and _OPENER.match(line) else -1
+    return out
+
+
+def looks_like_code(text: str) -> bool:
+    """A text that is code as a whole, fences or not: 3+ lines, at least 3 in 4 of its lines that count (2 at least)
+    (`code_lines`) are code. Text steps leave it as it is (`s + '  ' + s` keeps both spaces).
+
+    >>> looks_like_code("def f(s):\\n    # pad\\n    return s + '  ' + s\\n"), looks_like_code("Hi.\\nYes: x = 1\\nOk")
+    (True, False)
+    """
+    if text.count("\n") < 2:
+        return False
+    kinds = [k for k in code_lines(text) if k is not None]
+    return len(kinds) >= 2 and sum(kinds) >= 0.75 * len(kinds)

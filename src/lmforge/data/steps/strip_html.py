@@ -9,6 +9,8 @@ Which texts are HTML (the rule, also in docs/prepare.md):
    text (`one<br>two`; "use <br> here" is a mention), or an HTML code element (`<pre>..</pre>`). Then tags
    are removed from the prose and entities decoded; markdown code (fences, indented, inline) is untouched.
    A tag in quotes (`'<div>'`) or JSX (`<App />`, `className=`, `={}`) is not markup.
+   A text that looks like code as a whole (`code_spans.looks_like_code`) is not converted: markup in code
+   is data (`return '<!--: spam'`, the regex `(?P<source>`).
 3. Anything else is left as it is.
 """
 
@@ -18,7 +20,14 @@ import html as htmllib
 import re
 from typing import Literal
 
-from lmforge.data.code_spans import START_TAG, VOID, html_element_tag, is_html_document, split_code
+from lmforge.data.code_spans import (
+    START_TAG,
+    VOID,
+    html_element_tag,
+    is_html_document,
+    looks_like_code,
+    split_code,
+)
 from lmforge.data.html_extract import extract_main, html_to_text, is_page
 from lmforge.data.steps.base import TextStep
 
@@ -84,6 +93,9 @@ class StripHtml(TextStep):
         segs = split_code(text, html=False)
         prose = "".join(s.text for s in segs if s.kind == "prose")
         if not (has_markup(prose) or any(s.kind == "html" for s in segs)):
+            return text
+        if looks_like_code(text):  # markup in code is data: `return '<!--: spam'`, `(?P<source>`
+            self.notes["code left as is"] += 1
             return text
         return "".join(self._segment(s.kind, s.text) for s in segs)
 
