@@ -11,10 +11,20 @@ from lmforge.reporting import plots
 
 
 def _missing_glyphs(labels: list[str]) -> list[str]:
+    plots.MISSING_GLYPHS.clear()
+    plots.hbar(labels, [3, 2, 1], "count")
+    return sorted(plots.MISSING_GLYPHS)
+
+
+def test_missing_glyphs_are_one_note_not_a_warning_each(monkeypatch, capsys):
+    monkeypatch.setattr(plots, "fonts", lambda: ["DejaVu Sans"])
+    plots._missing_glyphs.cache_clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        plots.hbar(labels, [3, 2, 1], "count")
-    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
+        plots.hbar(["电脑", "手机"], [2, 1], "count")
+        plots.hbar(["屏幕"], [1], "count")
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    assert capsys.readouterr().err.count("draw some characters as boxes") == 1
 
 
 def test_cjk_words_have_glyphs_when_a_cjk_font_is_installed():

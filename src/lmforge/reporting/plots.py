@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 import matplotlib
@@ -46,6 +48,20 @@ def fonts() -> list[str]:
     return ["DejaVu Sans", *(f for f in SCRIPT_FONTS if f in have)]
 
 
+MISSING_GLYPHS: set[str] = (
+    set()
+)  # matplotlib's warnings, e.g. "Glyph 30005 (...) missing from font(s) DejaVu Sans."
+
+
+@functools.cache
+def _missing_glyphs() -> None:
+    print(
+        "note: the report's plots draw some characters as boxes: no installed font has them "
+        "(Debian: apt-get install fonts-wqy-microhei)",
+        file=sys.stderr,
+    )
+
+
 # larger than matplotlib's 10 pt so that tick labels stay legible when a phone halves the image
 STYLE = {"font.size": 12, "axes.titlesize": 12, "legend.fontsize": 10}
 BLUE, ORANGE, GREEN, GREY = "#1f6fb2", "#e07b1a", "#2e8b57", "#888888"
@@ -74,7 +90,15 @@ def styled(draw: Callable[..., str]) -> Callable[..., str]:
 def to_data_uri(fig: Figure) -> str:
     """PNG bytes of `fig` as `data:image/png;base64,...`, ready for an <img src>."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    with warnings.catch_warnings(record=True) as caught:  # one line per missing glyph: said once instead
+        warnings.simplefilter("always")
+        fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    for w in caught:
+        if "missing from font" in str(w.message):
+            MISSING_GLYPHS.add(str(w.message))
+            _missing_glyphs()
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
