@@ -231,8 +231,13 @@ def _merge(
         "steps": funnel,
         "length_chars_before": merge_histograms([s["hist_before"] for s in first]),
         "length_chars_after": merge_histograms([s["hist_after"] for s in last]),
-        **merge_text_stats([s["text"] for s in last], stats_cfg.top_k, stats_cfg.window),
+        **merge_text_stats([p for s in last for p in _parts(s["text"])], stats_cfg.top_k, stats_cfg.window),
     }
+
+
+def _parts(text: Any) -> list[Any]:
+    """A shard's word-stats parts (a list; a work folder from before parts holds one dict)."""
+    return text if isinstance(text, list) else [text]
 
 
 def _manifest(cfg: ExperimentConfig, shards: list[Any], stats: dict[str, Any], fp: str) -> dict[str, Any]:

@@ -38,6 +38,9 @@ BATCH = 512  # records per batch: big enough for the vectorised steps, small eno
 # records a step may raise on (each a reject) before the run stops: a few can be a library's edge case,
 # more is a bug that would otherwise silently reject the corpus
 MAX_STEP_ERRORS = 10
+# text per word-stats part: a shard of one big file (a JSON array) is counted as if cut into 8 MiB shards,
+# so TextStats.result's arrays (several int64 per word) stay bounded
+TEXT_PART_CHARS = 8 << 20
 
 
 @dataclass
@@ -268,6 +271,7 @@ def run_job(job: Job) -> None:
     }
     keys, ids, hashes, strata = [], [], [], []
     text_stats = TextStats() if job.last else None
+    text_parts, part_chars = [], 0
     for batch in _batches(_input(job, out, stats)):
         for step, st in zip(local, stats["steps"], strict=True):
             batch = _run_step(step, batch, st, out, job)
@@ -282,17 +286,21 @@ def run_job(job: Job) -> None:
             for rec in batch:
                 text = rec.text()
                 text_stats.add(text)
+                part_chars += len(text)
                 stats["hist_after"][length_bin(len(text))] += 1
                 hashes.append(split_hash(job.ctx.seed, _split_key(rec, job.ctx.task)))
                 if job.stratify:
                     strata.append(rec.fields.get(job.stratify, rec.meta.get(job.stratify)))
+            if part_chars >= TEXT_PART_CHARS:
+                text_parts.append(text_stats.result(job.stats_top_k, job.stats_window))
+                text_stats, part_chars = TextStats(), 0
     names = ["stats.json"]
     if glob is not None:
         out.save("keys.npy", np.concatenate(keys) if keys else np.empty((0, 1), dtype=np.uint64))
         out.save("ids.json", ids)
         names += ["keys.npy", "ids.json"]
     if text_stats is not None:
-        stats["text"] = text_stats.result(job.stats_top_k, job.stats_window)
+        stats["text"] = [*text_parts, text_stats.result(job.stats_top_k, job.stats_window)]
         out.save("split.npy", np.asarray(hashes, dtype=np.uint64))
         out.save("strata.json", strata)
         names += ["split.npy", "strata.json"]
