@@ -66,9 +66,10 @@ def test_sphinx_pre_blocks_are_byte_exact_and_table_readable():
     out = extract_main(page("sphinx_reference.html"))
     assert blocks(out) == [fence(code, lang) for lang, code in SPHINX_CODE]
     assert (
-        "| Option | Default | Meaning |" in out and "| width | 70 | maximum length of wrapped lines |" in out
+        "| Option | Default | Meaning |" in out
+        and "| `width` | 70 | maximum length of wrapped lines |" in out
     )
-    assert "The textwrap module provides some convenience functions" in out
+    assert "The `textwrap` module provides some convenience functions" in out  # inline code keeps its ticks
 
 
 def test_listing_inside_a_figure_is_kept_exactly():

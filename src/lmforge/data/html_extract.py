@@ -6,8 +6,9 @@ inside `<figure>` (mdBook, Sphinx) with the figure. So before extraction a token
 outermost `<pre>` (the code stays, so trafilatura keeps or drops the block as it would), its exact text is
 kept aside (the text as shown, less the one newline HTML drops after `<pre>`), and `<figure>`s holding
 code become `<div>`s; afterwards each token and the lines trafilatura wrote for it become the exact code
-in a fence. Output is trafilatura's plain text (its markdown output escapes prose: `snake\\_case`),
-lists as `- `, tables as `| a | b |` rows.
+in a fence; each `<pre>` is flattened to its text first, wherever it is nested (a `<dd>`, a table, an
+admonition), and inline `<code>` becomes its text in backticks. Output is trafilatura's plain text (its
+markdown output escapes prose: `snake\\_case`), lists as `- `, tables as `| a | b |` rows.
 
 >>> page = ("<html><body><nav><a href='/'>Home</a> | <a href='/api'>API</a></nav><main><h1>Loader</h1>"
 ...         + "<p>The loader reads the settings file and checks every key before the run starts.</p>"
@@ -34,7 +35,6 @@ from lmforge.data.code_spans import map_prose, split_code
 _BLANKS = re.compile(r"\n{3,}")
 _PAGE = re.compile(r"<!doctype\s+html|<html[\s>]|<body[\s>]", re.I)
 _LANG = re.compile(r"(?:^|\s)(?:language|lang|highlight|brush:?)-?([A-Za-z][\w+#.-]*)")
-_INLINE = {"code", "span", "a", "b", "i", "em", "strong", "kbd", "samp", "var"}
 _KNOWN_LANG = set("rust python py js javascript ts typescript bash sh shell console".split())
 
 
@@ -59,6 +59,7 @@ def extract_main(html: str, precision: bool = True) -> str | None:
         html.encode("utf-8", "replace"), digest_size=4
     ).hexdigest()  # no page has it by chance
     codes = _protect_code(tree, salt)
+    _tick_inline_code(tree)
     out = trafilatura.extract(
         tree,
         output_format="txt",  # markdown output escapes prose (snake\_case, 2 \* 3): txt keeps it as written
@@ -84,15 +85,27 @@ def _protect_code(tree, salt: str) -> list[tuple[str, str]]:
         text = _exact_text(unit)
         lang = _language(unit)
         # the code stays, so trafilatura keeps or drops the block as it would on its own (it drops what
-        # it finds too short or repeated); whatever it keeps is replaced by the exact text afterwards
-        node = unit
-        while not (node.text or "").strip() and len(node) and node[0].tag in _INLINE:
-            node = node[0]
-        node.text = f"lmforgecode{salt}x{len(codes)}\n" + (node.text or "")
+        # it finds too short or repeated); whatever it keeps is replaced by the exact text afterwards. The
+        # block is flattened to its text: markup inside (a Sphinx grammar's <strong> and <a><code>) made
+        # trafilatura write it as one line, its tokens lost, its <code>s as separate blocks
+        for child in list(unit):
+            unit.remove(child)
+        unit.text = f"lmforgecode{salt}x{len(codes)}\n{text}"
         codes.append((lang, text[1:] if text.startswith("\n") else text))  # HTML drops that newline
         for a in unit.iterancestors("figure"):  # trafilatura drops figures whole: listings go with them
             a.tag = "div"
     return codes
+
+
+def _tick_inline_code(tree) -> None:
+    """`<code>f()</code>` outside blocks -> the text "`f()`" (trafilatura's plain text drops the markup,
+    and with it what is code in a sentence)."""
+    for code in list(tree.iter("code")):
+        if not any(a.tag == "pre" for a in code.iterancestors()):
+            text = _inline(" ".join(_exact_text(code).split()), True)
+            for child in list(code):
+                code.remove(child)
+            code.tag, code.text = "span", text
 
 
 def _code_units(tree) -> list:
@@ -103,7 +116,9 @@ def _code_units(tree) -> list:
         if any(a.tag == "pre" for a in pre.iterancestors()):
             continue
         parts = [c for c in pre if c.tag == "code"]
-        units += parts if len(parts) > 1 else [pre]
+        # variants only when the <code>s are all there is (a Sphinx grammar's <pre> has text between them)
+        alone = not (pre.text or "").strip() and not any((c.tail or "").strip() for c in pre)
+        units += parts if len(parts) > 1 and alone else [pre]
     return units
 
 
@@ -155,23 +170,10 @@ def _restore(out: str, codes: list[tuple[str, str]], salt: str) -> str:
     return map_prose(text, lambda t: _BLANKS.sub("\n\n", t), html=False)  # one blank line around fences
 
 
-BLOCK = {"p", "div", "br", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header", "footer"}
-BLOCK |= {
-    "blockquote",
-    "table",
-    "ul",
-    "ol",
-    "hr",
-    "dd",
-    "dt",
-    "dl",
-    "title",
-    "main",
-    "nav",
-    "aside",
-    "figure",
-}
-BLOCK |= {"figcaption", "details", "summary", "caption"}
+BLOCK = set(
+    "p div br tr h1 h2 h3 h4 h5 h6 section article header footer blockquote table ul ol hr dd dt dl title main "
+    "nav aside figure figcaption details summary caption".split()
+)
 SKIP = {"script", "style", "noscript", "template", "head", "svg", "iframe"}
 
 
