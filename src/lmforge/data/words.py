@@ -138,6 +138,65 @@ def plain_words(text: str, lang: str | None = None) -> list[str]:
     return [w for w in split(text, str.split, lang) if _WORD_CHAR.search(w)]
 
 
+def is_word(token: str) -> bool:
+    """Whether a token is a word in the word-based ratios (letter share, mean length, stop words, n-grams):
+    it has a letter, digit or mark. The segmenters and WEB_WORD also give punctuation and symbols
+    (`，` `。` `|` `...`) as tokens of their own; those are not words.
+
+    >>> [is_word(t) for t in ("电脑", "1998", "，", "...", "|")]
+    [True, True, False, False, False]
+    """
+    return _WORD_CHAR.search(token) is not None
+
+
+def counted_words(text: str, lang: str | None = None) -> list[str]:
+    """The words of `web_words` without its punctuation and symbol tokens: `"Hi, 你好！"` -> ["Hi", "你好"]."""
+    return [w for w in web_words(text, lang) if _WORD_CHAR.search(w)]
+
+
+# what ends a sentence, per script (c4's sentences and line rule, fineweb's line-end rule): . ! ? and the
+# full-width forms; CJK 。！？； and the ellipsis after CJK (……); Devanagari । ॥; Arabic/Urdu ؟ ۔ ؛;
+# Armenian ։ ՞ ՜; Ethiopic ። ፧ ፨; Myanmar ။; Khmer ។ ៕; Tibetan ། ༎. Closing quotes and brackets may
+# follow the mark (。” .")), never stand for it: "（附图片１张）" is a caption, but "……九点九。（满东燕）" and
+# "It ended 2-1. (Reuters)" end a sentence and credit it. Thai has no sentence mark: a space between Thai
+# words ends its sentences (thai breaks count as sentences, below).
+# these end a sentence before a space or the line end only: not in 3.14 or １９９８．１, nor Armenian ՞
+# written over a vowel inside its word
+_SPACED = ".!?．՞՜"
+_MARKS = "。！？；｡।॥؟۔؛։።፧፨။។៕།༎"
+_CLOSE = "\"'”’」』）)\\]》〉】»"
+_CJK_ELLIPSIS = rf"(?<=[{_HAN}{_KANA}{_HANGUL}…])…"
+SENTENCE_END = re.compile(
+    rf"(?:[{re.escape(_SPACED)}]+[{_CLOSE}]*(?=\s|$)|(?:[{_MARKS}]|{_CJK_ELLIPSIS})+[{_CLOSE}]*)"
+)
+LINE_END = re.compile(
+    rf"(?:[{re.escape(_SPACED)}{_MARKS}]|{_CJK_ELLIPSIS})[{_CLOSE}]*(?:\s*[（(][^（）()]*[）)])?$"
+)
+_THAI_BREAK = re.compile(rf"(?<=[{_THAI}])[ \t]+(?=[{_THAI}])")
+
+
+def ends_sentence(line: str) -> bool:
+    """Whether a line ends with a sentence mark of its script (closing quotes/brackets may follow).
+
+    >>> [ends_sentence(s) for s in ("Done.", "他说：“好。”", "（附图片１张）", "क्या हुआ।", "Wait (see above)")]
+    [True, True, False, True, False]
+    >>> ends_sentence("成果显著。（满东燕）"), ends_sentence("Ok... (more)"), ends_sentence("ok (see 1)")
+    (True, True, False)
+    """
+    return LINE_END.search(line.rstrip()) is not None
+
+
+def count_sentences(line: str) -> int:
+    """The sentences of a line: its sentence marks of every script and the spaces that end Thai sentences,
+    and one more when words follow the last of them (a sentence without its mark).
+
+    >>> count_sentences("他说：“明天见。”你好吗？好的！"), count_sentences("Hi. Pi is 3.14!"), count_sentences("Hi. Bye")
+    (3, 2, 2)
+    """
+    ends = [m.end() for r in (SENTENCE_END, _THAI_BREAK) for m in r.finditer(line)]
+    return len(ends) + (_WORD_CHAR.search(line, max(ends, default=0)) is not None)
+
+
 @lru_cache(maxsize=8192)  # steps run one after another over a batch: the same runs come back
 def cut(run: str, kind: str, lang: str | None = None) -> tuple[str, ...]:
     """The words of one run (`kind` is the RUNS group: cj, ko, th, other); `lang` picks ja or zh for Han."""

@@ -4,26 +4,31 @@ Lines go when they lack terminal punctuation, have < 3 words, a word > 1,000 cha
 javascript, or cookie/terms boilerplate; the record goes when it has "lorem ipsum" or "{", or fewer than
 5 sentences remain. Kept records lose the dropped lines (in every text field).
 
-Words are the language's (words.plain_words: Chinese lines have words, not one); the full-width marks
-。！？ end lines and sentences and Chinese/Japanese/Korean policy boilerplate goes, in every language (no
+Words are the language's (words.plain_words: Chinese lines have words, not one). Sentences end at the
+marks of every script (words.ends_sentence: 。！？；…… in CJK, । ॥, ؟ ۔ ؛, ։, ። ፧ ፨, ...; a closing quote
+or bracket after the mark), and Chinese/Japanese/Korean policy boilerplate goes, in every language (no
 English line ends in "。", so English results are datatrove's). Thai, written without sentence marks,
-keeps lines without terminal punctuation (lang_rules.C4).
+keeps lines without terminal punctuation (lang_rules.C4) and counts a space between Thai words as a
+sentence end. On Chinese news the line rule removes what it removes from English pages: headlines,
+bylines, captions ("（附图片１张）") and lines ending in "：".
+
+A record under `min_words_to_judge` (50) words is neither judged nor rewritten (`short: reject` rejects
+it): C4's 5 sentences are a web page's, and a tweet or a review has fewer.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from lmforge.data.record import Record
 from lmforge.data.steps.base import Step
 from lmforge.data.steps.lang_rules import C4 as C4_RULES
-from lmforge.data.steps.lang_rules import UNSET, LanguageRules
-from lmforge.data.words import language, plain_words
+from lmforge.data.steps.lang_rules import SHORT, UNSET, LanguageRules, judge_short
+from lmforge.data.words import count_sentences, ends_sentence, language, plain_words
 
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
-# datatrove's marks, then the full-width ones and the CJK closing quotes/brackets a sentence may end with
-END_PUNCTUATION = (".", "?", "!", '"', "'", "。", "！", "？", "．", "｡", "」", "』", "”", "’", "）")
+QUOTES = ('"', "'")  # datatrove keeps a line that ends in a straight quote, with or without a mark
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 # the same boilerplate in zh (simplified, traditional), ja, ko: lmforge's list, not a published one
 POLICY_CJK = (
@@ -37,8 +42,8 @@ POLICY_CJK = (
     "利用規約",
 )
 POLICY_CJK += ("개인정보처리방침", "개인정보 처리방침", "이용약관")
-SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|[。！？｡]+[」』”’）\"')]*")
 DEFAULTS: dict[str, Any] = {
+    **SHORT,
     "remove_citations": True,
     "filter_no_terminal_punct": True,
     "min_num_sentences": 5,
@@ -62,6 +67,8 @@ class C4(Step):
 
     def __init__(
         self,
+        min_words_to_judge: int | None = UNSET,
+        short: Literal["keep", "reject"] = UNSET,
         remove_citations: bool = UNSET,
         filter_no_terminal_punct: bool = UNSET,
         min_num_sentences: int = UNSET,
@@ -87,7 +94,8 @@ class C4(Step):
                 continue
             if o["remove_citations"]:
                 line = CITATION.sub("", line)
-            if o["filter_no_terminal_punct"] and (not line.endswith(END_PUNCTUATION) or line.endswith("...")):
+            ends = line.endswith(QUOTES) or ends_sentence(line)
+            if o["filter_no_terminal_punct"] and (not ends or line.endswith("...")):
                 continue
             if len(ws) < o["min_words_per_line"]:
                 continue
@@ -100,13 +108,16 @@ class C4(Step):
                 raise DropDoc("contains '{'")
             if o["filter_policy"] and any(p in low for p in POLICY + POLICY_CJK):
                 continue
-            sentences += max(1, len(SENTENCE_END.findall(line)))
+            sentences += max(1, count_sentences(line))
             kept.append(line)
         return "\n".join(kept).strip(), sentences
 
     def process(self, rec: Record) -> Any:
-        keys = rec.text_keys(self.on)
-        lang = language(rec.text(self.on), rec.meta.get("language"))
+        keys, text = rec.text_keys(self.on), rec.text(self.on)
+        lang = language(text, rec.meta.get("language"))
+        short = judge_short(self.rules.get(lang), len(plain_words(text, lang)))
+        if short is not None:
+            return short
         try:
             cleaned = [self.clean(rec.get(k), lang) for k in keys]
         except DropDoc as e:

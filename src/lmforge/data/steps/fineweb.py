@@ -1,49 +1,29 @@
 """fineweb: FineWeb's extra rules (Penedo et al. 2024) with datatrove's defaults; zh/ja/ko/th records
-get FineWeb-2's thresholds (lang_rules.py) and the language's words (words.web_words)."""
+get FineWeb-2's thresholds (lang_rules.py) and the language's words (words.counted_words).
+
+A line ends in punctuation when it ends with a sentence mark of its script (words.ends_sentence: 。！？；
+…… in CJK, । ॥, ؟ ۔ ؛, ։, ። ፧ ፨, ...; a closing quote or bracket may follow the mark, as in 。” or
+.)): datatrove's TERMINAL_PUNCTUATION has ~150 scripts' marks but not ；, …… or 。”. A record under
+`min_words_to_judge` (50) words is not judged (`short: reject` rejects it): FineWeb's thresholds were set
+on documents that had passed Gopher's 50-word minimum, and one unpunctuated line is 100% of a tweet."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from lmforge.data.steps.gopher import duplicates
-from lmforge.data.steps.lang_rules import FINEWEB, UNSET, LanguageFilter, LanguageRules
-from lmforge.data.words import web_words
-
-# the common terminal marks of datatrove's TERMINAL_PUNCTUATION (which lists ~150 scripts' full stops)
-TERMINAL = (
-    ".",
-    "!",
-    "?",
-    "։",
-    "؟",
-    "۔",
-    "।",
-    "॥",
-    "။",
-    "።",
-    "፧",
-    "።",
-    "。",
-    "！",
-    "？",
-    "｡",
-    "…",
-    '"',
-    "'",
-    "”",
-    "’",
-    ")",
-)
-
+from lmforge.data.steps.lang_rules import FINEWEB, SHORT, UNSET, LanguageFilter, LanguageRules, judge_short
+from lmforge.data.words import counted_words, ends_sentence
 
 DEFAULTS: dict[str, Any] = {
+    **SHORT,
     "line_punct_thr": 0.12,
     "line_punct_exclude_zero": False,
     "short_line_thr": 0.67,
     "short_line_length": 30,
     "char_duplicates_ratio": 0.01,
     "new_line_ratio": 0.3,
-    "stop_chars": TERMINAL,
+    "stop_chars": None,  # None: the sentence marks of every script; a list: lines ending in one of them
 }
 
 
@@ -55,6 +35,8 @@ class FineWeb(LanguageFilter):
 
     def __init__(
         self,
+        min_words_to_judge: int | None = UNSET,
+        short: Literal["keep", "reject"] = UNSET,
         line_punct_thr: float | None = UNSET,
         line_punct_exclude_zero: bool = UNSET,
         short_line_thr: float | None = UNSET,
@@ -73,7 +55,12 @@ class FineWeb(LanguageFilter):
         lines = [line for line in text.split("\n") if line.strip()]
         if not lines:
             return False, "empty text"
-        punct = sum(line.endswith(tuple(o["stop_chars"] or TERMINAL)) for line in lines) / len(lines)
+        words = counted_words(text, lang)
+        short = judge_short(o, len(words))
+        if short is not None:
+            return short
+        stops = tuple(o["stop_chars"] or ())
+        punct = sum(line.endswith(stops) if stops else ends_sentence(line) for line in lines) / len(lines)
         thr = o["line_punct_thr"]
         if thr is not None and punct < thr and not (punct == 0 and o["line_punct_exclude_zero"]):
             return False, f"few lines end in punctuation ({punct:.2f} < {thr})"
@@ -83,7 +70,7 @@ class FineWeb(LanguageFilter):
         dup = duplicates(lines)[1] / max(len(text.replace("\n", "")), 1)
         if o["char_duplicates_ratio"] is not None and dup > o["char_duplicates_ratio"]:
             return False, f"duplicate line characters ({dup:.3f} > {o['char_duplicates_ratio']})"
-        ratio = text.count("\n") / max(len(web_words(text, lang)), 1)
+        ratio = text.count("\n") / max(len(words), 1)
         if o["new_line_ratio"] is not None and ratio > o["new_line_ratio"]:
             return False, f"too many newlines per word ({ratio:.2f} > {o['new_line_ratio']})"
         return True

@@ -1,30 +1,38 @@
 """gopher_quality and gopher_repetition: the Gopher paper's rules (Rae et al. 2021, table A1), with
 datatrove's defaults; every threshold is an option, null turns a rule off. Words are the language's
-(words.web_words), and zh/ja/ko/th records get FineWeb-2's thresholds (lang_rules.py)."""
+(words.counted_words: segmented for zh/ja/ko/th, punctuation and symbol tokens are not words), and
+zh/ja/ko/th records get FineWeb-2's thresholds (lang_rules.py).
+
+Where this departs from datatrove, on purpose (docs/prepare.md, "Quality rules on short texts"):
+- a record under 50 words is not judged (kept with a note; `short: reject` rejects it), and
+  gopher_quality's `min_doc_words` is off by default: set it to reject short records outright;
+- the ratios divide by words, not by tokens with punctuation (datatrove counts `，` as a word without
+  a letter: 0.73 of Chinese news tokens have one, 0.95 of its words);
+- the top n-gram share counts an n-gram that occurs more than once: datatrove's find_top_duplicate
+  takes the most frequent one even when it occurs once, so every text under ~25 words "repeats"."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 from lmforge.data.code_spans import prose_only
 from lmforge.data.steps.lang_rules import (
     GOPHER_QUALITY,
     GOPHER_REPETITION,
+    SHORT,
     UNSET,
     LanguageFilter,
     LanguageRules,
+    judge_short,
 )
-from lmforge.data.words import web_words
+from lmforge.data.words import counted_words
 
-# datatrove's PUNCTUATION set (utils/text.py): a "word" made only of these is a symbol
-PUNCTUATION = set(
-    "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»"
-) | {chr(x) for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b)}
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 QUALITY_DEFAULTS: dict[str, Any] = {
-    "min_doc_words": 50,
+    **SHORT,
+    "min_doc_words": None,  # Gopher's 50 is min_words_to_judge's; set, it rejects below it, judges the rest
     "max_doc_words": 100_000,
     "min_avg_word_length": 3,
     "max_avg_word_length": 10,
@@ -36,6 +44,7 @@ QUALITY_DEFAULTS: dict[str, Any] = {
     "stop_words": STOP_WORDS,
 }
 REPETITION_DEFAULTS: dict[str, Any] = {
+    **SHORT,  # for the n-gram rules: one 4-gram said twice is 16% of a 50-word text
     "dup_line_frac": 0.3,
     "dup_para_frac": 0.3,
     "dup_line_char_frac": 0.2,
@@ -46,13 +55,17 @@ REPETITION_DEFAULTS: dict[str, Any] = {
 
 
 class GopherQuality(LanguageFilter):
-    """Keeps prose: 50-100k words, mean word length 3-10, few `#`/ellipses/bullets, >= 2 stop words
-    (English; zh: mean word length 1-5, 2 of FineWeb-2's Chinese stop words, ...)."""
+    """Keeps prose: up to 100k words, mean word length 3-10, few `#`/ellipses/bullets, >= 2 stop words
+    (English; zh: mean word length 1-5, 2 of FineWeb-2's Chinese stop words, ...). A record under
+    `min_words_to_judge` (50) words is kept unjudged, or rejected with `short: reject`; `min_doc_words: N`
+    instead rejects records under N words and judges all others."""
 
     name = "gopher_quality"
 
     def __init__(
         self,
+        min_words_to_judge: int | None = UNSET,
+        short: Literal["keep", "reject"] = UNSET,
         min_doc_words: int | None = UNSET,
         max_doc_words: int | None = UNSET,
         min_avg_word_length: float | None = UNSET,
@@ -71,14 +84,18 @@ class GopherQuality(LanguageFilter):
         self._stop: dict[str | None, set[str]] = {}
 
     def keep(self, text: str, lang: str | None = None) -> Any:
-        o, ws = self.rules.get(lang), web_words(text, lang)
+        o, ws = self.rules.get(lang), counted_words(text, lang)
         n = len(ws) or 1
-        real = [w for w in ws if any(c not in PUNCTUATION for c in w)]
-        if o["min_doc_words"] and len(real) < o["min_doc_words"]:
-            return False, f"too few words ({len(real)} < {o['min_doc_words']})"
-        if o["max_doc_words"] and len(real) > o["max_doc_words"]:
-            return False, f"too many words ({len(real)} > {o['max_doc_words']})"
-        mean = sum(map(len, real)) / max(len(real), 1)
+        # min_doc_words, when set, is the length rule in place of min_words_to_judge/short: records under
+        # it are rejected, all others judged (`min_doc_words: 20` judges a 30-word review)
+        if o["min_doc_words"] and len(ws) < o["min_doc_words"]:
+            return False, f"too few words ({len(ws)} < {o['min_doc_words']})"
+        if o["max_doc_words"] and len(ws) > o["max_doc_words"]:
+            return False, f"too many words ({len(ws)} > {o['max_doc_words']})"
+        short = None if o["min_doc_words"] else judge_short(o, len(ws))
+        if short is not None:
+            return short
+        mean = sum(map(len, ws)) / n
         if o["min_avg_word_length"] and mean < o["min_avg_word_length"]:
             return False, f"mean word length too low ({mean:.1f} < {o['min_avg_word_length']})"
         if o["max_avg_word_length"] and mean > o["max_avg_word_length"]:
@@ -125,15 +142,18 @@ def duplicates(items: list[str]) -> tuple[int, int]:
 
 
 def top_ngram_chars(ws: list[str], n: int) -> int:
-    """Characters of the most frequent n-gram times its count (datatrove's find_top_duplicate).
+    """Characters of the most frequent n-gram times its count, 0 when no n-gram occurs twice:
+    `top_ngram_chars(["a", "b", "a", "b"], 2)` -> 6, `top_ngram_chars(["a", "b", "c"], 2)` -> 0.
 
-    N-grams are tuples (zip runs in C); the space-joined length is sum(len) + n - 1. Ties go to the first
-    seen, as with datatrove's joined strings."""
+    datatrove's find_top_duplicate counts the top n-gram even when it occurs once, so a short text
+    with no repeat "repeats" (a 12-word review's one 4-gram is ~30% of it); a rule named for repeats
+    counts repeats. N-grams are tuples (zip runs in C); the space-joined length is sum(len) + n - 1.
+    Ties go to the first seen, as with datatrove's joined strings."""
     grams = Counter(zip(*[ws[i:] for i in range(n)], strict=False))
     if not grams:
         return 0
     gram, count = grams.most_common(1)[0]
-    return (sum(map(len, gram)) + n - 1) * count
+    return (sum(map(len, gram)) + n - 1) * count if count > 1 else 0
 
 
 def dup_ngram_chars(ws: list[str], n: int) -> int:
@@ -159,12 +179,16 @@ class GopherRepetition(LanguageFilter):
     FineWeb-2's duplicate-line and n-gram fractions for zh/ja/ko/th).
 
     The prose is judged, not its markdown code: closing `}` lines, ``` fences and a repeated `import`
-    are what code looks like, not spam. A record that is code only is not judged here."""
+    are what code looks like, not spam. A record that is code only is not judged here. Nor are the
+    n-grams of a record under `min_words_to_judge` (50) words (`short: reject` rejects it); its lines
+    and paragraphs are: a line said 20 times is junk however short."""
 
     name = "gopher_repetition"
 
     def __init__(
         self,
+        min_words_to_judge: int | None = UNSET,
+        short: Literal["keep", "reject"] = UNSET,
         dup_line_frac: float | None = UNSET,
         dup_para_frac: float | None = UNSET,
         dup_line_char_frac: float | None = UNSET,
@@ -190,7 +214,10 @@ class GopherRepetition(LanguageFilter):
                 return False, f"duplicate {unit}s ({n / len(parts):.2f} of {unit}s)"
             if o[f"dup_{unit[:4]}_char_frac"] and chars / len(text) > o[f"dup_{unit[:4]}_char_frac"]:
                 return False, f"duplicate {unit} characters ({chars / len(text):.2f})"
-        ws = web_words(text, lang)
+        ws = counted_words(text, lang)
+        short = judge_short(o, len(ws), "n-grams")  # lines and paragraphs are judged at any length
+        if short is not None:
+            return short
         for n, frac in sorted((o["top_n_grams"] or {}).items()):
             share = top_ngram_chars(ws, int(n)) / len(text)
             if share > frac:

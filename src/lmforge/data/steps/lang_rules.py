@@ -173,6 +173,30 @@ class LanguageRules:
         return self._cache[lang]
 
 
+# The Gopher, C4 and FineWeb thresholds were set on web documents that had passed Gopher's 50-word
+# minimum (FineWeb and FineWeb-2 run C4's and FineWeb's rules after it). On a review, a tweet or a chat
+# turn a fraction measures the length, not the quality (one 4-gram said twice is 16% of a 50-word text):
+# below `min_words_to_judge` the record is kept unjudged and counted in the funnel's notes, or rejected
+# with `short: reject`. Words are counted as the rule counts them (words.counted_words).
+SHORT: dict[str, Any] = {"min_words_to_judge": 50, "short": "keep"}
+
+
+def judge_short(o: dict[str, Any], n_words: int, rules: str = "") -> Any:
+    """None when a record of `n_words` words is long enough to judge; else the verdict the options give it
+    (`rules` names the rules left unjudged when others ran). The note is a fixed phrase: the funnel counts
+    notes verbatim.
+
+    >>> judge_short(SHORT, 12), judge_short({**SHORT, "short": "reject"}, 12), judge_short(SHORT, 50)
+    ((True, 'not judged: shorter than 50 words'), (False, 'too short to judge (12 < 50 words)'), None)
+    """
+    least = o["min_words_to_judge"]
+    if not least or n_words >= least:
+        return None
+    if o["short"] == "reject":
+        return False, f"too short to judge{' ' if rules else ''}{rules} ({n_words} < {least} words)"
+    return True, f"{rules}{' ' if rules else ''}not judged: shorter than {least} words"
+
+
 class LanguageFilter(Filter):
     """A filter whose rules depend on the record's language: `keep(text, lang)`; lang None = English."""
 
