@@ -216,19 +216,31 @@ def test_c4_keeps_chinese_list_and_ellipsis_lines_and_drops_captions():
             body * 2,
         ]
     )
-    step = build_steps([{"c4": {"min_words_to_judge": None}}], StepContext())[0]
-    cleaned, sentences = step.clean(text, "zh")
+    cleaned, sentences = build_steps(["c4"], StepContext())[0].clean(text, "zh")
     assert cleaned.split("\n") == [body, "一是加快发展经济，提高人民生活水平；", "二是加强教育……", body * 2]
     assert sentences == 8
 
 
+@pytest.mark.parametrize(
+    ("lang", "line"),
+    [
+        ("hi", "मैं कल अपने दोस्तों के साथ बाज़ार गया और वहाँ से कुछ किताबें खरीदीं।"),
+        ("ar", "هل ذهبت إلى السوق مع أصدقائك يوم أمس واشتريت بعض الكتب؟"),
+        ("hy", "Երեկ ես ընկերներիս հետ գնացի շուկա և մի քանի գիրք գնեցի։"),
+        ("am", "ትናንት ከጓደኞቼ ጋር ወደ ገበያ ሄጄ ጥቂት መጻሕፍት ገዛሁ።"),
+    ],
+)
+def test_c4_keeps_lines_that_end_with_their_scripts_mark(lang, line):
+    cleaned, sentences = build_steps(["c4"], StepContext())[0].clean("\n".join([line] * 5), lang)
+    assert cleaned.count("\n") == 4 and sentences == 5
+
+
 def test_fineweb_counts_chinese_line_ends():
-    lines = [
-        "一是加快发展经济，提高人民生活水平，让更多的群众受益；",
-        "他说：“我们一定能够完成今年的任务。”",
-    ] * 5
-    text = "\n".join(f"{i}、{line}" for i, line in enumerate(lines))
+    # a list of measures, one a line, each ending in "；" and the last in "。": every line ends a clause
+    lines = [f"{n}是加快发展经济，提高人民生活水平，让更多的群众受益；" for n in "一二三四五六七八九"]
+    text = "\n".join([*lines, "十是加强领导，把各项工作落到实处。"])
     assert run([{"fineweb": {"char_duplicates_ratio": None}}], [text]) == [True]
+    assert not ends_sentence("称为“希望工程”")  # a closing quote alone ends no sentence
 
 
 # item 3: words are words
