@@ -131,6 +131,7 @@ def prepare(
                 data.split.stratify,
                 stats_cfg.top_k,
                 stats_cfg.window,
+                pairs=data.pairs is not None,
             )
             for i, sh in enumerate(shards)
         ]

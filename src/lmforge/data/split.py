@@ -1,5 +1,10 @@
-"""Deterministic train/val/test split: each record's place comes from a hash of (seed, id), never from
-the order of arrival, the worker count or the machine. Sizes are ratios or counts; strata split alone."""
+"""Deterministic train/val/test split: each record's place comes from a hash of (seed, key), never from
+the order of arrival, the worker count or the machine. Sizes are ratios or counts; strata split alone.
+
+The key is the record's id, except where records come in groups that must share a split: the pairs of one
+prompt (preference records, and SFT records that data.pairs turns into pairs) share their prompt as key,
+so one hash; every record of a hash goes where its first record (in input order) goes, whatever its
+stratum and wherever a split's size boundary falls."""
 
 from __future__ import annotations
 
@@ -9,10 +14,30 @@ from typing import Any
 
 import numpy as np
 
+from lmforge.data.pairs import to_pair
+from lmforge.data.preference import group_key
 from lmforge.errors import UserError
 
 NAMES = ("train", "val", "test")
 UNUSED = 3  # a record beyond the requested counts
+
+
+def split_key(rid: str, fields: dict[str, Any], task: str, pairs: bool = False) -> str:
+    """What places a record in a split: its id; its prompt for preference records, and for SFT records
+    when data.pairs makes them pairs (a prompt seen in train with other answers would flatter the test).
+
+    >>> split_key("a.jsonl:1", {"prompt": "Hi", "response": "Hello"}, "sft", pairs=True)
+    'prompt:"Hi"'
+    """
+    if task == "preference":
+        return group_key(fields)
+    if pairs:
+        try:
+            pair = to_pair(fields)
+        except (KeyError, TypeError, AttributeError):  # not an SFT shape: data.pairs rejects it later
+            return rid
+        return group_key(pair) if isinstance(pair, dict) else rid
+    return rid
 
 
 def split_hash(seed: int, rid: str) -> int:
@@ -50,7 +75,11 @@ def assign(hashes: np.ndarray, strata: list[Any] | None, split: dict[str, float]
     """(n,) uint64 hashes -> (n,) int8 split index (0 train, 1 val, 2 test, 3 unused).
 
     Within each stratum records are ordered by hash; the first go to test, then val, then train, so
-    the sizes are exact and stratified; a stratum's share of counts is proportional to its size.
+    the sizes are exact and stratified; a stratum's share of counts is proportional to its size. Records
+    of one hash (one prompt's pairs) then all go where the first of them goes: sizes move by a group.
+
+    >>> assign(np.array([5, 7, 7, 9], np.uint64), None, {"train": 0.5, "val": 0.0, "test": 0.5}).tolist()
+    [2, 2, 2, 0]
     """
     n = len(hashes)
     out = np.full(n, UNUSED, dtype=np.int8)
@@ -68,6 +97,15 @@ def assign(hashes: np.ndarray, strata: list[Any] | None, split: dict[str, float]
         out[members[:te]] = 2
         out[members[te : te + va]] = 1
         out[members[te + va : te + va + tr]] = 0
+    return _by_group(hashes, out)
+
+
+def _by_group(hashes: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Every record takes the split of the first record (in input order) with its hash."""
+    order = np.argsort(hashes, kind="stable")  # (n,) equal hashes stay in input order
+    h = hashes[order]
+    first = np.searchsorted(h, h, side="left")  # (n,) position of each group's first record
+    out[order] = out[order][first]
     return out
 
 

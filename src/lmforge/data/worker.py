@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from lmforge.data.preference import group_key
 from lmforge.data.readers import read_shard
 from lmforge.data.record import Record, to_record
 from lmforge.data.sources import Shard
-from lmforge.data.split import split_hash
+from lmforge.data.split import split_hash, split_key
 from lmforge.data.stats import TextStats, length_bin, new_step_stats, reason_key
 from lmforge.data.steps import BadRecord, GlobalStep, Step, StepContext, build_steps
 from lmforge.errors import RunFailed
@@ -57,6 +56,7 @@ class Job:
     stratify: str | None = None
     stats_top_k: int = 50
     stats_window: int = 5
+    pairs: bool = False  # data.pairs: SFT records made pairs after the split, placed by their prompt
 
 
 _STEPS: dict[tuple[str, str, int, str], list[Step]] = {}  # built once per process, run and stage
@@ -288,7 +288,7 @@ def run_job(job: Job) -> None:
                 text_stats.add(text)
                 part_chars += len(text)
                 stats["hist_after"][length_bin(len(text))] += 1
-                hashes.append(split_hash(job.ctx.seed, _split_key(rec, job.ctx.task)))
+                hashes.append(split_hash(job.ctx.seed, split_key(rec.id, rec.fields, job.ctx.task, job.pairs)))
                 if job.stratify:
                     strata.append(rec.fields.get(job.stratify, rec.meta.get(job.stratify)))
             if part_chars >= TEXT_PART_CHARS:
@@ -308,8 +308,3 @@ def run_job(job: Job) -> None:
     out.save("stats.json", stats)
     out.commit(names)
 
-
-def _split_key(rec: Record, task: str) -> str:
-    """What places a record in a split: its id; for preference records their prompt, so that the pairs of
-    one prompt share a split (a prompt seen in train with other answers would flatter the test split)."""
-    return group_key(rec.fields) if task == "preference" else rec.id
