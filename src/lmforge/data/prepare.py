@@ -1,5 +1,7 @@
 """`lmforge prepare EXP.yaml`: sources -> shards -> stages of steps -> split -> files, with every record
-accounted for: read = kept + rejected, checked on the written files at the end of every run."""
+accounted for: read = kept + rejected, checked on the written files at the end of every run, before they
+are published: the outputs are written into the work folder (`.work/out`), counted there, and only then
+moved into data.output_dir, so a mismatch leaves the previous outputs in place."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from lmforge.data.stats import merge_histograms, merge_text_stats, new_step_stat
 from lmforge.data.steps import StepContext, build_steps, parse_spec
 from lmforge.data.summary import funnel_warnings, print_summary, too_few_kept
 from lmforge.data.worker import Job, stage_dir
-from lmforge.data.writers import OUTPUTS, assemble, count_lines
+from lmforge.data.writers import OUTPUTS, assemble, count_lines, publish
 from lmforge.errors import RunFailed, UserError
 
 
@@ -137,41 +139,60 @@ def prepare(
         ]
 
     global_stats = run(jobs_for, stages, str(work), workers, ctx, _progress(quiet))
+    stage = work / "out"  # the outputs are written and checked here, then published into out_dir
     counts = assemble(
-        str(work), len(stages), len(shards), data.split.model_dump(), data.split.stratify, out_dir
+        str(work), len(stages), len(shards), data.split.model_dump(), data.split.stratify, stage
     )
     stats = _merge(str(work), stages, len(shards), global_stats, stats_cfg)
     stats["split"] = {k: counts[k] for k in ("train", "val", "test")}
     if data.pairs is not None:  # chosen = each record's answer, rejected = another's or the base model's
-        from lmforge.data.pairs import make_pairs
-
-        stats["pairs"] = make_pairs(cfg, out_dir)
+        stats["pairs"] = _make_pairs(cfg, stage, out_dir)
         stats["split"] = stats["pairs"]["split"]
         stats["steps"].append({k: stats["pairs"][k] for k in ("step", "in", "out", "time_s", "reasons")})
-    failed = too_few_kept(stats, data.min_kept, out_dir)  # raised once the files are written
+    failed = too_few_kept(stats, data.min_kept, out_dir)  # raised once the files are published
     # augmentations are extra train records, counted apart: read = kept + rejected covers the sources only
-    aug = augment_train(cfg, out_dir, ctx) if data.augment and not failed else None
-    stats["accounting"] = _check(out_dir, stats["read"], aug)
+    aug = augment_train(cfg, stage, ctx) if data.augment and not failed else None
+    stats["accounting"] = _check(stage, stats["read"], aug)
     if aug is not None:
         stats["augmented"] = aug
     stats["time_s"] = round(time.perf_counter() - t0, 3)
     stats["workers"] = workers
     stats["warnings"] = funnel_warnings(stats["steps"], out_dir)
-    _write_json(out_dir / "stats.json", stats)
-    _write_json(out_dir / "manifest.json", _manifest(cfg, shards, stats, fp))
-    trash = out_dir / ".work.done"
-    os.replace(work, trash)  # one atomic step: a kill during the delete cannot leave half a work folder
-    shutil.rmtree(trash)
+    _write_json(stage / "stats.json", stats)
+    ok = stats["accounting"]["ok"]
+    if ok:  # a mismatch publishes nothing: the previous outputs stay as they were
+        _write_json(stage / "manifest.json", _manifest(cfg, shards, stats, fp, stage))
+        publish(stage, out_dir)
+        trash = out_dir / ".work.done"
+        os.replace(work, trash)  # one atomic step: a kill during the delete cannot leave half a work folder
+        shutil.rmtree(trash)
     if not quiet:
-        print_summary(stats, out_dir)
-    if not stats["accounting"]["ok"]:
+        print_summary(stats, out_dir if ok else stage)
+    if not ok:
         a = stats["accounting"]
         raise RunFailed(
-            f"accounting mismatch: read {a['read']} != kept {a['kept']} + rejected {a['rejected']}"
+            f"accounting mismatch: read {a['read']} != kept {a['kept']} + rejected {a['rejected']}; "
+            f"nothing published ({out_dir} holds the previous outputs, this run's files are in {stage})"
         )
     if failed:
         raise RunFailed(failed)
     return stats
+
+
+def _make_pairs(cfg: ExperimentConfig, stage: Path, out_dir: Path) -> dict[str, Any]:
+    """data.pairs on the staged splits; its generation cache lives in out_dir/.pairs across runs, so it
+    is moved into the stage for the call and back after."""
+    from lmforge.data.pairs import make_pairs
+
+    cache, staged = out_dir / ".pairs", stage / ".pairs"
+    shutil.rmtree(staged, ignore_errors=True)
+    if cache.is_dir():
+        os.replace(cache, staged)
+    try:
+        return make_pairs(cfg, stage)
+    finally:
+        if staged.is_dir():
+            os.replace(staged, cache)
 
 
 def _check(out_dir: Path, read: int, aug: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -241,10 +262,11 @@ def _parts(text: Any) -> list[Any]:
     return text if isinstance(text, list) else [text]
 
 
-def _manifest(cfg: ExperimentConfig, shards: list[Any], stats: dict[str, Any], fp: str) -> dict[str, Any]:
+def _manifest(
+    cfg: ExperimentConfig, shards: list[Any], stats: dict[str, Any], fp: str, out_dir: Path
+) -> dict[str, Any]:
     from lmforge.version import __version__
 
-    out_dir = Path(cfg.data.output_dir)
     files = {}
     for name in OUTPUTS:
         h = hashlib.sha256()

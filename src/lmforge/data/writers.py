@@ -84,6 +84,13 @@ def assemble(
     return counts
 
 
+def publish(stage: Path, out_dir: Path) -> None:
+    """Move the checked outputs from the stage into out_dir (renames within one file system, each atomic);
+    manifest.json last, so a manifest only ever sits next to files that passed the check."""
+    for name in (*OUTPUTS, "stats.json", "manifest.json"):
+        os.replace(stage / name, out_dir / name)
+
+
 def count_lines(path: Path) -> int:
     """Lines in a file, read in blocks (the accounting check must not trust the writers' counters)."""
     n = 0
