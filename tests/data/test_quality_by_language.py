@@ -52,11 +52,17 @@ def test_planted_chinese_junk_is_dropped(kind, name, reason):
 
 
 @pytest.mark.parametrize("name", FILTERS)
-def test_a_short_menu_is_not_judged_unless_short_records_are_rejected(name):
-    # 18 words: too short for rules calibrated on web pages (a page-long menu: test_short_and_scripts.py)
+def test_a_short_menu_is_judged_by_its_lines_only(name):
+    # 18 words: too short for the word rules calibrated on web pages, but 18 lines: fineweb's rules over
+    # lines judge it (a page-long menu: test_short_and_scripts.py)
     menu = zh_junk()["menu"]
-    note = "n-grams not judged" if name == "gopher_repetition" else "not judged"
-    assert verdicts(name, [menu]) == [(True, f"{note}: shorter than 50 words")]
+    want = {
+        "gopher_repetition": (True, "n-grams not judged: shorter than 50 words"),
+        "gopher_quality": (True, "word rules not judged: shorter than 50 words"),  # no bullets, no ellipses
+        "c4": (True, "not judged: shorter than 50 words"),
+        "fineweb": (False, "few lines end in punctuation (0.00 < 0.106)"),  # FineWeb-2's zh threshold
+    }
+    assert verdicts(name, [menu]) == [want[name]]
     (verdict,) = verdicts({name: {"short": "reject"}}, [menu])
     assert verdict[0] is False and verdict[1].startswith("too short to judge")
 

@@ -280,3 +280,21 @@ def test_real_news_is_kept_and_planted_junk_is_rejected(news):
     assert all(len(counted_words(t)) < 50 for _, t in missed)
     strict = [{name: {"short": "reject"}} for name in WEB_RULES]
     assert kept(run(strict, [t for _, t in missed])) == 0
+
+
+def test_the_line_rules_judge_short_records_of_many_lines():
+    """A menu or a product list is short in words, long in lines: fineweb's and gopher_quality's rules over
+    lines judge it (a one-paragraph review of the same length is not judged)."""
+    from lmforge.data.steps import FineWeb, GopherQuality
+
+    menu = "\n".join(["首页", "新闻", "国内", "国际", "财经", "体育", "娱乐", "科技", "登录", "注册"])
+    products = "\n".join(f"- 手机 型号{i}00 ￥{i}99" for i in range(1, 9))
+    review = "早餐还算可以，房间干净，服务员态度很好，下次还会再来。"
+    fw, gq = FineWeb(), GopherQuality()
+    assert fw.keep(menu, "zh")[0] is False
+    assert gq.keep(products, "zh") == (False, "too many bullet lines (1.00)")
+    assert fw.keep(review, "zh") == (True, "not judged: shorter than 50 words")
+    assert gq.keep(review, "zh") == (True, "not judged: shorter than 50 words")
+    three = "\n".join(["首页", "新闻", "国内"])  # under 5 lines: not judged
+    assert fw.keep(three, "zh") == (True, "not judged: shorter than 50 words")
+    assert FineWeb(min_lines_to_judge=None).keep(menu, "zh") == (True, "not judged: shorter than 50 words")

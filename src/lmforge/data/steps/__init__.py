@@ -13,11 +13,11 @@ from lmforge.data.steps.decontaminate import Decontaminate
 from lmforge.data.steps.dedup import ExactDedup, NearDedup
 from lmforge.data.steps.fineweb import FineWeb
 from lmforge.data.steps.gopher import GopherQuality, GopherRepetition
-from lmforge.data.steps.strip_html import StripHtml
 from lmforge.data.steps.language import Language
 from lmforge.data.steps.length import Length
 from lmforge.data.steps.options import check_options
 from lmforge.data.steps.pii import Pii
+from lmforge.data.steps.strip_html import StripHtml
 from lmforge.data.steps.text import FixUnicode, Normalize
 from lmforge.errors import UserError
 

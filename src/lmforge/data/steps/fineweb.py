@@ -5,18 +5,29 @@ A line ends in punctuation when it ends with a sentence mark of its script (word
 …… in CJK, । ॥, ؟ ۔ ؛, ։, ። ፧ ፨, ...; a closing quote or bracket may follow the mark, as in 。” or
 .)): datatrove's TERMINAL_PUNCTUATION has ~150 scripts' marks but not ；, …… or 。”. A record under
 `min_words_to_judge` (50) words is not judged (`short: reject` rejects it): FineWeb's thresholds were set
-on documents that had passed Gopher's 50-word minimum, and one unpunctuated line is 100% of a tweet."""
+on documents that had passed Gopher's 50-word minimum, and one unpunctuated line is 100% of a tweet.
+A short record of `min_lines_to_judge` (5) lines or more is judged: every rule here is about lines."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from lmforge.data.steps.gopher import duplicates
-from lmforge.data.steps.lang_rules import FINEWEB, SHORT, UNSET, LanguageFilter, LanguageRules, judge_short
+from lmforge.data.steps.lang_rules import (
+    FINEWEB,
+    LINES,
+    SHORT,
+    UNSET,
+    LanguageFilter,
+    LanguageRules,
+    judge_short,
+    judges_lines,
+)
 from lmforge.data.words import counted_words, ends_sentence
 
 DEFAULTS: dict[str, Any] = {
     **SHORT,
+    **LINES,
     "line_punct_thr": 0.12,
     "line_punct_exclude_zero": False,
     "short_line_thr": 0.67,
@@ -37,6 +48,7 @@ class FineWeb(LanguageFilter):
         self,
         min_words_to_judge: int | None = UNSET,
         short: Literal["keep", "reject"] = UNSET,
+        min_lines_to_judge: int | None = UNSET,
         line_punct_thr: float | None = UNSET,
         line_punct_exclude_zero: bool = UNSET,
         short_line_thr: float | None = UNSET,
@@ -57,7 +69,7 @@ class FineWeb(LanguageFilter):
             return False, "empty text"
         words = counted_words(text, lang)
         short = judge_short(o, len(words))
-        if short is not None:
+        if short is not None and not judges_lines(o, short, lines):  # a menu of 10 lines is judged
             return short
         stops = tuple(o["stop_chars"] or ())
         punct = sum(line.endswith(stops) if stops else ends_sentence(line) for line in lines) / len(lines)

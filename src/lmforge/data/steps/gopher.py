@@ -21,17 +21,20 @@ from lmforge.data.code_spans import prose_only
 from lmforge.data.steps.lang_rules import (
     GOPHER_QUALITY,
     GOPHER_REPETITION,
+    LINES,
     SHORT,
     UNSET,
     LanguageFilter,
     LanguageRules,
     judge_short,
+    judges_lines,
 )
 from lmforge.data.words import counted_words
 
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 QUALITY_DEFAULTS: dict[str, Any] = {
     **SHORT,
+    **LINES,  # the bullet and ellipsis line rules judge a short record of 5 lines or more
     "min_doc_words": None,  # Gopher's 50 is min_words_to_judge's; set, it rejects below it, judges the rest
     "max_doc_words": 100_000,
     "min_avg_word_length": 3,
@@ -66,6 +69,7 @@ class GopherQuality(LanguageFilter):
         self,
         min_words_to_judge: int | None = UNSET,
         short: Literal["keep", "reject"] = UNSET,
+        min_lines_to_judge: int | None = UNSET,
         min_doc_words: int | None = UNSET,
         max_doc_words: int | None = UNSET,
         min_avg_word_length: float | None = UNSET,
@@ -94,7 +98,10 @@ class GopherQuality(LanguageFilter):
             return False, f"too many words ({len(ws)} > {o['max_doc_words']})"
         short = None if o["min_doc_words"] else judge_short(o, len(ws))
         if short is not None:
-            return short
+            lines = text.splitlines()
+            if not judges_lines(o, short, lines):
+                return short
+            return self._lines(o, lines) or (True, "word rules not judged: shorter than 50 words")
         mean = sum(map(len, ws)) / n
         if o["min_avg_word_length"] and mean < o["min_avg_word_length"]:
             return False, f"mean word length too low ({mean:.1f} < {o['min_avg_word_length']})"
@@ -106,13 +113,9 @@ class GopherQuality(LanguageFilter):
             ell = (text.count("...") + text.count("…")) / n
             if ell > o["max_symbol_word_ratio"]:
                 return False, f"too many ellipses ({ell:.2f} per word)"
-        lines = text.splitlines() or [""]
-        bullets = sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines)
-        if o["max_bullet_lines_ratio"] and bullets > o["max_bullet_lines_ratio"]:
-            return False, f"too many bullet lines ({bullets:.2f})"
-        ends = sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines)
-        if o["max_ellipsis_lines_ratio"] and ends > o["max_ellipsis_lines_ratio"]:
-            return False, f"too many lines ending in an ellipsis ({ends:.2f})"
+        bad_lines = self._lines(o, text.splitlines() or [""])
+        if bad_lines:
+            return bad_lines
         alpha = sum(any(c.isalpha() for c in w) for w in ws) / n
         if o["min_alpha_words_ratio"] and alpha < o["min_alpha_words_ratio"]:
             return False, f"too few words with a letter ({alpha:.2f} < {o['min_alpha_words_ratio']})"
@@ -123,6 +126,17 @@ class GopherQuality(LanguageFilter):
         if o["min_stop_words"] and stops < o["min_stop_words"]:
             return False, f"too few stop words ({stops} < {o['min_stop_words']})"
         return True
+
+    @staticmethod
+    def _lines(o: dict[str, Any], lines: list[str]) -> tuple[bool, str] | None:
+        """The rules over lines: (False, reason) or None."""
+        bullets = sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines)
+        if o["max_bullet_lines_ratio"] and bullets > o["max_bullet_lines_ratio"]:
+            return False, f"too many bullet lines ({bullets:.2f})"
+        ends = sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines)
+        if o["max_ellipsis_lines_ratio"] and ends > o["max_ellipsis_lines_ratio"]:
+            return False, f"too many lines ending in an ellipsis ({ends:.2f})"
+        return None
 
 
 _PARAS = re.compile(r"\n{2,}")

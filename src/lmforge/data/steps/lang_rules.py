@@ -179,6 +179,15 @@ class LanguageRules:
 # below `min_words_to_judge` the record is kept unjudged and counted in the funnel's notes, or rejected
 # with `short: reject`. Words are counted as the rule counts them (words.counted_words).
 SHORT: dict[str, Any] = {"min_words_to_judge": 50, "short": "keep"}
+# Rules over lines (bullets, ellipses, line ends, short lines) need lines, not words: a short record of 5 or
+# more lines is judged by them (a 10-item menu, a product list), and a short paragraph is not.
+LINES: dict[str, Any] = {"min_lines_to_judge": 5}
+
+
+def judges_lines(o: dict[str, Any], short: Any, lines: list[str]) -> bool:
+    """Whether a record left unjudged for its words (`short`, judge_short's verdict) has lines enough."""
+    least = o["min_lines_to_judge"]
+    return bool(short and short[0] and least and sum(bool(x.strip()) for x in lines) >= least)
 
 
 def judge_short(o: dict[str, Any], n_words: int, rules: str = "") -> Any:
