@@ -122,3 +122,23 @@ def test_records_before_the_damage_are_kept(runner):
         "damaged compressed file",
         "compressed file cut off",
     ]
+
+
+def test_what_the_damage_decoded_to_is_not_kept(runner):
+    """gzip checks its CRC after the member: what a corrupt deflate block decodes to came out first, and
+    lines of it that were not UTF-8 were kept as repaired text (6 here). The text now ends before the
+    first line that is not UTF-8; lines after the damage that still parse are what no reader can tell."""
+    rows = [
+        {"prompt": f"问题 {i} 怎么办？", "response": f"这是第{i}个回答，请按照说明书操作。"}
+        for i in range(2000, 3000)
+    ]
+    b = bytearray(gzip.compress("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()))
+    mid = len(b) // 2
+    for k in range(mid, mid + 40):
+        b[k] = random.Random(k).randrange(256)
+    runner.write("bad.jsonl.gz", bytes(b))
+    _, kept, rejects = runner.run([{"path": "bad.jsonl.gz"}], task="sft")
+    assert 400 < len(kept) < 600  # the damage is in the middle
+    assert not [r["response"] for r in kept if r["meta"].get("encoding_repaired")]
+    reason = next(r["reason"] for r in rejects if r["id"] == "bad.jsonl.gz")
+    assert reason.startswith("damaged compressed file") and "the first line that is not text" in reason

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 ZSTD_READ = 1 << 14  # compressed bytes per zstd call: output stays small even at a high ratio
+READ = "what came before the damage is read"
 CUT = "compressed file cut off (a partial download?): what came before the cut is read"
 # gzip: BadGzipFile (an OSError) or zlib.error; bz2: OSError("Invalid data stream"); xz: LZMAError
 DAMAGED = (OSError, zlib.error, lzma.LZMAError)
@@ -30,7 +31,7 @@ def damaged(e: Exception) -> str:
     'damaged compressed file (OSError: Invalid data stream): what came before the damage is read'
     """
     what = f"{type(e).__name__}: {str(e)[:200]}" if str(e) else type(e).__name__
-    return f"damaged compressed file ({what}): what came before the damage is read"
+    return f"damaged compressed file ({what}): {READ}"
 
 
 class _Stopping(io.RawIOBase):
@@ -115,9 +116,72 @@ class _Zstd(io.RawIOBase):
         super().close()
 
 
-def open_compressed(path: str, compression: str) -> IO[bytes]:
-    """A buffered binary stream of the decompressed file (iterates by line, reads, wraps in text)."""
-    raw = _Zstd(path) if compression == ".zst" else _Stopping(OPENERS[compression](path, "rb"))
+class _UntilGarbage(io.RawIOBase):
+    """A damaged stream whose check failed only after its data was handed out (gzip's CRC is checked at
+    the end of a member, bz2's and xz's at the end of a block): what a corrupt deflate block decodes to
+    came out as text. The stream ends before the first line that is not UTF-8; the lines before it are
+    read. (Garbage that happens to be valid UTF-8 would pass: with random bytes, a line rarely is.)"""
+
+    def __init__(self, inner: IO[bytes], reason: str) -> None:
+        self.inner, self.reason = inner, reason
+        self.ready, self.partial, self.done = b"", b"", False
+        self.problem: str | None = None
+        self.offset = 0  # decompressed bytes handed out
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self.ready and not self.done:
+            chunk = self.inner.read(1 << 16)
+            data, self.partial = self.partial + chunk, b""
+            if chunk:  # whole lines only: a newline byte never sits inside a UTF-8 character
+                cut = data.rfind(b"\n") + 1
+                data, self.partial = data[:cut], data[cut:]
+            else:
+                self.done = True
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                data, self.done = data[: data.rfind(b"\n", 0, e.start) + 1], True
+                at = self.offset + len(data)
+                self.reason = self.reason.replace(
+                    READ, f"read up to byte {at:,}, the first line that is not text"
+                )
+            self.ready = data
+            if self.done:
+                self.problem = self.reason
+        n = min(len(b), len(self.ready))
+        b[:n] = self.ready[:n]
+        self.ready, self.offset = self.ready[n:], self.offset + n
+        return n
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+def _raw(path: str, compression: str) -> io.RawIOBase:
+    return _Zstd(path) if compression == ".zst" else _Stopping(OPENERS[compression](path, "rb"))
+
+
+def _problem(path: str, compression: str) -> str | None:
+    """Decompress the whole file once, discarding it: why it ends early, or None."""
+    with _raw(path, compression) as f:
+        while f.read(1 << 20):
+            pass
+        return f.problem
+
+
+def open_compressed(path: str, compression: str, text: bool = True) -> IO[bytes]:
+    """A buffered binary stream of the decompressed file (iterates by line, reads, wraps in text).
+
+    A text file that turns out damaged (one pass over it first) ends before the first line that is not
+    UTF-8 (`_UntilGarbage`); a file cut off needs no such care: what came before the cut is intact."""
+    problem = _problem(path, compression) if text else None
+    raw: io.RawIOBase = _raw(path, compression)
+    if problem and problem != CUT:
+        raw = _UntilGarbage(raw, problem)
     return io.BufferedReader(raw, 1 << 16)
 
 

@@ -112,7 +112,7 @@ def seekable(path: str, compression: str) -> Iterator[tuple[str | IO[bytes], str
     if not compression:
         yield path, None
         return
-    with tempfile.TemporaryFile() as tmp, open_bytes(path, compression) as f:
+    with tempfile.TemporaryFile() as tmp, open_compressed(path, compression, text=False) as f:
         shutil.copyfileobj(f, tmp, 1 << 20)
         tmp.seek(0)
         yield tmp, damage(f)
