@@ -1,6 +1,8 @@
 """Run a tiny DP-SGD LoRA training in its own process (for the kill -9 / resume test of train.privacy).
 
-usage: python privacy_script.py MODEL OUT [--resume] [--slow-after N]
+usage: python privacy_script.py MODEL OUT [--resume] [--slow-after N] [--secret HEX]
+--secret fixes the run's DP secret (two runs that share it can be compared bit for bit); a resume reads
+it from the checkpoint.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from lmforge.training.run import train  # noqa: E402
 def main() -> None:
     model, out = sys.argv[1], sys.argv[2]
     slow_after = int(sys.argv[sys.argv.index("--slow-after") + 1]) if "--slow-after" in sys.argv else None
+    if "--secret" in sys.argv:
+        import lmforge.training.privacy_loop as privacy_loop
+
+        secret = bytes.fromhex(sys.argv[sys.argv.index("--secret") + 1])
+        privacy_loop.new_secret = lambda: secret
     cfg = make_cfg(
         model,
         out,

@@ -3,6 +3,7 @@
 checkpoints/step-N/ holds everything an exact resume needs:
   trainable.safetensors  the trained tensors (the adapter, or the whole model for a full fine-tune)
   optimizer.pt scheduler.pt rng.pt state.json (step, epoch, window, ...) config.yaml
+  dp_secret.bin  train.privacy only: the run's secret DP randomness (owner-only; never copied to final/)
 A folder named step-N is complete by construction: a killed write leaves only a .tmp-step-N folder.
 The .pt files hold only tensors and plain containers and are read with `weights_only=True`: a shared run
 folder cannot run code on resume (the RNG states are stored as tensors and lists for that reason).
@@ -11,6 +12,7 @@ folder cannot run code on resume (the RNG states are stored as tensors and lists
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -25,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from lmforge.atomic_files import atomic_dir, fault_point, recover_dir
 
 _STEP = re.compile(r"^step-(\d+)$")
+SECRET_FILE = "dp_secret.bin"
 
 
 @dataclass
@@ -40,6 +43,8 @@ class TrainState:
     bad_evals: int = 0  # evaluations since the best one (early stopping)
     # train.privacy: Opacus' accountant history [noise_multiplier, sample_rate, steps] (JSON, no pickle)
     privacy_history: list = field(default_factory=list)
+    # train.privacy: the secret the draws and noise come from; its own file, kept out of state.json and repr
+    dp_secret: bytes | None = field(default=None, repr=False)
 
 
 def save_checkpoint(
@@ -69,7 +74,10 @@ def save_checkpoint(
             torch.save(scaler.state_dict(), tmp / "scaler.pt")
         torch.save({"ranks": rngs or [rng_state()]}, tmp / "rng.pt")
         fault_point("checkpoint:rng.pt")
-        (tmp / "state.json").write_text(json.dumps(asdict(state), indent=1), encoding="utf-8")
+        fields = asdict(state)
+        if (secret := fields.pop("dp_secret")) is not None:
+            _write_secret(tmp / SECRET_FILE, secret)
+        (tmp / "state.json").write_text(json.dumps(fields, indent=1), encoding="utf-8")
         (tmp / "config.yaml").write_text(config_yaml, encoding="utf-8")
 
     path = atomic_dir(run_dir / "checkpoints" / f"step-{state.step}", write, fault="checkpoint:swap")
@@ -91,7 +99,15 @@ def load_checkpoint(
         scaler.load_state_dict(torch.load(path / "scaler.pt", weights_only=True))
     ranks = torch.load(path / "rng.pt", weights_only=True)["ranks"]
     set_rng_state(ranks[rank % len(ranks)])  # a run resumed on more processes reuses states
-    return TrainState(**json.loads((path / "state.json").read_text(encoding="utf-8")))
+    secret = (path / SECRET_FILE).read_bytes() if (path / SECRET_FILE).is_file() else None
+    return TrainState(**json.loads((path / "state.json").read_text(encoding="utf-8")), dp_secret=secret)
+
+
+def _write_secret(path: Path, secret: bytes) -> None:
+    # created owner-only (0600) rather than chmod-ed after: no moment where others may read it
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
 
 
 def list_checkpoints(run_dir: Path) -> list[Path]:

@@ -6,6 +6,10 @@ sampling, what the accountants assume), takes all records of the sampled units, 
 gradient to `max_grad_norm` and adds N(0, (noise_multiplier x max_grad_norm)^2) noise (Opacus'
 DPOptimizer; the engine is privacy_loop.py). Epsilon comes from Opacus' accountant over the steps taken;
 its history (noise, rate, steps) lives in the checkpoint's state.json, so a resumed run keeps it.
+
+Which units are drawn and the noise both come from a per-run secret drawn from the OS (`new_secret`), never
+from `seed`: the seed ships in final/lmforge.json, and whoever knew the draws and the noise could subtract
+the noise from the adapter. The secret is kept only in checkpoints (dp_secret.bin), so a resume is exact.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import secrets
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -20,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from lmforge.errors import UserError
 
@@ -128,16 +132,44 @@ def add_step(history: History, sigma: float, rate: float) -> History:
     return [*history, [sigma, rate, 1]]
 
 
-def poisson_sample(n_units: int, rate: float, seed: int, epoch: int, window: int) -> list[int]:
-    """Units in step (epoch, window): each independently with probability `rate`, from a generator seeded
-    by (seed, epoch, window), so a resumed run re-derives the same batches without saving a sampler.
+SECRET_BYTES = 32  # 256 bits: no seed space an attacker could search
 
-    >>> len(poisson_sample(1000, 0.1, seed=0, epoch=0, window=0))  # doctest: +SKIP
-    97
+
+def new_secret() -> bytes:
+    """A run's secret DP randomness, from the OS's CSPRNG (never derived from `seed`).
+
+    >>> len(new_secret())
+    32
     """
-    key = hashlib.sha256(f"lmforge-dp:{seed}:{epoch}:{window}".encode()).digest()
-    g = torch.Generator().manual_seed(int.from_bytes(key[:8], "little") >> 1)
-    return torch.nonzero(torch.rand(n_units, generator=g) < rate).flatten().tolist()
+    return secrets.token_bytes(SECRET_BYTES)
+
+
+def _stream(secret: bytes, label: str, n_bytes: int) -> bytes:
+    # SHAKE-256 over (secret, label) is a keyed extendable-output function: without the secret its bytes
+    # cannot be predicted, and each label (a step, a purpose) gets its own independent stream
+    return hashlib.shake_256(secret + b"|" + label.encode()).digest(n_bytes)
+
+
+def poisson_sample(n_units: int, rate: float, secret: bytes, epoch: int, window: int) -> list[int]:
+    """Units in step (epoch, window): each independently with probability `rate`, drawn from a
+    cryptographic stream keyed by the run's secret, so a resumed run (which reloads the secret) re-derives
+    the same batches and nobody without it can.
+
+    >>> poisson_sample(4, 1.0, new_secret(), epoch=0, window=0)
+    [0, 1, 2, 3]
+    """
+    raw = np.frombuffer(_stream(secret, f"sample:{epoch}:{window}", 8 * n_units), dtype="<u8")
+    uniform = (raw >> np.uint64(11)).astype(np.float64) / 2.0**53  # (n_units,) in [0, 1), 53 bits each
+    return np.flatnonzero(uniform < rate).tolist()
+
+
+def noise_seed(secret: bytes, step: int) -> int:
+    """The 64-bit seed of step `step`'s Gaussian noise (torch generators take at most 64 bits).
+
+    >>> noise_seed(bytes(32), 0) == noise_seed(bytes(32), 0) != noise_seed(bytes(32), 1)
+    True
+    """
+    return int.from_bytes(_stream(secret, f"noise:{step}", 8), "little")
 
 
 def group_units(keys: Sequence[Hashable]) -> list[list[int]]:

@@ -5,7 +5,8 @@ fine-tune only where Opacus has a grad sampler for every trainable layer). A rec
 cross-entropy over its label tokens: each record then weighs the same whatever its length, like a sample
 in DP-SGD, and a unit's gradient is the sum of its records'. Opacus' DPOptimizer clips each unit's
 gradient to C, adds N(0, (sigma C)^2) and divides by the expected units per step (not the sampled count,
-which would leak it); the wrapped AdamW then steps as usual.
+which would leak it); the wrapped AdamW then steps as usual. The draws and the noise come from the run's
+secret (`run_secret`), not from the seed: see privacy.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from lmforge.errors import RunFailed, UserError
 from lmforge.training.batches import count_tokens
 from lmforge.training.loss import _inputs, split_head, target_mask
-from lmforge.training.privacy import PrivacyPlan, add_step, poisson_sample
+from lmforge.training.privacy import PrivacyPlan, add_step, new_secret, noise_seed, poisson_sample
 
 UNIT = "dp_unit"  # batch key: the position of each row's unit among the step's sampled units
 
@@ -38,12 +39,17 @@ class Engine:
         except NotImplementedError as e:  # a trainable layer without a per-sample gradient rule
             raise UserError(f"train.privacy: {str(e).splitlines()[0]} (use model.lora)") from None
         inner = getattr(optimizer, "optimizer", optimizer)  # Accelerate's wrapper holds the torch optimizer
+        # the noise's own generator, on the parameters' device (torch.normal needs both on one device),
+        # reseeded from the run's secret before each step: the global RNG is seeded by the public `seed`
+        device = next(p.device for p in model.parameters() if p.requires_grad)
+        self.noise = torch.Generator(device=device)
         self.optimizer = DPOptimizer(
             inner,
             noise_multiplier=plan.noise_multiplier,
             max_grad_norm=plan.max_grad_norm,
             expected_batch_size=plan.sample_rate * len(plan.units),  # float: the mean units per step
             loss_reduction="mean",
+            generator=self.noise,
         )
         self.params = [p for p in model.parameters() if p.requires_grad]
 
@@ -53,7 +59,7 @@ def dp_windows(run: Any, epoch: int, start: int) -> Iterator[list[dict[str, torc
     `batch_size` records (any number of them, none when no unit was drawn)."""
     plan, t = run.privacy, run.cfg.train
     for w in range(start, run.epoch_steps):
-        drawn = poisson_sample(len(plan.units), plan.sample_rate, run.cfg.seed, epoch, w)
+        drawn = poisson_sample(len(plan.units), plan.sample_rate, run_secret(run), epoch, w)
         rows = [(pos, r) for pos, u in enumerate(drawn) for r in plan.units[u]]
         batches = []
         for i in range(0, len(rows), t.batch_size):
@@ -99,6 +105,7 @@ def dp_step(run: Any, window: list[dict[str, torch.Tensor]]) -> tuple[float, int
         engine.optimizer.zero_grad(set_to_none=True)
         raise RunFailed(f"loss is {loss} at step {run.state.step + 1}; training stopped")
     _per_unit(engine.params, window)
+    engine.noise.manual_seed(noise_seed(run_secret(run), run.state.step))  # a resumed step: the same noise
     engine.optimizer.pre_step()  # clip each unit's gradient, add the noise, divide by expected units
     run.optimizer.step()
     run.scheduler.step()
@@ -120,6 +127,14 @@ def _per_unit(params: list[torch.Tensor], window: list[dict[str, torch.Tensor]])
         rows = torch.cat(rows) if isinstance(rows, list) else rows  # (R, ...) over the micro-batches
         summed = torch.zeros((n_units, *p.shape), dtype=rows.dtype, device=rows.device)
         p.grad_sample = summed.index_add_(0, unit.to(rows.device), rows)
+
+
+def run_secret(run: Any) -> bytes:
+    """The run's DP secret: the checkpoint's after a resume, else drawn from the OS on first use (also when
+    resuming a checkpoint written before secrets existed: fresh randomness, never the seed's)."""
+    if run.state.dp_secret is None:
+        run.state.dp_secret = new_secret()
+    return run.state.dp_secret
 
 
 def attach(run: Any, from_disk: bool) -> PrivacyPlan:
