@@ -6,10 +6,8 @@ docs/prepare.md ("Language identification") has the numbers on the full sets.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import re
-from pathlib import Path
 
 import pytest
 
@@ -22,12 +20,10 @@ from lmforge.errors import UserError
 
 
 def real_corpora():
-    """bench/real_corpora.py, loaded by path: under pytest, `bench` is tests/bench."""
-    path = Path(__file__).parents[2] / "bench" / "real_corpora.py"
-    spec = importlib.util.spec_from_file_location("real_corpora", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """bench/real_corpora.py (the checkout is on pytest's path), imported when a test needs it."""
+    from bench import real_corpora
+
+    return real_corpora
 
 
 def judge(text: str, **opts) -> tuple[object, dict]:

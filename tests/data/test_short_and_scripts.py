@@ -8,9 +8,7 @@ junk: the generators below, seeded, page-sized (200+ characters, as the news).
 
 from __future__ import annotations
 
-import importlib.util
 import random
-from pathlib import Path
 
 import pytest
 
@@ -24,12 +22,10 @@ NOTE = "not judged: shorter than 50 words"
 
 
 def real_corpora():
-    """bench/real_corpora.py, loaded by path: under pytest, `bench` is tests/bench."""
-    path = Path(__file__).parents[2] / "bench" / "real_corpora.py"
-    spec = importlib.util.spec_from_file_location("real_corpora", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """bench/real_corpora.py (the checkout is on pytest's path), imported when a test needs it."""
+    from bench import real_corpora
+
+    return real_corpora
 
 
 def run(specs, texts, lang="zh"):
