@@ -21,11 +21,11 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # The report's browser test needs Debian's chromium + chromedriver (Playwright's browser download is unavailable);
-# its CJK plot test a CJK font (fonts-wqy-microhei, 1.6 MB); the HTML tests real Sphinx pages (python3.11-doc).
+# its CJK plot test a CJK font (fonts-wqy-microhei, 1.6 MB); the HTML tests real Sphinx pages (python3.11-doc) and the Debian Reference in Japanese and Chinese (8 MB).
 browser:
-	(command -v chromium && command -v chromedriver && fc-list | grep -q "WenQuanYi Micro Hei" && test -d /usr/share/doc/python3.11/html) >/dev/null || \
+	(command -v chromium && command -v chromedriver && fc-list | grep -q "WenQuanYi Micro Hei" && test -d /usr/share/doc/python3.11/html && test -d /usr/share/debian-reference) >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
-	  fonts-wqy-microhei python3.11-doc)
+	  fonts-wqy-microhei python3.11-doc debian-reference-ja debian-reference-zh-cn)
 
 test: install browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -106,3 +106,18 @@ def sphinx_pages(limit: int | None = None) -> list[Path]:
     """The library reference pages of the Python docs (Sphinx HTML); empty when the package is missing."""
     pages = sorted(Path(SPHINX, "library").glob("*.html"))
     return pages[:limit] if limit else pages
+
+
+DEBIAN_REFERENCE = "/usr/share/debian-reference"
+_SECTION = re.compile(r'(?=<div class="section">\s*<div class="titlepage">\s*<div>\s*<div>\s*<h3)')
+
+
+def debian_reference(lang: str) -> list[str]:
+    """The Debian Reference's sections (h3) as HTML fragments, in Japanese (`ja`) or Chinese (`zh-cn`):
+    real documentation, partly still in English, with shell sessions in `<pre>` (Debian packages
+    debian-reference-ja / debian-reference-zh-cn; empty when missing)."""
+    out = []
+    for path in sorted(Path(DEBIAN_REFERENCE).glob(f"ch*.{lang}.html")):
+        html = path.read_text(encoding="utf-8")
+        out += [s for s in _SECTION.split(html)[1:] if "<p>" in s]
+    return out

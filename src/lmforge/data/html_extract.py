@@ -239,7 +239,8 @@ class _ToText(HTMLParser):
         elif tag == "li":
             self.buf.append("\n- ")
         elif tag in BLOCK:
-            self.buf.append(" " if self.cell else "\n")
+            if not self._after_marker():  # <li><p>: the item's text stays on its marker's line
+                self.buf.append(" " if self.cell else "\n")
             if tag == "div":  # Sphinx: <div class="highlight-python3"><div class="highlight"><pre>
                 self.outer_lang = _language_of(dict(attrs).get("class") or "") or self.outer_lang
 
@@ -273,6 +274,15 @@ class _ToText(HTMLParser):
             target.append(data)
         else:
             self.buf.append(re.sub(r"\s+", " ", data))
+
+    def _after_marker(self) -> bool:
+        """Whether nothing but spaces came since the last `<li>`'s marker."""
+        for piece in reversed(self.buf):
+            if piece == "\n- ":
+                return True
+            if piece.strip():
+                return False
+        return False
 
     def _end_row(self) -> None:
         if self.cells > 0:

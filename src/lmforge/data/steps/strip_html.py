@@ -120,7 +120,11 @@ def _strip_tags(prose: str) -> str:
             return m.group()  # `<EMAIL>`, `<T>`, a JSX component
         name = m.group(1).lower()
         if name == "li":
-            return "" if m.group().startswith("</") else "\n- "
+            return "" if m.group().startswith("</") else "\n\x00"
         return "\n" if name in _BREAK else ""
 
-    return htmllib.unescape(_ANY_TAG.sub(tag, _DROP.sub("", prose)))
+    # an item's text goes on its marker's line, also when it sits in a <p> (`<li><p>text</p></li>`)
+    return htmllib.unescape(_ITEM.sub("- ", _ANY_TAG.sub(tag, _DROP.sub("", prose))))
+
+
+_ITEM = re.compile(r"\x00\s*")
