@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import harness
-from bench.real_corpora import python_functions, zh_news, zh_reviews
+from bench.real_corpora import debian_reference, python_functions, zh_news, zh_reviews
 
 REVIEW_STEPS = [
     "fix_unicode", "normalize", {"length": {"min_words": 3}}, {"language": {"keep": ["zh"]}},
@@ -37,6 +37,7 @@ REVIEW_STEPS = [
 ]  # fmt: skip
 NEWS_STEPS = [{"language": {"keep": ["zh"]}}, "gopher_repetition", "gopher_quality", "c4", "fineweb"]
 CODE_STEPS = ["fix_unicode", "strip_html", "normalize"]
+DOC_STEPS = ["strip_html", "gopher_repetition", "gopher_quality", "c4", "fineweb"]
 PRODUCTS = ["手机", "耳机", "电饭煲", "空调", "洗衣机", "笔记本", "充电宝", "键盘", "鼠标", "台灯"]
 
 
@@ -200,6 +201,25 @@ def code_row(work: Path, n: int, seed: int) -> dict[str, Any]:
     }
 
 
+def docs_row(work: Path, lang: str, code: str) -> dict[str, Any]:
+    """The Debian Reference's sections (HTML) through strip_html and the web rules, after the language step
+    (the sections still in English are dropped by it and not counted)."""
+    sections = debian_reference(lang)
+    _write(work / f"docs_{code}.jsonl", [{"text": t} for t in sections])
+    steps = [{"language": {"keep": [code]}}, *DOC_STEPS]
+    kept, secs = _prepare(work, f"docs_{code}", "causal_lm", steps)
+    stats = json.loads((work / f"out_docs_{code}" / "stats.json").read_text(encoding="utf-8"))
+    rows = {row["step"]: row for row in stats["steps"]}
+    inside = rows["language"]["out"]
+    return {
+        "records": len(sections),
+        "in_language": inside,
+        "kept_share": len(kept) / max(inside, 1),
+        **{f"{s}_dropped_share": (rows[s]["in"] - rows[s]["out"]) / max(inside, 1) for s in DOC_STEPS[1:]},
+        "seconds": secs,
+    }
+
+
 def bench_prep_real(
     work: Path, reviews: int | None, news: int | None, code: int, smoke: bool = False
 ) -> dict:
@@ -210,6 +230,9 @@ def bench_prep_real(
         "zh_news": news_row(work, news, 0),
         "code": code_row(work, code, 0),
     }
+    if debian_reference("ja"):
+        summary["ja_docs"] = docs_row(work, "ja", "ja")
+        summary["zh_docs"] = docs_row(work, "zh-cn", "zh")
     r, a, c = summary["zh_reviews"], summary["zh_news"], summary["code"]
     targets = [
         ("zh reviews kept", ">= 0.85", _one(r["kept_share"]), r["kept_share"] >= 0.85),
@@ -227,6 +250,13 @@ def bench_prep_real(
         f"{a['datatrove_junk_rejected_share']:.2f} of junk), {c['records']} CPython functions (datatrove's "
         f"FTFYFormatter byte-identical {c['datatrove_ftfy_byte_identical_share']:.2f})"
     )
+    for code in ("ja", "zh"):
+        if f"{code}_docs" in summary:
+            d = summary[f"{code}_docs"]
+            note += (
+                f"; Debian Reference {code}: {d['in_language']} sections in {code}, {d['kept_share']:.2f} kept "
+                f"(c4 drops {d['c4_dropped_share']:.2f}: under 5 sentences)"
+            )
     params = {"reviews": reviews, "news": news, "code": code, "smoke": smoke}
     harness.save("prep_real", params, {}, summary, targets, note)
     return summary
