@@ -79,7 +79,7 @@ def test_loss_per_record_equals_hf_across_padded_sorted_batches(tiny_model, tmp_
 
 
 def test_head_chunks_and_soft_capped_head_equal_hf(monkeypatch):
-    """A head with soft-capping goes through the model's own forward (logits_to_keep), chunked."""
+    """A head with soft-capping: the head path applies it (training/lm_head.py), chunked, as HF does."""
     from transformers import Gemma2Config, Gemma2ForCausalLM
 
     torch.manual_seed(0)
@@ -94,7 +94,7 @@ def test_head_chunks_and_soft_capped_head_equal_hf(monkeypatch):
         final_logit_softcapping=3.0,
     )
     model = sharpen(Gemma2ForCausalLM(cfg))
-    assert scoring.split_head(model) == (None, None)
+    assert scoring.split_head(model)[1].transform == (1.0, 3.0)
     examples = []
     for n in (9, 14, 5, 20):
         ids = torch.randint(3, 500, (n,)).tolist()
@@ -199,6 +199,7 @@ def test_shared_prefix_runs_once_with_the_same_scores(tiny_model, tmp_path):
     task = make_task(cfg_for(tmp_path, tiny_model, "classification", "task.labels=[neg, pos]"))
     trees = label_units(task, tok, cls_rows(6), 96)
     seen = []
+    scoring.split_head(model)  # its guard (two 32-token forwards, once per model) before the counting
     model.get_input_embeddings().register_forward_hook(lambda m, i, o: seen.append(i[0].numel()))
     for part in (units, trees):
         batch = collate_units(part, tok.eos_token_id)
@@ -212,10 +213,12 @@ def test_shared_prefix_runs_once_with_the_same_scores(tiny_model, tmp_path):
         assert torch.allclose(shared, plain, atol=1e-5)
 
 
-def test_an_output_transform_the_split_does_not_know_is_caught(capsys):
-    """Granite divides its logits by logits_scaling after the head: split_head does not know, the guard
-    (the model's own loss on one short row) does, and eval then lets the model compute its head."""
+def test_an_output_transform_the_split_does_not_know_is_caught(capsys, monkeypatch):
+    """Granite divides its logits by logits_scaling after the head: with that forgotten, split_head's guard
+    (the model's own logits on one short row) sees it, and eval lets the model compute its head."""
     from transformers import GraniteConfig, GraniteForCausalLM
+
+    from lmforge.training import lm_head
 
     torch.manual_seed(0)
     cfg = GraniteConfig(
@@ -228,7 +231,8 @@ def test_an_output_transform_the_split_does_not_know_is_caught(capsys):
         logits_scaling=4.0,
     )
     model = sharpen(GraniteForCausalLM(cfg))
-    assert scoring.split_head(model)[0] is not None
+    monkeypatch.setattr(lm_head, "head_transform", lambda config: lm_head.PLAIN)
+    assert scoring.split_head(model)[0] is None
     examples = []
     for n in (12, 7, 18):
         ids = torch.randint(3, 300, (n,)).tolist()
@@ -237,7 +241,7 @@ def test_an_output_transform_the_split_does_not_know_is_caught(capsys):
         ours = score_units(model, [example_unit(e) for e in examples], 0, 64, None, "t")
     ref = hf_record_losses(model, examples)
     assert [-s[0] for s, _ in ours] == pytest.approx([s for s, _ in ref], rel=1e-5)
-    assert "eval uses the model's own head" in capsys.readouterr().err
+    assert "differs from the model's own logits" in capsys.readouterr().err
 
 
 def test_bf16_linear_weights_under_autocast_for_both_architectures(tiny_model, tmp_path):

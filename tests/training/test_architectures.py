@@ -1,5 +1,7 @@
-"""Every common decoder architecture, tiny and random: the trainer's loss equals the model's own, packing keeps
-documents apart, LoRA all-linear trains, merging equals peft's unmerged model, and it chats."""
+"""Every common decoder architecture, tiny and random: the trainer's loss equals the model's own, every
+objective's head path (SFT loss, preference log-probs, DP per-record losses, eval) equals the model's own
+logits, packing keeps documents apart, LoRA all-linear trains, merging equals peft's unmerged model, and it
+chats."""
 
 from __future__ import annotations
 
@@ -7,16 +9,21 @@ import random
 
 import pytest
 import torch
-from tiny_models import ARCHITECTURES, build_tiny
 
 from lmforge.config import LoraConfig
+from lmforge.evaluation.scoring import collate_units, example_unit, score_batch
 from lmforge.formatting.packing import collate, pack
 from lmforge.inference.generation import generate
 from lmforge.models import load_model, load_tokenizer
+from lmforge.training import lm_head
+from lmforge.training.head_ce import PLAIN
 from lmforge.training.loss import LossModule, count_targets, loss_sum, model_loss, split_head
+from lmforge.training.preference_loss import collate_pairs, sequence_logps
+from lmforge.training.privacy_loop import record_losses
 from lmforge.training.setup import apply_lora, choose_attention
+from tiny_models import ARCHITECTURES, build_tiny
 
-# output transforms the head-at-labels path must not miss: only the first-batch guard can catch these
+# output transforms the head path applies after the head (lm_head.py): softcap, logits_scaling, logit_scale
 TRANSFORMED = {"gemma2", "gemma3_text", "granite", "cohere"}
 
 
@@ -44,8 +51,85 @@ def test_trainer_loss_equals_the_models_own_loss(arch):
     with torch.no_grad():
         ours = float(module(batch)) / count_targets(batch)
     assert ours == pytest.approx(model_loss(model, batch), rel=1e-5)
-    if name in TRANSFORMED and split_head(model)[0] is not None:
-        assert module.model_logits  # the guard saw the transform and switched to the model's logits
+    assert split_head(model)[0] is not None  # the head path knows every architecture's transform
+    if name in TRANSFORMED:
+        assert lm_head.head_transform(model.config) != PLAIN
+
+
+def _pairs(examples: list[dict]) -> list[dict]:
+    """Preference pairs from LM examples: the first 2 tokens are the prompt, the other example the rejected."""
+    return [
+        {"input_ids": e["input_ids"], "prompt_len": 2, "rejected_ids": o["input_ids"][2:]}
+        for e, o in zip(examples, examples[1:] + examples[:1], strict=True)
+    ]
+
+
+def _logit_logps(model, batch: dict) -> torch.Tensor:
+    """(R, T-1) log-probs of each next token from the model's own full logits, 0 where not labelled."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    labels = batch["labels"][:, 1:]
+    logps = torch.log_softmax(logits.float(), -1).gather(2, labels.clamp(min=0)[..., None])[..., 0]
+    return logps * (labels != -100)
+
+
+def _objectives_equal_the_models_logits(model, examples: list[dict]) -> None:
+    """Preference log-probs (and LoRA gradients), DP per-record losses and eval scores through the head
+    path equal those computed from `model(...).logits`."""
+    pairs = collate_pairs(_pairs(examples), 0)
+    ours = sequence_logps(model, pairs)[0]
+    ours.sum().backward()
+    ours_grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    ref = _logit_logps(model, pairs).sum(1)
+    ref.sum().backward()
+    torch.testing.assert_close(ours.detach(), ref.detach(), rtol=1e-5, atol=1e-4)
+    assert ours_grads
+    for n, g in ours_grads.items():
+        torch.testing.assert_close(g, model.get_parameter(n).grad, rtol=1e-4, atol=1e-5, msg=n)
+    model.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        batch = collate(examples, 0)
+        sums, _ = record_losses(model, batch)
+        torch.testing.assert_close(sums, -_logit_logps(model, batch).sum(1), rtol=1e-5, atol=1e-4)
+        units = [example_unit(e) for e in examples]
+        scored = score_batch(model, collate_units(units, 0))
+        ref_tokens = _logit_logps(model, batch)[batch["labels"][:, 1:] != -100]
+        torch.testing.assert_close(scored, ref_tokens, rtol=1e-5, atol=1e-4)
+
+
+def test_every_objective_applies_the_head_as_the_model_does(arch):
+    """Granite's logits_scaling, Cohere's logit_scale, Gemma's soft-cap: DPO/KTO log-probs, DP-SGD's
+    per-record losses and eval scores all see them (the LoRA head path, dropout off)."""
+    _, path = arch
+    model = apply_lora(load_model(path), LoraConfig(r=4, alpha=8, dropout=0.0)).eval()
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(std=0.05, generator=torch.Generator().manual_seed(0))
+    _objectives_equal_the_models_logits(model, _examples(model.config.vocab_size, seed=3))
+
+
+def test_the_guard_catches_a_transform_the_head_path_does_not_know(arch, monkeypatch, capsys):
+    """With its transform table forgotten, the head path differs from the model: the guard sees it once,
+    says so, and every objective takes the model's own logits."""
+    name, path = arch
+    if name not in TRANSFORMED:
+        pytest.skip("no output transform to forget")
+    monkeypatch.setattr(lm_head, "head_transform", lambda config: PLAIN)
+    base = load_model(path)
+    with torch.no_grad():  # logits large enough that a soft-cap of 30 changes them (tiny random ones: ~1)
+        base.get_output_embeddings().weight.mul_(50)
+    model = apply_lora(base, LoraConfig(r=4, alpha=8, dropout=0.0)).eval()
+    assert split_head(model) == (None, None)
+    assert "differs from the model's own logits" in capsys.readouterr().err
+    examples = _examples(model.config.vocab_size, seed=4)
+    batch = collate(examples, 0)
+    with torch.no_grad():
+        assert float(loss_sum(model, batch)) / count_targets(batch) == pytest.approx(
+            model_loss(model, batch), rel=1e-5
+        )
+    _objectives_equal_the_models_logits(model, examples)
+    assert "differs" not in capsys.readouterr().err  # once per model
 
 
 def test_packing_keeps_documents_apart(arch):
@@ -79,7 +163,9 @@ def test_lora_all_linear_trains_and_merges_like_peft(arch):
                 p.normal_(std=0.02)  # a trained-looking adapter, so merging changes the weights
         model.eval()
         unmerged = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        merged = model.merge_and_unload()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        merged = model.merge_and_unload()(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+        )
     torch.testing.assert_close(merged.logits, unmerged, rtol=1e-5, atol=1e-5)
 
 

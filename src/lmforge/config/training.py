@@ -117,12 +117,31 @@ class TrainConfig(Section):
     kto_weights: tuple[float, float] = Field(
         (1.0, 1.0), description="kto: weights of desirable and undesirable examples."
     )
+    preference_dropout: bool = Field(
+        False,
+        description="Preference objectives: keep dropout (LoRA's and the model's) on in training; false = off, "
+        "as TRL's disable_dropout (the reference pass has no LoRA dropout: dropout biases rewards and margins).",
+    )
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
         default_factory=lambda: ["tensorboard"],
         description="Experiment trackers that train, tune and eval log to: tensorboard, mlflow (local store "
         "in train.output_dir/mlflow unless MLFLOW_TRACKING_URI), wandb (offline unless logged in); "
         "metrics.jsonl is always written.",
     )
+
+    @model_validator(mode="after")
+    def _kto_batch(self) -> TrainConfig:
+        # KTO's KL rows pair each prompt with another example's answer in the batch: with one example
+        # the answer is its own reference point (TRL refuses per_device_train_batch_size < 2 too).
+        # UserError, not ValueError: pydantic passes it through, so the line names the key itself
+        from lmforge.errors import UserError
+
+        if self.objective == "kto" and self.batch_size < 2:
+            raise UserError(
+                f"config error: train.batch_size: kto needs at least 2 (got {self.batch_size}): each "
+                "answer's KL row is another example's answer in the batch"
+            )
+        return self
 
 
 class EvalConfig(Section):

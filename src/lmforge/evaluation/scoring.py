@@ -7,10 +7,10 @@ plain example, the label index for a label branch). A batch of units gives, per 
 summed log-probability and the number of tokens: loss, perplexity and label scores all come from it.
 
 The LM head runs only at the `pred` positions, a chunk of positions at a time, through the
-backbone/head split of training/loss.py (the same one the training loss uses); for models whose head
-has extra maths that split refuses (final-logit soft-capping, logit_scale), the model's own forward with
-a boolean `logits_to_keep` computes the head, transform included, at those positions only. Nothing of
-size batch x sequence x vocabulary is built (transformers #12878, #26474).
+backbone/head split of training/lm_head.py (the one every training objective uses, output transforms
+included: Granite, Cohere, Gemma); where its guard found a transform it does not know, the model's own
+forward with a boolean `logits_to_keep` computes the head, transform included, at those positions only.
+Nothing of size batch x sequence x vocabulary is built (transformers #12878, #26474).
 """
 
 from __future__ import annotations
@@ -114,10 +114,10 @@ def score_batch(model: Any, batch: dict[str, torch.Tensor], own_head: bool = Fal
 
 
 def head_matches_model(model: Any, ids: list[int]) -> bool:
-    """The first-batch guard of training/loss.py, for eval: on one short row, the head applied at the
-    scored positions must give the model's own `forward(labels=...)` loss (training/loss.py:model_loss).
-    A mismatch is an output transform the backbone/head split does not know (Granite's logits_scaling, a
-    new soft-cap): eval then lets the model's forward compute its head, said in one line.
+    """A second guard, on eval's first real row (split_head already ran lm_head.py's): the head applied at
+    the scored positions must give the model's own `forward(labels=...)` loss (training/loss.py:model_loss).
+    A mismatch is an output transform the split does not know: eval then lets the model's forward compute
+    its head, said in one line.
     """
     from lmforge.training.loss import GUARD_RTOL, model_loss
 

@@ -9,7 +9,8 @@ state, d logp_t / d hidden_t = (onehot(y_t) - softmax_t) @ W (and the summed gra
 if it trains), right away; the backward only scales them by the upstream gradient, one number per token.
 Peak extra memory is one chunk's logits. Liger's fused linear cross-entropy does the same on CUDA; this one
 is plain torch so it runs everywhere. Matmuls run in the autocast dtype when autocast is on (as
-`head(hidden)` would), the softmax in fp32.
+`head(hidden)` would), the softmax in fp32. `scale` and `softcap` are the output transforms some models
+apply after the head (lm_head.py): logits = softcap * tanh(scale * (h W^T + b) / softcap).
 
 >>> h, w, t = torch.randn(5, 4), torch.randn(7, 4), torch.tensor([1, 2, 3, 4, 5])
 >>> bool(torch.isclose(head_ce_sum(h, w, None, t), F.cross_entropy(h @ w.T, t, reduction="sum")))
@@ -27,23 +28,39 @@ import torch.nn.functional as F  # noqa: F401  (the doctest compares with it)
 CHUNK_ELEMENTS = 1 << 24  # logits per chunk (64 MB in fp32)
 
 
+Transform = tuple[float, float | None]  # (scale, softcap) applied to the head's logits
+PLAIN: Transform = (1.0, None)
+
+
 def head_ce_sum(
-    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    targets: torch.Tensor,
+    transform: Transform = PLAIN,
 ) -> torch.Tensor:
     """Summed CE of `hidden @ weight.T + bias` against `targets`: hidden (N, H), weight (V, H), targets (N,)."""
-    return -_logps(hidden, weight, bias, targets).sum()
+    return -_logps(hidden, weight, bias, targets, transform).sum()
 
 
 def head_logps(
-    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    targets: torch.Tensor,
+    transform: Transform = PLAIN,
 ) -> torch.Tensor:
     """(N,) fp32 log-probs of `targets` under `hidden @ weight.T + bias`. The head gets no gradient: a
-    trained head takes the plain path (preference_loss.py)."""
-    return _logps(hidden, weight.detach(), None if bias is None else bias.detach(), targets)
+    trained head takes the plain path (lm_head.py)."""
+    return _logps(hidden, weight.detach(), None if bias is None else bias.detach(), targets, transform)
 
 
 def _logps(
-    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    targets: torch.Tensor,
+    transform: Transform,
 ) -> torch.Tensor:
     device = hidden.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
@@ -51,8 +68,20 @@ def _logps(
         torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (hidden, weight, bias))
     ):
         with torch.no_grad():
-            return _chunks(hidden, weight, bias, targets, dtype, grads=False)[0]
-    return _HeadLogps.apply(hidden, weight, bias, targets, dtype)
+            return _chunks(hidden, weight, bias, targets, dtype, transform, grads=False)[0]
+    return _HeadLogps.apply(hidden, weight, bias, targets, dtype, transform)
+
+
+def transformed(logits: torch.Tensor, transform: Transform) -> torch.Tensor:
+    """The model's output transform on fp32 head logits: Cohere's / Granite's scale, Gemma's soft-cap.
+
+    >>> transformed(torch.tensor([8.0, 0.0]), (0.125, None)).tolist()
+    [1.0, 0.0]
+    """
+    scale, cap = transform
+    if scale != 1.0:
+        logits = logits * scale
+    return logits if not cap else torch.tanh(logits / cap) * cap
 
 
 def _chunks(
@@ -61,6 +90,7 @@ def _chunks(
     bias: torch.Tensor | None,
     targets: torch.Tensor,
     dtype: torch.dtype,
+    transform: Transform,
     grads: bool,
     want_weight: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
@@ -84,12 +114,14 @@ def _chunks(
             logits = (h @ w.T).float()  # (C, V)
             if bias is not None:
                 logits = logits + bias.float()
+            logits = transformed(logits, transform)
             lse = torch.logsumexp(logits, dim=-1)  # (C,)
             out[s : s + rows] = logits.gather(1, t[:, None]).squeeze(1) - lse
             if not grads:
                 continue
             d = torch.exp(logits - lse[:, None]).neg_()  # -softmax: d logp_t / d logits, (C, V)
             d[torch.arange(len(t), device=d.device), t] += 1.0
+            d = _through_transform(d, logits, transform)  # d logp_t / d (h W^T + b)
             grad_h[s : s + rows] = (d.to(dtype) @ w).to(hidden.dtype)
             if grad_w is not None:
                 grad_w += (d.to(dtype).T @ h).float()
@@ -98,16 +130,24 @@ def _chunks(
     return out, grad_h, grad_w, grad_b
 
 
+def _through_transform(d: torch.Tensor, logits: torch.Tensor, transform: Transform) -> torch.Tensor:
+    """Chain rule back through `transformed`, given its output: d tanh(x / c) c / dx = 1 - (y / c)^2."""
+    scale, cap = transform
+    if cap:
+        d = d * (1 - (logits / cap).square())
+    return d * scale if scale != 1.0 else d
+
+
 class _HeadLogps(torch.autograd.Function):
     """Per-token log-probs whose backward scales the gradients the forward computed. A trained head's
     weight gradient is summed over the tokens in the forward, so it needs one upstream gradient for all
     of them: a summed loss (`head_ce_sum`), checked in the backward."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, dtype):  # noqa: ANN001 - autograd's signature
+    def forward(ctx, hidden, weight, bias, targets, dtype, transform):  # noqa: ANN001 - autograd's signature
         want_weight = weight.requires_grad or (bias is not None and bias.requires_grad)
         out, grad_h, grad_w, grad_b = _chunks(
-            hidden, weight, bias, targets, dtype, grads=True, want_weight=want_weight
+            hidden, weight, bias, targets, dtype, transform, grads=True, want_weight=want_weight
         )
         ctx.save_for_backward(grad_h, *(() if grad_w is None else (grad_w,)))
         ctx.has_w, ctx.grad_b, ctx.w_dtype = grad_w is not None, grad_b, weight.dtype
@@ -124,4 +164,4 @@ class _HeadLogps(torch.autograd.Function):
                 raise RuntimeError("a trained LM head's chunked gradient needs a summed loss")
             grad_w = (saved[1] * one).to(ctx.w_dtype) if ctx.has_w else None
             grad_b = ctx.grad_b * one if ctx.grad_b is not None else None
-        return grad_h, grad_w, grad_b, None, None
+        return grad_h, grad_w, grad_b, None, None, None

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lmforge.training.head_ce import head_logps
+from lmforge.training.lm_head import split_head
 from lmforge.training.objectives import NEEDS_REFERENCE, kto_pair_losses, pair_losses
 
 IGNORE = -100
@@ -80,20 +80,19 @@ def sequence_logps(model: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Te
     The LM head runs only at label positions (the answers), never on the prompt or padding. When the
     model's attention keeps packed documents apart (`lmforge_docs`, FlashAttention) the padded rows go
     through the backbone as one packed row: no compute on padding (TRL 1.16's padding_free is off).
+    The head and its output transform are lm_head.py's, behind its guard, as for the SFT loss.
     """
-    from lmforge.training.loss import split_head
-
     labels = batch["labels"][:, 1:]  # (R, T-1): token t+1 is predicted at position t
     keep = labels != IGNORE
     counts = keep.sum(dim=1)
     backbone, head = split_head(model)
-    if backbone is None:  # a head with extra maths (soft-capping): the model's own logits
+    if backbone is None:  # unknown layout or a transform the guard caught: the model's own logits
         logits = model(**_padded(batch)).logits[:, :-1][keep]  # (N, V)
         rows, targets = keep.nonzero()[:, 0], labels[keep]
         token_logps = -F.cross_entropy(logits.float(), targets, reduction="none")  # (N,)
     else:
         hidden, targets, rows = _answer_hidden(model, backbone, batch)  # (N, H), (N,), (N,)
-        token_logps = _head_logps(head, hidden, targets)
+        token_logps = head.logps(hidden, targets)
     summed = torch.zeros(labels.shape[0], device=token_logps.device).index_add(0, rows, token_logps)
     return summed, counts
 
@@ -125,14 +124,6 @@ def _packs_documents(model: Any) -> bool:
     return getattr(base.config, "_attn_implementation", None) in ("lmforge_docs", "flash_attention_2")
 
 
-def _head_logps(head: Any, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """(N,) log-probs of the targets: chunked for a frozen linear head (LoRA), else through (N, V) logits."""
-    frozen = not any(p.requires_grad for p in head.parameters())
-    if type(head) is torch.nn.Linear and frozen:
-        return head_logps(hidden, head.weight, head.bias, targets)
-    return -F.cross_entropy(head(hidden).float(), targets, reduction="none")
-
-
 def reference_logps(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """The reference model's (rows,) log-probs: cached in the batch, else the base under the disabled adapter."""
     if "ref_logps" in batch:
@@ -145,11 +136,34 @@ def reference_logps(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return sequence_logps(model, batch)[0]
 
 
+def disable_dropout(model: torch.nn.Module) -> int:
+    """Set every dropout of the model to 0 (TRL's `disable_dropout`, default on); returns how many.
+
+    The policy pass runs with LoRA dropout and the model's own dropout, the reference pass (adapter
+    disabled, no LoRA dropout) without, so rewards and margins were biased from step 0. Besides the
+    nn.Dropout modules (TRL stops there), the float `attention_dropout` that Llama-style attention passes
+    to its kernel in training mode is zeroed too.
+    >>> disable_dropout(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1)))
+    1
+    """
+    n = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout) and module.p:
+            module.p, n = 0.0, n + 1
+        if isinstance(getattr(module, "attention_dropout", None), float) and module.attention_dropout:
+            module.attention_dropout, n = 0.0, n + 1
+    return n
+
+
 class PreferenceLoss(torch.nn.Module):
-    """batch -> summed per-pair loss of `train.objective`; keeps reward sums per mode for the metrics."""
+    """batch -> summed per-pair loss of `train.objective`; keeps reward sums per mode for the metrics.
+
+    Dropout is switched off in the model unless `train.preference_dropout` (disable_dropout)."""
 
     def __init__(self, model: torch.nn.Module, train_cfg: Any) -> None:
         super().__init__()
+        if not getattr(train_cfg, "preference_dropout", False):
+            disable_dropout(model)
         self.model = model
         self.t = train_cfg
         self.objective = train_cfg.objective
