@@ -6,7 +6,8 @@ top_p, a seeded generator), token budget and stop strings, applied per row by a 
 stopping criterion, so a row's answer does not depend on its batch-mates: greedy rows in a batch equal the
 same requests served one by one, and a seeded row samples the same tokens whatever runs beside it.
 transformers' `generate` takes one sampling setting and one budget per call; these two hooks are the part
-it does not do. A bounded queue refuses work past `max_queue` (the server answers 503).
+it does not do. A bounded queue refuses work past `max_queue` (the server answers 503). A row that fails
+(its sampling, its decoding) ends alone with reason "error"; a job too wide for the context never runs.
 
 >>> b = Batcher(model, tok); b.start()  # doctest: +SKIP
 >>> b.submit(Job([Row(prompt=[1, 2, 3], max_tokens=8)], emit=print))  # doctest: +SKIP
@@ -25,6 +26,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
+from lmforge.errors import UserError
 from lmforge.inference.generation import eos_ids, left_pad
 from lmforge.inference.sampling import RowSampler
 from lmforge.inference.stop_text import held_back, visible_end
@@ -62,6 +64,7 @@ class Row:
     text: str = ""
     sent: int = 0  # characters of `text` already reported
     reason: str | None = None
+    error: str | None = None  # why this row failed (set by the sampler or the stopping criterion)
 
 
 @dataclass(eq=False)  # a job is itself: found in the queue by identity
@@ -78,6 +81,10 @@ class Job:
 
     def expired(self) -> bool:
         return time.monotonic() > self.arrived + self.timeout_s
+
+    def width(self) -> int:
+        """Tokens its rows need side by side: the longest prompt plus the largest budget (left padding)."""
+        return max(len(r.prompt) for r in self.rows) + max(r.max_tokens for r in self.rows)
 
 
 class Batcher:
@@ -97,6 +104,8 @@ class Batcher:
         self.max_batch, self.max_queue, self.window_s = max_batch, max_queue, window_s
         self.context = context or context_length(model)
         self.stops, self.pad_id = eos_ids(model, tokenizer), pad_token_id(tokenizer, model)
+        if self.pad_id is None:  # left padding needs an id, and generate could never stop a row
+            raise UserError("the tokenizer has neither a pad nor an EOS token: cannot batch or stop rows")
         self._queue: deque[Job] = deque()
         self._cond = threading.Condition()
         self._running = False
@@ -148,8 +157,8 @@ class Batcher:
                 for job in jobs:
                     for i, row in enumerate(job.rows):
                         if row.reason is None:
-                            row.reason = "error"
-                            job.emit(Event(i, reason="error", error=f"{type(e).__name__}: {e}"))
+                            row.error = row.error or f"{type(e).__name__}: {e}"
+                            self._finish(job, i, row, "error")
             finally:
                 self.active_rows = 0
 
@@ -176,17 +185,23 @@ class Batcher:
 
         Left padding gives every row the batch's width, so the longest prompt plus the largest budget
         must fit (positions past the context would fail for learned position embeddings, e.g. GPT-2)."""
+        if not jobs:
+            return True  # the first job always goes; _run refuses it if it is too wide alone
         rows = [r for j in (*jobs, job) for r in j.rows]
-        if jobs and len(rows) > self.max_batch:
-            return False
         width = max(len(r.prompt) for r in rows) + max(r.max_tokens for r in rows)
-        return not jobs or width <= self.context
+        return len(rows) <= self.max_batch and width <= self.context
 
     def _run(self, jobs: list[Job]) -> None:
         live = []
         for job in jobs:
             if job.cancelled or job.expired():
                 self._finish_job(job, "cancelled" if job.cancelled else "timeout")
+            elif job.width() > self.context:  # positions past the context: IndexError, a CUDA assert
+                for row in job.rows:
+                    row.error = (
+                        f"prompt + max_tokens = {job.width()} tokens exceed the context ({self.context})"
+                    )
+                self._finish_job(job, "error")
             else:
                 live.append(job)
         if not live:
@@ -222,11 +237,13 @@ class Batcher:
     def _finish(self, job: Job, i: int, row: Row, reason: str) -> None:
         row.reason = reason
         self.counts["cancelled"] += reason == "cancelled"
-        job.emit(Event(i, row.text[row.sent :], reason, tokens=len(row.tokens)))
+        job.emit(Event(i, row.text[row.sent :], reason, tokens=len(row.tokens), error=row.error))
         row.sent = len(row.text)
 
     def step(self, job: Job, i: int, row: Row, token: int) -> None:
         """One new token for an open row: extend its text, report what is safe to show, maybe finish it."""
+        if row.error:  # its sampling failed: the token in its slot is argmax's stand-in, not an answer
+            return self._finish(job, i, row, "error")
         row.tokens.append(token)
         self.counts["tokens"] += 1
         if token in self.stops:
@@ -257,7 +274,12 @@ class RowStops(StoppingCriteria):
         last = input_ids[:, -1].tolist()  # (B,) the token each row just got
         for (job, i, row), token in zip(self.slots, last, strict=True):
             if row.reason is None:
-                self.batcher.step(job, i, row, token)
+                try:
+                    self.batcher.step(job, i, row, token)
+                except Exception as e:  # this row fails alone (a decode error, ...); the batch goes on
+                    log.exception("a row failed")
+                    row.error = f"{type(e).__name__}: {e}"
+                    self.batcher._finish(job, i, row, "error")
         self.batcher.active_rows = sum(row.reason is None for _, _, row in self.slots)
         return torch.tensor([row.reason is not None for _, _, row in self.slots], device=input_ids.device)
 

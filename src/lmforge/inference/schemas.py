@@ -3,7 +3,9 @@
 Strict types, as OpenAI's API checks them: `"max_tokens": "5"` is a 400, not a 5. Fields OpenAI defines
 that change what is generated and that lmforge does not implement (logprobs, tools, penalties, ...) are
 refused with a 400 naming the field, rather than silently ignored; other unknown fields are ignored, as
-clients send extras (`user`, `metadata`, ...).
+clients send extras (`user`, `metadata`, ...). Sampling values the arithmetic cannot take are made safe
+here, where every row passes: a temperature under 1e-5 (scores / 1e-40 overflow) or `top_p` 0 (0 / 0) is
+greedy; any integer is a seed (the batcher folds it into the 63 bits a torch generator takes).
 
 >>> ChatRequest.model_validate({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8}).n
 1
@@ -15,9 +17,11 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # field -> its value that means "off"; any other value is refused (lmforge does not implement it)
+MIN_TEMPERATURE = 1e-5  # sampling.MIN_TEMPERATURE; kept here too, as schemas does not import torch
+
 UNSUPPORTED = {
     "logprobs": (None, False),
     "top_logprobs": (None, 0),
@@ -38,7 +42,7 @@ class StreamOptions(BaseModel):
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(strict=True, extra="allow")
+    model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
 
     model: str | None = None  # None: the one model this server serves
     temperature: float = Field(1.0, ge=0.0, le=2.0)
@@ -48,6 +52,17 @@ class _Request(BaseModel):
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
+
+    @model_validator(mode="after")
+    def _greedy_when_degenerate(self) -> _Request:
+        """temperature 1e-40 or top_p 0 sample as greedy would, without dividing by ~0 or by 0.
+
+        >>> ChatRequest.model_validate({"messages": [{"role": "user"}], "top_p": 0.0}).temperature
+        0.0
+        """
+        if self.temperature < MIN_TEMPERATURE or self.top_p == 0:
+            self.temperature = 0.0
+        return self
 
     def refused_field(self) -> str | None:
         """The first field set to something lmforge does not implement (the server answers 400 naming it).

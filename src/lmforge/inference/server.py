@@ -4,6 +4,9 @@ Routes: `GET /health`, `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/
 `stream: true` as server-sent events ending in `data: [DONE]`). Prompts are built by the chat template
 function training and `lmforge generate` use. Errors are OpenAI's JSON shape with a 4xx (5xx for the
 server's own faults); a client that goes away mid-request has its rows stopped at the next token.
+Before a body is parsed, guard.py checks its Host (without a key), key and size. No /docs or
+/openapi.json: the API is OpenAI's, documented in docs/deploy.md, and the pages would be open to all.
+A server that other machines reach needs a key, or `insecure_open` to say it is meant to be open.
 FastAPI and uvicorn are imported on call: `import lmforge` needs neither.
 
 >>> serve("runs/support-bot", port=8000)  # doctest: +SKIP
@@ -12,18 +15,23 @@ lmforge serve: 'runs/support-bot' on http://127.0.0.1:8000/v1 (OpenAI-compatible
 
 # no `from __future__ import annotations`: FastAPI reads the route signatures, whose types (Request)
 # are imported inside create_app
-import secrets
+import math
 import socket
 from contextlib import asynccontextmanager
 from typing import Any
 
 from lmforge.errors import UserError
 from lmforge.inference.batcher import Batcher
+from lmforge.inference.guard import Guard, is_loopback
 from lmforge.inference.schemas import ChatRequest, CompletionRequest, error_body
 from lmforge.inference.service import APIError, Service, answer
 
+MAX_BODY = 4 << 20  # 4 MiB: a full 128k-token context as JSON token ids is ~1 MB
 
-def create_app(service: Service, api_key: str | None = None) -> Any:
+
+def create_app(
+    service: Service, api_key: str | None = None, max_body: int = MAX_BODY, check_host: bool = True
+) -> Any:
     """The FastAPI app; the batcher's worker runs for the app's lifetime."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
@@ -36,7 +44,7 @@ def create_app(service: Service, api_key: str | None = None) -> Any:
         yield
         service.batcher.stop()
 
-    app = FastAPI(title="lmforge serve", lifespan=lifespan)
+    app = FastAPI(title="lmforge serve", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(APIError)
     async def api_error(request: Request, e: APIError) -> JSONResponse:
@@ -54,8 +62,7 @@ def create_app(service: Service, api_key: str | None = None) -> Any:
     async def crash(request: Request, e: Exception) -> JSONResponse:
         return JSONResponse(error_body(f"{type(e).__name__}: {e}", "server_error"), status_code=500)
 
-    if api_key is not None:
-        app.add_middleware(KeyCheck, api_key=api_key)
+    app.add_middleware(Guard, api_key=api_key, max_body=max_body, check_host=check_host)
 
     @app.get("/health")
     async def health() -> dict:
@@ -72,34 +79,13 @@ def create_app(service: Service, api_key: str | None = None) -> Any:
 
     @app.post("/v1/chat/completions")
     async def chat(req: ChatRequest, request: Request):
-        return await answer(service, request, req, service.chat_prompts(req), "messages")
+        return await answer(service, request, req, service.chat_prompts, "messages")
 
     @app.post("/v1/completions")
     async def completions(req: CompletionRequest, request: Request):
-        return await answer(service, request, req, service.completion_prompts(req), "prompt")
+        return await answer(service, request, req, service.completion_prompts, "prompt")
 
     return app
-
-
-class KeyCheck:
-    """ASGI middleware: every /v1 request needs `Authorization: Bearer <key>`, checked before the body is read.
-
-    Plain ASGI rather than starlette's BaseHTTPMiddleware, which would sit between a stream and its client."""
-
-    def __init__(self, app: Any, api_key: str) -> None:
-        self.app, self.expected = app, f"Bearer {api_key}".encode()
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1"):
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not secrets.compare_digest(given, self.expected):
-                from fastapi.responses import JSONResponse
-
-                body = error_body(
-                    "Incorrect API key provided", "invalid_request_error", code="invalid_api_key"
-                )
-                return await JSONResponse(body, status_code=401)(scope, receive, send)
-        await self.app(scope, receive, send)
 
 
 def model_card(service: Service) -> dict:
@@ -136,6 +122,9 @@ def serve(
     window_ms: float = 50.0,
     timeout_s: float = 600.0,
     default_max_tokens: int = 512,
+    max_tokens_limit: int | None = None,
+    max_body: int = MAX_BODY,
+    insecure_open: bool = False,
     trust_remote_code: bool = False,
     log_level: str = "info",
 ) -> None:
@@ -143,6 +132,7 @@ def serve(
 
     >>> serve("smollm2-135m-instruct", port=8000, api_key="sk-local")  # doctest: +SKIP
     """
+    check_settings(host, api_key, insecure_open, timeout_s, window_ms)
     try:
         import uvicorn
     except ImportError:
@@ -153,18 +143,32 @@ def serve(
     batcher = Batcher(
         model_obj, tokenizer, max_batch=max_batch, max_queue=max_queue, window_s=window_ms / 1000
     )
-    service = Service(batcher, tokenizer, name or model, timeout_s, default_max_tokens)
+    service = Service(batcher, tokenizer, name or model, timeout_s, default_max_tokens, max_tokens_limit)
     sock = bind(host, port)
     bound = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(service, api_key), log_level=log_level, timeout_graceful_shutdown=5)
-    )
+    app = create_app(service, api_key, max_body, check_host=not insecure_open)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5))
     where = f"[{host}]" if ":" in host else host
     print(
         f"lmforge serve: '{service.name}' on http://{where}:{bound}/v1 (OpenAI-compatible; Ctrl-C stops)",
         flush=True,
     )
     server.run(sockets=[sock])
+
+
+def check_settings(host: str, api_key: str | None, insecure_open: bool, timeout_s: float, window_ms: float):
+    """Refuse, before the model loads, a server open to the network by accident, and numbers that are NaN."""
+    if not is_loopback(host) and api_key is None and not insecure_open:
+        raise UserError(
+            f"--host {host} lets other machines in, and there is no --api-key: set LMFORGE_API_KEY "
+            "(or --api-key, which `ps` shows), or pass --insecure-open to serve without a key"
+        )
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise UserError(f"--timeout must be a number of seconds > 0, got {timeout_s}")
+    if not (math.isfinite(window_ms) and window_ms >= 0):
+        raise UserError(f"--batch-window-ms must be a number >= 0, got {window_ms}")
+    if api_key is not None and not api_key.strip():
+        raise UserError("--api-key is empty: a blank key would let anyone in")
 
 
 def bind(host: str, port: int) -> socket.socket:

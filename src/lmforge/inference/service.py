@@ -1,9 +1,11 @@
 """A request's life in `lmforge serve`: checked, turned into batcher rows, then streamed or collected.
 
-The routes (server.py) hand each parsed body here. OpenAI's checks come first (model name, context length,
-n), then the job is queued; its events come back from the worker thread through an asyncio queue. A
-client that leaves, or a request past its timeout, has its rows withdrawn: a queued job leaves the queue,
-a running row stops at its next token.
+The routes (server.py) hand each parsed body here. Its prompts are measured in characters, then tokenised
+on a thread of their own (a long prompt must not hold up the event loop, which serves every stream and
+/health). OpenAI's checks come next (model name, context length, n, this server's max_tokens cap), then the
+job is queued; its events come back from the worker thread through an asyncio queue. A client that
+leaves, or a request past its timeout, has its rows withdrawn: a queued job leaves the queue, a running
+row stops at its next token.
 
 >>> job = service.job(ChatRequest.model_validate(body), prompts, "messages", emit=print)  # doctest: +SKIP
 """
@@ -13,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lmforge.errors import UserError
 from lmforge.formatting.templates import encode_prompt
 from lmforge.inference.batcher import Batcher, Event, Job, QueueFull, Row
+from lmforge.inference.sampling import fold_seed
 from lmforge.inference.schemas import (
     ChatRequest,
     CompletionRequest,
@@ -46,10 +50,20 @@ class Service:
     """What the routes share: the batcher, the tokenizer, the served name and the request policies."""
 
     def __init__(
-        self, batcher: Batcher, tokenizer: Any, name: str, timeout_s: float, default_max_tokens: int
+        self,
+        batcher: Batcher,
+        tokenizer: Any,
+        name: str,
+        timeout_s: float,
+        default_max_tokens: int,
+        max_tokens_limit: int | None = None,
     ):
         self.batcher, self.tokenizer, self.name = batcher, tokenizer, name
         self.timeout_s, self.default_max_tokens = timeout_s, default_max_tokens
+        self.max_tokens_limit = max_tokens_limit or batcher.context
+        # no prompt longer than this can fit: every token covers at most its longest vocabulary entry
+        self.max_prompt_chars = batcher.context * longest_token(tokenizer)
+        self.tokenizing = ThreadPoolExecutor(1, thread_name_prefix="lmforge-tokenize")
         self.created = int(time.time())
 
     def check_model(self, model: str | None) -> None:
@@ -61,7 +75,20 @@ class Service:
                 code="model_not_found",
             )
 
+    def check_chars(self, texts: list[str], param: str) -> None:
+        """Refuse, before tokenising, a prompt too long in characters for the context to hold."""
+        chars = max(map(len, texts), default=0)
+        if chars > self.max_prompt_chars:
+            raise APIError(
+                400,
+                f"This model's maximum context length is {self.batcher.context} tokens; a {param} of "
+                f"{chars} characters cannot fit (at most {self.max_prompt_chars} characters).",
+                param=param,
+                code="context_length_exceeded",
+            )
+
     def chat_prompts(self, req: ChatRequest) -> list[list[int]]:
+        self.check_chars(["".join(m.plain()["content"] for m in req.messages)], "messages")
         try:
             return [encode_prompt(self.tokenizer, [m.plain() for m in req.messages])]
         except UserError as e:  # the chat template refused the conversation
@@ -71,6 +98,7 @@ class Service:
         p = req.prompt
         if isinstance(p, str) or (p and isinstance(p[0], str)):
             texts = [p] if isinstance(p, str) else p
+            self.check_chars(texts, "prompt")
             prompts = [self.tokenizer(t)["input_ids"] for t in texts]  # as `generate --raw` encodes
         else:
             prompts = [p] if p and isinstance(p[0], int) else list(p)
@@ -85,27 +113,14 @@ class Service:
         if refused:
             raise APIError(400, f"'{refused}' is not supported by lmforge serve", param=refused)
         self.check_model(req.model)
-        context = self.batcher.context
-        budget = req.token_budget()
-        for q in prompts:
-            room = context - len(q)
-            wanted = budget or min(self.default_max_tokens, room)
-            if room < 1 or wanted > room:
-                raise APIError(
-                    400,
-                    f"This model's maximum context length is {context} tokens. However, you requested "
-                    f"{len(q) + max(wanted, 1)} tokens ({len(q)} in the {param}, {max(wanted, 1)} in the "
-                    "completion). Please reduce the length of the prompt or the completion.",
-                    param=param,
-                    code="context_length_exceeded",
-                )
+        budget = self.budget(req, max(map(len, prompts)), param)
         rows = [
             Row(
                 prompt=q,
-                max_tokens=budget or min(self.default_max_tokens, context - len(q)),
+                max_tokens=budget,
                 temperature=req.temperature,
                 top_p=req.top_p,
-                seed=None if req.seed is None else req.seed + k * req.n + c,
+                seed=None if req.seed is None else fold_seed(req.seed + k * req.n + c),
                 stops=req.stop_list(),
             )
             for k, q in enumerate(prompts)
@@ -119,10 +134,36 @@ class Service:
             )
         return Job(rows, emit, timeout_s=self.timeout_s)
 
+    def budget(self, req: ChatRequest | CompletionRequest, longest: int, param: str) -> int:
+        """max_tokens for every row: the request's, or the default that fits beside the longest prompt.
 
-async def answer(service: Service, request: Any, req: Any, prompts: list[list[int]], param: str):
-    """Queue the request's rows, then stream them or wait for all of them."""
+        Left padding makes every row as wide as the longest prompt, so it is the one the context must hold."""
+        asked = req.token_budget()
+        room = self.batcher.context - longest
+        wanted = asked or min(self.default_max_tokens, self.max_tokens_limit, room)
+        if room < 1 or wanted > room:
+            raise APIError(
+                400,
+                f"This model's maximum context length is {self.batcher.context} tokens. However, you "
+                f"requested {longest + max(wanted, 1)} tokens ({longest} in the {param}, {max(wanted, 1)} "
+                "in the completion). Please reduce the length of the prompt or the completion.",
+                param=param,
+                code="context_length_exceeded",
+            )
+        if wanted > self.max_tokens_limit:
+            raise APIError(
+                400,
+                f"max_tokens is too large: {wanted}. This server allows at most {self.max_tokens_limit} "
+                "completion tokens (--max-tokens-limit).",
+                param="max_tokens",
+            )
+        return wanted
+
+
+async def answer(service: Service, request: Any, req: Any, make_prompts: Any, param: str):
+    """Tokenise off the event loop, queue the request's rows, then stream them or wait for all of them."""
     loop = asyncio.get_running_loop()
+    prompts = await loop.run_in_executor(service.tokenizing, make_prompts, req)
     events: asyncio.Queue[Event] = asyncio.Queue()
 
     def emit(event: Event) -> None:  # called from the worker thread
@@ -154,17 +195,23 @@ async def answer(service: Service, request: Any, req: Any, prompts: list[list[in
 
 
 async def collect(service: Service, request: Any, job: Job, events: asyncio.Queue) -> tuple:
-    """Wait for every row's last event; stop the rows if the client disconnects."""
+    """Wait for every row's last event; stop the rows if the client disconnects.
+
+    The client is looked for every POLL_S on the clock, not only when no event came for POLL_S: a row
+    emits a piece per token, so an answer in progress would otherwise never notice its reader had left."""
     n = len(job.rows)
     texts, reasons, tokens = [""] * n, [None] * n, [0] * n
+    next_look = time.monotonic() + POLL_S
     try:
         while None in reasons:
-            try:
-                event = await asyncio.wait_for(events.get(), POLL_S)
-            except asyncio.TimeoutError:
+            if time.monotonic() >= next_look:
+                next_look = time.monotonic() + POLL_S
                 if await request.is_disconnected():  # nobody reads the answer: stop the rows
-                    raise APIError(400, "the client disconnected") from None
+                    raise APIError(400, "the client disconnected")
                 check_expired(service, job)
+            try:
+                event = await asyncio.wait_for(events.get(), max(next_look - time.monotonic(), 0.001))
+            except asyncio.TimeoutError:
                 continue
             texts[event.index] += event.text
             if event.reason is not None:
@@ -211,6 +258,15 @@ async def stream(service: Service, job: Job, events: asyncio.Queue, req: Any, ri
     finally:
         if left:
             withdraw(service, job)
+
+
+def longest_token(tokenizer: Any) -> int:
+    """Characters in the tokenizer's longest vocabulary entry (byte-level entries count bytes, more than
+    the characters they decode to, so the bound only errs long). 32 when the vocabulary is not listed."""
+    try:
+        return max(map(len, tokenizer.get_vocab()), default=32) or 32
+    except (AttributeError, NotImplementedError):
+        return 32
 
 
 def check_expired(service: Service, job: Job) -> None:
