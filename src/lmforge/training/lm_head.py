@@ -104,24 +104,32 @@ def split_head(model: Any, guard: bool = True) -> tuple[Any, LMHead | None]:
 def head_agrees(model: Any, backbone: Any, head: LMHead) -> bool:
     """The guard: on one seeded random row, the head path's log-probs equal log_softmax(model(...).logits).
 
-    Eval mode (no dropout: both paths see one network), no autocast, and a forked RNG: the check draws
+    Eval mode (no dropout: both paths see one network), autocast only where the weights' dtypes mix, and a forked RNG: the check draws
     nothing from the run's random streams, so a resumed run stays bit-equal to an uninterrupted one.
     """
     device = next(model.parameters()).device
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     vocab = getattr(base.config.get_text_config(), "vocab_size", None) or head.weight.shape[0]
     ids = torch.randint(vocab, (1, GUARD_TOKENS), generator=torch.Generator().manual_seed(0)).to(device)
-    training = model.training
-    with torch.random.fork_rng(devices=[]), torch.no_grad(), torch.autocast(device.type, enabled=False):
+    modes = [(m, m.training) for m in model.modules()]  # each module's own: a loaded model's are mixed
+    # a 16-bit frozen base under fp32 LoRA weights needs autocast to multiply at all; 16-bit rounding
+    # moves the two paths apart by ~1e-3 of a log-prob, a missing transform by far more
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    low = next((d for d in (torch.bfloat16, torch.float16) if d in dtypes), None)
+    mixed = low is not None and len(dtypes) > 1
+    rtol = GUARD_RTOL * (10 if low is not None else 1)
+    amp = torch.autocast(device.type, dtype=low or torch.bfloat16, enabled=mixed)
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), amp:
         model.eval()
         try:
             ours = head.logps(backbone(input_ids=ids, use_cache=False).last_hidden_state[0, :-1], ids[0, 1:])
             logits = model(input_ids=ids, use_cache=False).logits[0, :-1].float()  # (T-1, V)
             ref = torch.log_softmax(logits, -1).gather(1, ids[0, 1:, None]).squeeze(1)
         finally:
-            model.train(training)
+            for m, mode in modes:
+                m.training = mode
     gap, size = float((ours - ref).abs().mean()), float(ref.abs().mean())
-    if gap <= GUARD_RTOL * max(size, 1e-6):
+    if gap <= rtol * max(size, 1e-6):
         return True
     print(
         f"lmforge: the LM head applied at label positions differs from the model's own logits (mean log-prob "
