@@ -272,19 +272,21 @@ def load_tokenizer(name: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
     folder = Path(name).expanduser()
-    adapter = None if _has_tokenizer(folder) else resolve_peft_adapter(name)
+    adapter = None if has_tokenizer(folder) else resolve_peft_adapter(name)
     if adapter is not None:  # a LoRA run folder: the tokenizer (and chat template) its adapter was saved with
-        folder = Path(adapter[1]) if _has_tokenizer(Path(adapter[1])) else Path(adapter[0])
+        folder = Path(adapter[1]) if has_tokenizer(Path(adapter[1])) else Path(adapter[0])
         return load_tokenizer(str(folder), trust_remote_code)
     # an adapter folder carries its tokenizer but no config.json
-    source = str(folder) if _has_tokenizer(folder) else resolve_model(name, trust_remote_code)
+    source = str(folder) if has_tokenizer(folder) else resolve_model(name, trust_remote_code)
     try:
         return AutoTokenizer.from_pretrained(source, **_load_kwargs(trust_remote_code))
     except OSError as e:
         raise _load_error(name, e) from None
 
 
-def _has_tokenizer(folder: Path) -> bool:
+def has_tokenizer(folder: str | Path) -> bool:
+    """Whether a folder holds a tokenizer (`tokenizer.json` or `tokenizer_config.json`)."""
+    folder = Path(folder)
     return folder.is_dir() and any(
         (folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")
     )

@@ -167,3 +167,12 @@ def test_one_word_edits_of_real_short_reviews_are_near_duplicates():
         else:
             assert caught >= want, caught
             assert sum(i < 600 for i in drops) <= 3  # distinct real reviews stay
+
+
+def test_lsh_bands_are_datasketchs_optimum_through_its_public_api():
+    from datasketch.lsh import _optimal_param  # the reference the public MinHashLSH computes with
+
+    from lmforge.data.steps.dedup import lsh_params
+
+    for threshold in (0.5, 0.7, 0.8, 0.9):
+        assert lsh_params(threshold, 128) == _optimal_param(threshold, 128, 0.1, 0.9)

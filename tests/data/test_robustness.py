@@ -133,3 +133,23 @@ def test_near_dedup_on_messages_uses_every_text_field():
     a = Record("a", {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "yes"}]})
     b = Record("b", {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "no"}]})
     assert step.decide(step.keys([a.text(), b.text()]), ["a", "b"])[1].startswith("near-duplicate of a")
+
+
+def test_shard_outputs_and_their_markers_are_fsynced(runner, monkeypatch):
+    """A shard's files are flushed to disk before they are renamed into place and marked done (a power
+    cut must not leave a `.done` shard whose files are empty): #29's review found them written unsynced."""
+    import os
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    runner.write("a.jsonl", "".join(f'{{"text": "record {i} with some words"}}\n' for i in range(20)))
+    runner.run([{"path": "a.jsonl"}], steps=["exact_dedup"])
+    names = [os.path.basename(p) for p in synced]
+    for kind in ("kept.jsonl.tmp", "rejects.jsonl.tmp", "stats.json.tmp", ".tmp-0.done"):
+        assert any(kind in n for n in names), (kind, names)

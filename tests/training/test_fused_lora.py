@@ -69,8 +69,12 @@ def test_fused_equals_peft_on_every_architecture(arch):
     ids = [list(range(3 + i, 3 + i + 9 + i % 5)) for i in range(6)]
     batch = collate(pack([{"input_ids": x, "labels": [-100] * 2 + x[2:]} for x in ids], 24), 0)
     ref, got = _step(plain, batch, "bf16", seed=1), _step(fused, batch, "bf16", seed=1)
+    # Gemma 3 through the soft-capped head path (lm_head.py): the loss is equal, the LoRA gradients differ
+    # by bf16 rounding (3.5e-3 of the largest at most); every other architecture stays bit for bit
+    assert torch.equal(got["loss"], ref["loss"])
     for name in ref:
-        torch.testing.assert_close(got[name], ref[name], rtol=0, atol=0, msg=name)
+        near = 1e-2 * float(ref[name].abs().max()) if "gemma3" in arch else 0.0
+        torch.testing.assert_close(got[name], ref[name], rtol=0, atol=near, msg=name)
 
 
 def test_fused_keeps_less_for_the_backward(tiny_llama):
@@ -117,3 +121,28 @@ def test_fused_under_activation_checkpointing(tiny_llama):
     ref, got = _step(plain, batch, "bf16", seed=2), _step(fused, batch, "bf16", seed=2)
     for name in ref:
         torch.testing.assert_close(got[name], ref[name], rtol=0, atol=0, msg=name)
+
+
+def test_the_cast_cache_is_released_after_each_window(tiny_llama):
+    """The module-global cast cache held the last layer input (and its bf16 copy) alive into eval and
+    between steps; backward_window releases it."""
+    from types import SimpleNamespace
+
+    from lmforge.training import fused_lora
+    from lmforge.training.loop import backward_window
+
+    _, fused, _ = _pair(tiny_llama, 0.0, "bf16")
+    acc = SimpleNamespace(
+        num_processes=1,
+        device=torch.device("cpu"),
+        autocast=lambda: torch.autocast("cpu", dtype=torch.bfloat16),
+        backward=lambda loss: loss.backward(),
+    )
+    model = lambda batch: loss_sum(fused, batch)  # noqa: E731 (what the run's wrapped model does)
+    model.train = lambda: fused.train()
+    batch = stand_in_collate(fake_examples(2, vocab=250, seed=3), pad_id=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss_sum(fused, batch).backward()
+    assert fused_lora._cast_cache[0] is not None  # a step without the loop keeps it
+    backward_window(acc, model, [batch])
+    assert fused_lora._cast_cache[0] is None

@@ -9,7 +9,6 @@ MinHashes; main decides near dups; stage 2 drops them, runs pii, and computes th
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from lmforge.atomic_files import atomic_write_text
 from lmforge.data.steps import STEPS, GlobalStep, StepContext, build_steps, parse_spec
 from lmforge.data.worker import (
     MAX_STEP_ERRORS,
@@ -50,9 +50,7 @@ def plan_stages(specs: list[Any]) -> list[list[Any]]:
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, ensure_ascii=False))  # fsynced, like every result file
 
 
 Decide = Callable[[Any, Path, int, list[str], list[int]], dict[int, str]]

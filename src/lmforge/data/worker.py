@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from lmforge.atomic_files import atomic_write_text
 from lmforge.data.readers import read_shard
 from lmforge.data.record import Record, to_record
 from lmforge.data.sources import Shard
@@ -104,19 +105,23 @@ class _Out:
         self.n_rejects += 1
 
     def save(self, name: str, obj: Any) -> None:
-        tmp = self.d / f"{self.i}.{name}.{self.tmp}"
-        if isinstance(obj, np.ndarray):
-            with open(tmp, "wb") as f:
+        with open(self.d / f"{self.i}.{name}.{self.tmp}", "wb") as f:
+            if isinstance(obj, np.ndarray):
                 np.save(f, obj)
-        else:
-            tmp.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
+            else:
+                f.write(json.dumps(obj, ensure_ascii=False).encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
 
     def commit(self, names: list[str]) -> None:
-        self.kept.close()
-        self.rejects.close()
+        """Fsynced, renamed into place, then the done marker: a crash leaves the shard done or redone."""
+        for f in (self.kept, self.rejects):
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
         for name in ["kept.jsonl", "rejects.jsonl", *names]:
             os.replace(self.d / f"{self.i}.{name}.{self.tmp}", self.d / f"{self.i}.{name}")
-        (self.d / f"{self.i}.done").write_text("ok")
+        atomic_write_text(self.d / f"{self.i}.done", "ok")
 
 
 def _input(job: Job, out: _Out, stats: dict[str, Any]) -> Iterator[Record]:
@@ -127,7 +132,11 @@ def _input(job: Job, out: _Out, stats: dict[str, Any]) -> Iterator[Record]:
             stats["read"] += 1
             stats["repaired"] += int(repaired)
             meta = {"source": job.shard.rel}
-            rec = to_record(rid, row, src["fields"], job.ctx.task, meta, job.ctx.conversation) if error is None else error
+            rec = (
+                to_record(rid, row, src["fields"], job.ctx.task, meta, job.ctx.conversation)
+                if error is None
+                else error
+            )
             if isinstance(rec, str):
                 out.reject(rid, "read", rec, row if raw is None else raw)
                 stats["read_reasons"][reason_key(rec)] += 1
@@ -288,7 +297,9 @@ def run_job(job: Job) -> None:
                 text_stats.add(text)
                 part_chars += len(text)
                 stats["hist_after"][length_bin(len(text))] += 1
-                hashes.append(split_hash(job.ctx.seed, split_key(rec.id, rec.fields, job.ctx.task, job.pairs)))
+                hashes.append(
+                    split_hash(job.ctx.seed, split_key(rec.id, rec.fields, job.ctx.task, job.pairs))
+                )
                 if job.stratify:
                     strata.append(rec.fields.get(job.stratify, rec.meta.get(job.stratify)))
             if part_chars >= TEXT_PART_CHARS:
@@ -307,4 +318,3 @@ def run_job(job: Job) -> None:
     stats["rejects"] = out.n_rejects
     out.save("stats.json", stats)
     out.commit(names)
-

@@ -108,7 +108,7 @@ def _decode(tokenizer: Any, row: list[int], stops: list[int]) -> Generation:
 
 def load_for_inference(name: str, trust_remote_code: bool = False) -> tuple[Any, Any]:
     """Model and tokenizer from an alias, folder, .gguf, hub id, or a run folder with a LoRA adapter."""
-    from lmforge.models import load_model, load_tokenizer, resolve_peft_adapter
+    from lmforge.models import has_tokenizer, load_model, load_tokenizer, resolve_peft_adapter
 
     adapter = resolve_peft_adapter(name)
     if adapter is not None:
@@ -116,12 +116,6 @@ def load_for_inference(name: str, trust_remote_code: bool = False) -> tuple[Any,
 
         base, adapter_dir = adapter
         model = PeftModel.from_pretrained(load_model(base, trust_remote_code), adapter_dir)
-        tokenizer = load_tokenizer(adapter_dir if _has_tokenizer(adapter_dir) else base, trust_remote_code)
+        tokenizer = load_tokenizer(adapter_dir if has_tokenizer(adapter_dir) else base, trust_remote_code)
         return model, tokenizer
     return load_model(name, trust_remote_code), load_tokenizer(name, trust_remote_code)
-
-
-def _has_tokenizer(folder: str) -> bool:
-    from pathlib import Path
-
-    return any((Path(folder) / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))

@@ -74,6 +74,11 @@ def _cast(x: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
     return xc
 
 
+def release_cast_cache() -> None:
+    """Drop the last cast input: kept past its window it would hold a layer input alive into eval."""
+    _cast_cache[0] = None
+
+
 def _to(t: torch.Tensor | None, dtype: torch.dtype | None) -> torch.Tensor | None:
     return t if t is None or dtype is None else t.to(dtype)
 

@@ -19,6 +19,7 @@ from lmforge.errors import RunFailed, UserError
 from lmforge.training.batches import count_tokens, epoch_batches, eval_batches, steps_per_epoch, windows
 from lmforge.training.checkpoint import list_checkpoints, rng_state, save_checkpoint
 from lmforge.training.distributed import is_sharded, no_sync, optimizer_state, trainable_tensors
+from lmforge.training.fused_lora import release_cast_cache
 from lmforge.training.loss import count_targets
 from lmforge.training.metrics_log import peak_mem_mb, progress_bar
 from lmforge.training.outputs import save_best
@@ -114,6 +115,7 @@ def backward_window(acc: Any, model: Any, window: list[dict[str, torch.Tensor]])
             part = model(batch)
             acc.backward(part * scale)
         total += part.detach()
+    release_cast_cache()
     return total, local_n
 
 

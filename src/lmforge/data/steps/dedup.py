@@ -63,9 +63,10 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows) from datasketch's optimiser, weighting misses 9x over false candidates: every candidate
     pair is verified on its signatures, so a false candidate costs a comparison while a miss keeps a
     duplicate. threshold 0.8, 128 permutations -> (14, 9): 99.9% of pairs at jaccard 0.9 become candidates."""
-    from datasketch.lsh import _optimal_param
+    from datasketch import MinHashLSH
 
-    return _optimal_param(threshold, num_perm, 0.1, 0.9)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.1, 0.9))  # public: its b and r
+    return lsh.b, lsh.r
 
 
 class NearDedup(GlobalStep):
