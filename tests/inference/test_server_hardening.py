@@ -261,7 +261,11 @@ def test_start_up_refusals(tiny_llama, monkeypatch, capsys):
         assert flag in capsys.readouterr().err
     monkeypatch.setenv("LMFORGE_API_KEY", "sk-env")  # a key from the environment, off argv
     assert main([*serve, "--host", "0.0.0.0"]) == 2
-    assert "cannot listen" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot listen" in err and "shows in `ps`" not in err
     monkeypatch.delenv("LMFORGE_API_KEY")
+    assert main([*serve, "--host", "0.0.0.0", "--api-key", "sk-argv"]) == 2
+    err = capsys.readouterr().err
+    assert "shows in `ps`" in err and "LMFORGE_API_KEY" in err and "cannot listen" in err
     assert main([*serve, "--host", "0.0.0.0", "--insecure-open"]) == 2
     assert "cannot listen" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -87,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{flag} must be >= {low}, got {value}")
     if not args.max_body_mb * (1 << 20) >= 1024:  # also refuses NaN
         raise UserError(f"--max-body-mb must be at least 1 KiB, got {args.max_body_mb}")
+    if args.api_key and args.api_key != os.environ.get("LMFORGE_API_KEY"):
+        print(
+            "note: a key given with --api-key shows in `ps` to every user of this machine; "
+            "set LMFORGE_API_KEY instead",
+            file=sys.stderr,
+        )
     serve(
         args.model,
         args.host,
