@@ -66,7 +66,12 @@ def test_example_prepares_trains_and_evaluates(config: Path, tiny_llama: str, tm
     stats = prepare(cfg, quiet=True)
     assert stats["accounting"]["ok"]
     counts = {s: sum(1 for _ in open(out / "data" / f"{s}.jsonl")) for s in ("train", "val", "test")}
-    assert counts == want == stats["split"]
+    assert counts == stats["split"]
+    if config.parent.name == "preference":  # the pairs of one prompt share a split: sizes move by a group
+        assert sum(counts.values()) == sum(want.values())
+        assert all(abs(counts[k] - want[k]) <= 4 for k in want), counts
+    else:
+        assert counts == want
     rejects = [json.loads(line) for line in open(out / "data" / "rejects.jsonl")]
     assert len({r["step"] for r in rejects}) >= 3, "the raw data should give at least three steps work"
 
