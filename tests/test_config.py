@@ -106,6 +106,20 @@ def test_config_errors_are_one_line(overrides, expected):
     assert "\n" not in str(err.value)
 
 
+def test_every_problem_is_listed_once(tmp_path):
+    """A config with three mistakes names all three in one run, the first line in the one-line form."""
+    path = tmp_path / "exp.yaml"
+    path.write_text("train:\n  epochs: many\n  batch_size: -2\n  warmup_ration: 0.1\n")
+    with pytest.raises(UserError) as err:
+        load_config(path)
+    lines = str(err.value).splitlines()
+    assert lines[0].startswith("config error: train.epochs: Input should be a valid number")
+    assert lines[1:] == [
+        "  also: train.batch_size: Input should be greater than 0 (got -2)",
+        "  also: unknown key 'train.warmup_ration'; did you mean 'train.warmup_ratio'?",
+    ]
+
+
 def test_nested_unknown_key_in_file(tmp_path):
     path = tmp_path / "exp.yaml"
     path.write_text("train:\n  epochs: 1\n  warmup_ration: 0.1\n")

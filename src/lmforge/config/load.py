@@ -89,20 +89,32 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
 
 
 def describe_validation_error(err: ValidationError, root: type[BaseModel]) -> str:
-    """One line for the first error: the dotted key, what is wrong, and the nearest valid key."""
-    first = err.errors()[0]
-    loc = [str(x) for x in first["loc"] if not _is_union_tag(x)]
+    """One line per problem: the dotted key, what is wrong, and the nearest valid key.
+
+    The first line reads as before ("config error: KEY: ..."); further problems follow on their own lines,
+    so one run shows everything to fix.
+    """
+    lines = [_describe_one(e, root) for e in err.errors()]
+    lines = list(dict.fromkeys(lines))  # a union's members can repeat one problem
+    if len(lines) == 1:
+        return f"config error: {lines[0]}"
+    rest = "".join(f"\n  also: {line}" for line in lines[1:])
+    return f"config error: {lines[0]}{rest}"
+
+
+def _describe_one(error: Any, root: type[BaseModel]) -> str:
+    loc = [str(x) for x in error["loc"] if not _is_union_tag(x)]
     key = ".".join(loc)
-    if first["type"] == "extra_forbidden":
+    if error["type"] == "extra_forbidden":
         valid = _valid_keys(root, loc[:-1])
         near = difflib.get_close_matches(loc[-1], valid, n=1, cutoff=0.5)
         hint = (
             f"; did you mean '{'.'.join(loc[:-1] + near)}'?" if near else f"; valid keys: {', '.join(valid)}"
         )
-        return f"config error: unknown key '{key}'{hint}"
-    got = first.get("input")
+        return f"unknown key '{key}'{hint}"
+    got = error.get("input")
     shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
-    return f"config error: {key}: {first['msg']}{shown}"
+    return f"{key}: {error['msg']}{shown}"
 
 
 def _is_union_tag(x: Any) -> bool:
