@@ -94,7 +94,7 @@ def test_prepare_fixes_or_rejects_conversations(runner):
     rows = [
         {"conversations": turns(("human", "Hi"), ("chatgpt", "Hello!"))},
         {"conversations": turns(("gpt", "Welcome!"), ("human", "Hi"), ("bing", ""), ("bard", "Hey"))},
-        {"conversations": turns(("human", "Hi"), ("tool", "42"))},
+        {"conversations": turns(("human", "Hi"), ("narrator", "42"))},  # tool is a role now (tool_calls.py)
         {"conversations": turns(("human", "Anyone?"))},
     ]
     runner.write("chats.json", json.dumps(rows))
@@ -110,7 +110,7 @@ def test_prepare_fixes_or_rejects_conversations(runner):
     assert kept[1]["meta"]["conversation_fixed"] == {"empty_turns": 1, "leading_assistant": 1}
     reasons = {r["id"]: (r["step"], r["reason"]) for r in rejects}
     assert reasons["chats.json:2"][0] == "read" and reasons["chats.json:2"][1].startswith(
-        "unknown role 'tool' in turn 1"
+        "unknown role 'narrator' in turn 1"
     )
     assert reasons["chats.json:3"] == ("read", "conversation has no assistant turn")
     assert stats["accounting"] == {"read": 4, "kept": 2, "rejected": 2, "ok": True}

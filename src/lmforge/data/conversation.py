@@ -14,11 +14,19 @@ an optional system turn, then user and assistant turns alternating, ending with 
 
 What was fixed is counted in `meta.conversation_fixed`. With `policy="reject"` each of 1, 3, 4, 5 is a
 reject instead. Either way, no user turn or no assistant turn left is a reject, as is an unknown role.
+
+Agent conversations (`lmforge.data.tool_calls`): an assistant turn may carry `tool_calls` (its content
+then may be empty) and `reasoning_content`; `tool` turns answer the calls before them. Tool turns are
+never joined or dropped as empty; an assistant text turn followed by a call turn (ShareGPT's `gpt` then
+`function_call`) is one assistant turn with content and calls; tool results at the end are dropped with
+the trailing user turn (rule 5). Calls and results are then checked against the record's `tools`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from lmforge.data import tool_calls
 
 # ShareGPT exports name their speakers after the product; OpenAI's own names map to themselves
 ROLES = {
@@ -32,7 +40,10 @@ ROLES = {
     "model": "assistant",
     "bot": "assistant",
     "system": "system",
+    **{r: "tool" for r in tool_calls.RESULT_ROLES},
+    **{r: "assistant" for r in tool_calls.CALL_ROLES},
 }
+_TURN_KEYS = ("role", "from", "content", "value", "tool_calls", "function_call", "reasoning", "thinking")
 Messages = list[dict[str, Any]]
 # each fixing step logs (what, the reject reason naming the turn, how many turns); "reject" takes the first
 Log = list[tuple[str, str, int]]
@@ -48,7 +59,9 @@ def content_of(turn: dict[str, Any]) -> Any:
     return turn.get("content", turn.get("value"))
 
 
-def normalize(turns: Any, policy: str = "fix") -> tuple[Messages, dict[str, int]] | str:
+def normalize(
+    turns: Any, policy: str = "fix", tools: list[dict[str, Any]] | None = None
+) -> tuple[Messages, dict[str, int]] | str:
     """(turns as {"role", "content"} in the normal form, fixes counted) or the reject reason.
 
     >>> messages, fixes = normalize([{"from": "gpt", "value": "Welcome!"}, {"from": "human", "value": "Hi"},
@@ -63,12 +76,11 @@ def normalize(turns: Any, policy: str = "fix") -> tuple[Messages, dict[str, int]
         return "field 'messages' is not a non-empty list"
     messages = []
     for i, turn in enumerate(turns):
-        bad = _bad_turn(i, turn)
-        if bad:
-            return bad
-        extra = {k: v for k, v in turn.items() if k not in ("role", "from", "content", "value")}
-        messages.append({"role": role_of(turn), "content": content_of(turn), **extra, "_turn": i})
-    present = {m["role"] for m in messages if m["content"].strip()}
+        message = _bad_turn(i, turn) or _message(i, turn)
+        if isinstance(message, str):
+            return message
+        messages.append(message)
+    present = {m["role"] for m in messages if _said(m)}
     for role in ("user", "assistant"):
         if role not in present:
             return f"conversation has no {role} turn"
@@ -81,6 +93,9 @@ def normalize(turns: Any, policy: str = "fix") -> tuple[Messages, dict[str, int]
             return log[0][1]
     if not any(m["role"] == "assistant" for m in messages):  # [assistant, user]: the answer came first
         return "conversation has no assistant turn after a user turn"
+    bad = tool_calls.check_calls(messages, tools)
+    if bad:
+        return bad
     fixes: dict[str, int] = {}
     for name, _, n in log:
         fixes[name] = fixes.get(name, 0) + n
@@ -94,15 +109,51 @@ def _bad_turn(i: int, turn: Any) -> str | None:
     if role_of(turn) is None:
         known = ", ".join(ROLES)
         return f"unknown role {role!r} in turn {i} (known: {known}; or map it before prepare)"
-    if not isinstance(content_of(turn), str):
+    calls = _raw_calls(turn)
+    if not isinstance(content_of(turn), str) and not (calls is not None and content_of(turn) is None):
         return f"turn {i} has no text content ({type(content_of(turn)).__name__})"
     return None
 
 
+def _raw_calls(turn: dict[str, Any]) -> Any:
+    """The turn's tool calls as given (None for none): OpenAI's tool_calls or function_call, or ShareGPT's
+    function_call turn, whose text is the call."""
+    if turn.get("tool_calls"):
+        return turn["tool_calls"]
+    if turn.get("function_call"):
+        return turn["function_call"]
+    role = turn.get("role", turn.get("from"))
+    return content_of(turn) if str(role).strip().lower() in tool_calls.CALL_ROLES else None
+
+
+def _message(i: int, turn: dict[str, Any]) -> dict[str, Any] | str:
+    """One turn as {"role", "content", ...}: tool calls parsed, a thinking trace kept apart."""
+    role = role_of(turn)
+    extra = {k: v for k, v in turn.items() if k not in _TURN_KEYS and k != "reasoning_content"}
+    message = {"role": role, "content": content_of(turn), **extra, "_turn": i}
+    raw = _raw_calls(turn)
+    if raw is not None:
+        calls = tool_calls.parse_calls(raw, f"turn {i}")
+        if isinstance(calls, str):
+            return calls
+        is_text = raw is not content_of(turn)  # a ShareGPT call turn's text is the call itself
+        message.update(content=content_of(turn) if is_text and content_of(turn) else "", tool_calls=calls)
+    if role == "assistant":
+        reasoning, message["content"] = tool_calls.split_thinking(turn, message["content"])
+        if reasoning:
+            message["reasoning_content"] = reasoning
+    return message
+
+
+def _said(m: dict[str, Any]) -> bool:
+    """A turn that says something: text, a tool call, or any tool result (an empty result is an answer)."""
+    return bool(m["content"].strip() or m.get("tool_calls") or m["role"] == "tool")
+
+
 def _drop_empty(messages: Messages, log: Log) -> Messages:
-    kept = [m for m in messages if m["content"].strip()]
+    kept = [m for m in messages if _said(m)]
     if len(kept) < len(messages):
-        first = next(m for m in messages if not m["content"].strip())
+        first = next(m for m in messages if not _said(m))
         reason = f"empty turn {first['_turn']} ({first['role']})"
         log.append(("empty_turns", reason, len(messages) - len(kept)))
     return kept
@@ -136,17 +187,44 @@ def _drop_leading_assistant(messages: Messages, log: Log) -> Messages:
 def _merge_runs(messages: Messages, log: Log) -> Messages:
     out: Messages = []
     for m in messages:
-        if out and out[-1]["role"] == m["role"]:
+        if out and out[-1]["role"] == m["role"] != "tool":
             prev = out[-1]
-            log.append(("merged", f"two {m['role']} turns in a row (turns {prev['_turn']}, {m['_turn']})", 1))
-            out[-1] = {**prev, "content": prev["content"] + "\n\n" + m["content"]}
+            # a text turn, then its call (ShareGPT's gpt + function_call) is one turn in OpenAI's form: no fix
+            if not (m.get("tool_calls") and not prev.get("tool_calls")):
+                log.append(
+                    ("merged", f"two {m['role']} turns in a row (turns {prev['_turn']}, {m['_turn']})", 1)
+                )
+            out[-1] = _join(prev, m)
         else:
             out.append(m)
     return out
 
 
+def _join(prev: dict[str, Any], m: dict[str, Any]) -> dict[str, Any]:
+    """Two turns of one role as one: texts and reasoning joined by a blank line, calls in order."""
+    joined = {**prev, **m, "_turn": prev["_turn"]}
+    for key in ("content", "reasoning_content"):
+        parts = [x[key] for x in (prev, m) if x.get(key)]
+        if parts or key == "content":
+            joined[key] = "\n\n".join(parts)
+    calls = [c for x in (prev, m) for c in x.get("tool_calls") or []]
+    if calls:
+        joined["tool_calls"] = calls
+    return joined
+
+
 def _drop_trailing_user(messages: Messages, log: Log) -> Messages:
-    if len(messages) > 1 and messages[-1]["role"] == "user":
-        log.append(("trailing_user", f"conversation ends with a user turn (turn {messages[-1]['_turn']})", 1))
-        return messages[:-1]
+    if len(messages) > 1 and messages[-1]["role"] in ("user", "tool"):
+        n = len(messages)
+        while n > 1 and messages[n - 1]["role"] in ("user", "tool"):
+            n -= 1
+        turn = messages[-1]["_turn"]
+        log.append(
+            (
+                "trailing_user",
+                f"conversation ends with a {messages[-1]['role']} turn (turn {turn})",
+                len(messages) - n,
+            )
+        )
+        return messages[:n]
     return messages

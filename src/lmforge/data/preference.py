@@ -32,6 +32,11 @@ def normalize_pair(fields: dict[str, Any]) -> dict[str, Any] | str:
         fields = _split_implicit(fields)
     for side in ("chosen", "rejected", "completion"):
         if isinstance(fields.get(side), list):
+            if any(
+                isinstance(t, dict) and (t.get("tool_calls") or t.get("function_call")) for t in fields[side]
+            ):
+                # a chosen/rejected tool call: not trained yet; never dropped silently (axolotl #3824)
+                return f"'{side}' is a tool call: preference pairs of tool calls are not supported yet"
             answer = _assistant_answer(fields[side])
             if answer is None:
                 return f"'{side}' must be an assistant answer (a string or one assistant turn)"
@@ -46,7 +51,9 @@ def normalize_pair(fields: dict[str, Any]) -> dict[str, Any] | str:
 _ANSWER = "\x00lmforge-answer\x00"  # stands in for the answer while the history is normalised
 
 
-def history(turns: Any, policy: str = "fix") -> tuple[list[dict[str, Any]], dict[str, int]] | str:
+def history(
+    turns: Any, policy: str = "fix", tools: list[dict[str, Any]] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, int]] | str:
     """The shared history normalised as `data.conversation.normalize` does a conversation, except that it
     must end with a user turn (the answers follow it) and that turn is kept.
 
@@ -57,7 +64,7 @@ def history(turns: Any, policy: str = "fix") -> tuple[list[dict[str, Any]], dict
 
     if not isinstance(turns, list) or not turns:
         return "field 'messages' is not a non-empty list"
-    normal = normalize([*turns, {"role": "assistant", "content": _ANSWER}], policy)
+    normal = normalize([*turns, {"role": "assistant", "content": _ANSWER}], policy, tools)
     if isinstance(normal, str):
         return normal
     messages, fixes = normal

@@ -13,6 +13,7 @@ from typing import Any
 
 from lmforge.data.conversation import normalize as normalize_conversation
 from lmforge.data.preference import history, normalize_pair
+from lmforge.data.tool_calls import parse_tools
 
 # task -> alternative sets of required fields (any one set is enough)
 REQUIRED: dict[str, list[tuple[str, ...]]] = {
@@ -32,11 +33,11 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
 # every field a task may carry; other source columns go to meta["extra"]
 TASK_FIELDS: dict[str, tuple[str, ...]] = {
     "causal_lm": ("text",),
-    "sft": ("prompt", "response", "system", "instruction", "input", "output", "messages"),
+    "sft": ("prompt", "response", "system", "instruction", "input", "output", "messages", "tools"),
     "classification": ("text", "label"),
     "qa": ("context", "question", "answer"),
     "summarization": ("document", "summary"),
-    "preference": ("prompt", "chosen", "rejected", "system", "messages", "completion", "label"),
+    "preference": ("prompt", "chosen", "rejected", "system", "messages", "completion", "label", "tools"),
 }
 NOT_TEXT = ("label",)  # fields that steps never rewrite or read as text
 
@@ -148,8 +149,14 @@ def to_record(
         fields = normalize_pair(fields)
         if isinstance(fields, str):
             return fields
+    if "tools" in fields:  # OpenAI's function list, or JSON text of it (ShareGPT): lmforge.data.tool_calls
+        tools = parse_tools(fields["tools"])
+        if isinstance(tools, str):
+            return tools
+        fields["tools"] = tools
     if "messages" in fields:
-        normal = (history if task == "preference" else normalize_conversation)(fields["messages"], conversation)
+        normalizer = history if task == "preference" else normalize_conversation
+        normal = normalizer(fields["messages"], conversation, fields.get("tools"))
         if isinstance(normal, str):
             return normal
         if normal[1]:  # turns dropped or joined: rejects.jsonl shows the record as read
@@ -172,8 +179,8 @@ def _bad_value(name: str, value: Any) -> str | None:
             if isinstance(value, (str, int, bool))
             else f"non-text value in field 'label' ({type(value).__name__})"
         )
-    if name == "messages":
-        return None  # checked by normalize_conversation
+    if name in ("messages", "tools"):
+        return None  # checked by normalize_conversation and parse_tools
     if not isinstance(value, str):
         return f"non-text value in field '{name}' ({type(value).__name__})"
     if not value.strip():
