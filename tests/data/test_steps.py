@@ -143,7 +143,7 @@ def test_gopher_repetition_judges_prose_not_code():
     block = "```js\nfunction f(a) {\n  if (a) {\n    return 1;\n  }\n  }\n}\n```\n"
     doc = PROSE + "\n\n" + block * 3 + "\nThat is all."
     assert g.keep(doc) is True  # whole text: 17 of its 26 lines repeat (0.65 > 0.3)
-    assert g.keep(block * 3) is True  # code only: nothing to judge
+    assert g.keep(block * 3) == (True, "not judged: code only")  # for code_quality
     spam = "\n".join(["Buy cheap watches now."] * 5 + ["other"])
     assert g.keep(spam + "\n\n" + block)[1].startswith("duplicate lines")
 

@@ -8,6 +8,7 @@ from typing import Any
 from lmforge.data.steps.base import BadRecord, Filter, GlobalStep, Step, StepContext, TextStep
 from lmforge.data.steps.c4 import C4
 from lmforge.data.steps.classical import Classical
+from lmforge.data.steps.code_quality import CodeQuality
 from lmforge.data.steps.custom import Custom
 from lmforge.data.steps.decontaminate import Decontaminate
 from lmforge.data.steps.dedup import ExactDedup, NearDedup
@@ -33,6 +34,7 @@ STEPS: dict[str, type[Step]] = {
         GopherRepetition,
         C4,
         FineWeb,
+        CodeQuality,
         Pii,
         ExactDedup,
         NearDedup,

@@ -21,12 +21,15 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
+from lmforge.data.code_blocks import code_blocks, prose_and_code
 from lmforge.data.record import Record
 from lmforge.data.steps.base import Step
+from lmforge.data.steps.code_quality import hand_off
 from lmforge.data.steps.lang_rules import C4 as C4_RULES
 from lmforge.data.steps.lang_rules import SHORT, UNSET, LanguageRules, judge_short
 from lmforge.data.words import count_sentences, ends_sentence, language, plain_words
 
+INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)")
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 QUOTES = ('"', "'")  # datatrove keeps a line that ends in a straight quote, with or without a mark
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
@@ -85,7 +88,20 @@ class C4(Step):
         self.rules = LanguageRules(DEFAULTS, C4_RULES, dict(locals()), languages)
 
     def clean(self, text: str, lang: str | None = None) -> tuple[str, int]:
-        """Kept lines joined, and their sentence count; raises DropDoc for page-level rules."""
+        """Kept prose lines with the code blocks in place, byte for byte, and the prose's sentence count;
+        raises DropDoc for page-level rules."""
+        pieces, sentences = [], 0
+        for seg in code_blocks(text):
+            if seg.kind == "code":
+                pieces.append(seg.text)
+                continue
+            kept, n = self.clean_prose(seg.text, lang)
+            sentences += n
+            if kept:
+                pieces.append(kept)
+        return "\n\n".join(pieces).strip("\n"), sentences  # a blank line keeps an indented block code
+
+    def clean_prose(self, text: str, lang: str | None) -> tuple[str, int]:
         o, kept, sentences = self.rules.get(lang), [], 0
         for line in text.splitlines():
             line = line.strip()
@@ -104,7 +120,7 @@ class C4(Step):
                 raise DropDoc("contains 'lorem ipsum'")
             if o["filter_javascript"] and "javascript" in low:
                 continue
-            if o["filter_curly_bracket"] and "{" in line:
+            if o["filter_curly_bracket"] and "{" in INLINE_CODE.sub("", line):  # `{}` in a sentence is code
                 raise DropDoc("contains '{'")
             if o["filter_policy"] and any(p in low for p in POLICY + POLICY_CJK):
                 continue
@@ -115,7 +131,11 @@ class C4(Step):
     def process(self, rec: Record) -> Any:
         keys, text = rec.text_keys(self.on), rec.text(self.on)
         lang = language(text, rec.meta.get("language"))
-        short = judge_short(self.rules.get(lang), len(plain_words(text, lang)))
+        parts = prose_and_code(text)
+        n_words, o = len(plain_words(parts.prose, lang)), self.rules.get(lang)
+        short = hand_off(parts, n_words, o["min_words_to_judge"])
+        if short is None:
+            short = judge_short(o, n_words)
         if short is not None:
             return short
         try:

@@ -6,12 +6,18 @@ A line ends in punctuation when it ends with a sentence mark of its script (word
 .)): datatrove's TERMINAL_PUNCTUATION has ~150 scripts' marks but not ；, …… or 。”. A record under
 `min_words_to_judge` (50) words is not judged (`short: reject` rejects it): FineWeb's thresholds were set
 on documents that had passed Gopher's 50-word minimum, and one unpunctuated line is 100% of a tweet.
-A short record of `min_lines_to_judge` (5) lines or more is judged: every rule here is about lines."""
+A short record of `min_lines_to_judge` (5) lines or more is judged: every rule here is about lines.
+
+The rules judge the prose: code blocks (code_blocks.prose_and_code) are set aside, so fence lines and `}`
+lines are neither duplicate lines nor lines without punctuation; a record with code and under
+`min_words_to_judge` words of prose is left to the code rules (code_quality), kept with a note."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from lmforge.data.code_blocks import prose_and_code
+from lmforge.data.steps.code_quality import hand_off
 from lmforge.data.steps.gopher import duplicates
 from lmforge.data.steps.lang_rules import (
     FINEWEB,
@@ -63,11 +69,15 @@ class FineWeb(LanguageFilter):
         self.rules = LanguageRules(DEFAULTS, FINEWEB, dict(locals()), languages)
 
     def keep(self, text: str, lang: str | None = None) -> Any:
-        o = self.rules.get(lang)
+        o, parts = self.rules.get(lang), prose_and_code(text)
+        text = parts.prose
+        words = counted_words(text, lang)
+        code = hand_off(parts, len(words), o["min_words_to_judge"])
+        if code is not None:
+            return code
         lines = [line for line in text.split("\n") if line.strip()]
         if not lines:
             return False, "empty text"
-        words = counted_words(text, lang)
         short = judge_short(o, len(words))
         if short is not None and not judges_lines(o, short, lines):  # a menu of 10 lines is judged
             return short

@@ -3,6 +3,10 @@ datatrove's defaults; every threshold is an option, null turns a rule off. Words
 (words.counted_words: segmented for zh/ja/ko/th, punctuation and symbol tokens are not words), and
 zh/ja/ko/th records get FineWeb-2's thresholds (lang_rules.py).
 
+Both judge a record's prose: its code blocks (fenced, indented, `<pre>`, runs of code lines without
+fences: code_blocks.prose_and_code) are set aside, the thresholds apply to what remains, and a record with
+code and too little prose to judge is kept for the code rules (code_quality) with a note.
+
 Where this departs from datatrove, on purpose (docs/prepare.md, "Quality rules on short texts"):
 - a record under 50 words is not judged (kept with a note; `short: reject` rejects it), and
   gopher_quality's `min_doc_words` is off by default: set it to reject short records outright;
@@ -17,7 +21,8 @@ import re
 from collections import Counter
 from typing import Any, Literal
 
-from lmforge.data.code_spans import prose_only
+from lmforge.data.code_blocks import prose_and_code
+from lmforge.data.steps.code_quality import hand_off
 from lmforge.data.steps.lang_rules import (
     GOPHER_QUALITY,
     GOPHER_REPETITION,
@@ -61,7 +66,8 @@ class GopherQuality(LanguageFilter):
     """Keeps prose: up to 100k words, mean word length 3-10, few `#`/ellipses/bullets, >= 2 stop words
     (English; zh: mean word length 1-5, 2 of FineWeb-2's Chinese stop words, ...). A record under
     `min_words_to_judge` (50) words is kept unjudged, or rejected with `short: reject`; `min_doc_words: N`
-    instead rejects records under N words and judges all others."""
+    instead rejects records under N words and judges all others. Words are the prose's: a record with code
+    and fewer words of prose than these is left to code_quality, whatever `short` says."""
 
     name = "gopher_quality"
 
@@ -88,8 +94,13 @@ class GopherQuality(LanguageFilter):
         self._stop: dict[str | None, set[str]] = {}
 
     def keep(self, text: str, lang: str | None = None) -> Any:
-        o, ws = self.rules.get(lang), counted_words(text, lang)
+        parts = prose_and_code(text)
+        text, o = parts.prose, self.rules.get(lang)
+        ws = counted_words(text, lang)
         n = len(ws) or 1
+        code = hand_off(parts, len(ws), o["min_doc_words"] or o["min_words_to_judge"])
+        if code is not None:
+            return code
         # min_doc_words, when set, is the length rule in place of min_words_to_judge/short: records under
         # it are rejected, all others judged (`min_doc_words: 20` judges a 30-word review)
         if o["min_doc_words"] and len(ws) < o["min_doc_words"]:
@@ -192,8 +203,9 @@ class GopherRepetition(LanguageFilter):
     """Drops text that repeats lines, paragraphs or n-grams beyond the Gopher fractions (per language:
     FineWeb-2's duplicate-line and n-gram fractions for zh/ja/ko/th).
 
-    The prose is judged, not its markdown code: closing `}` lines, ``` fences and a repeated `import`
-    are what code looks like, not spam. A record that is code only is not judged here. Nor are the
+    The prose is judged, not its code (code_blocks.prose_and_code): closing `}` lines, ``` fences and a
+    repeated `import` are what code looks like, not spam. The n-grams of a record with code and under
+    `min_words_to_judge` words of prose are left unjudged for the code rules (code_quality). Nor are the
     n-grams of a record under `min_words_to_judge` (50) words (`short: reject` rejects it); its lines
     and paragraphs are: a line said 20 times is junk however short."""
 
@@ -219,9 +231,10 @@ class GopherRepetition(LanguageFilter):
         o = self.rules.get(lang)
         if not text:
             return False, "empty text"
-        text = prose_only(text)
+        split = prose_and_code(text)
+        text = split.prose
         if not text.strip():
-            return True
+            return hand_off(split, 0, 1) or True  # no prose: code only, or blank
         for unit, parts in (("paragraph", _PARAS.split(text.strip())), ("line", _LINES.split(text))):
             n, chars = duplicates(parts)
             if o[f"dup_{unit[:4]}_frac"] and n / len(parts) > o[f"dup_{unit[:4]}_frac"]:
@@ -229,7 +242,9 @@ class GopherRepetition(LanguageFilter):
             if o[f"dup_{unit[:4]}_char_frac"] and chars / len(text) > o[f"dup_{unit[:4]}_char_frac"]:
                 return False, f"duplicate {unit} characters ({chars / len(text):.2f})"
         ws = counted_words(text, lang)
-        short = judge_short(o, len(ws), "n-grams")  # lines and paragraphs are judged at any length
+        short = hand_off(split, len(ws), o["min_words_to_judge"])  # lines and paragraphs: at any length
+        if short is None:
+            short = judge_short(o, len(ws), "n-grams")
         if short is not None:
             return short
         for n, frac in sorted((o["top_n_grams"] or {}).items()):

@@ -5,6 +5,11 @@ What decides, in order (docs/prepare.md, "Language identification"):
    names) inside text of another script are not either. They are stripped before the model reads it.
 2. the model: the probabilities of a macrolanguage's members are summed (`keep: [zh]` = zh + wuu + yue).
 3. the script, for a short text the model is unsure of (Han -> zh, kana -> ja, Hangul -> ko, ...).
+
+The prose is read, not the code: code blocks (code_blocks.prose_and_code) are set aside first, since a
+listing is no language's evidence. A record with code and no prose letters (or too few for the model to be
+sure of, in a script several languages write) is kept for the code rules: meta.language null,
+meta.language_by "code".
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import re
 import unicodedata
 from typing import Any
 
+from lmforge.data.code_blocks import prose_and_code
 from lmforge.data.record import Record
 from lmforge.data.steps.base import Step
 from lmforge.data.steps.language_groups import check_code, expand, macro, script_guess
@@ -121,9 +127,13 @@ class Language(Step):
         return lang, group_score(probs, lang)
 
     def process(self, rec: Record) -> Any:
-        raw = rec.text(self.on)[: self.chars]
+        parts = prose_and_code(rec.text(self.on)[: self.chars * 40])  # the prose of the first ~20,000 chars
+        raw = parts.prose[: self.chars]
         text = evidence(raw)
         if not _LETTER.search(text):
+            if parts.code:
+                rec.meta.update(language=None, language_score=0.0, language_by="code")
+                return True, "not judged: code only"
             if not _LETTER.search(raw):
                 rec.meta.update(language=None, language_score=0.0, language_by="none")
                 return True, "not judged: no letters"
@@ -135,6 +145,9 @@ class Language(Step):
             guess = script_guess(text)
             if guess is not None:
                 lang, score, by = guess, group_score(probs, guess), "script"
+            elif parts.code:  # "Run:" above a listing: too little prose to say, the code rules judge it
+                rec.meta.update(language=None, language_score=round(score, 4), language_by="code")
+                return True, "not judged: code with little prose"
         label = max(probs, key=probs.__getitem__)
         rec.meta.update(language=lang, language_score=round(score, 4), language_by=by)
         if label != lang:
