@@ -21,7 +21,8 @@ class Parts(NamedTuple):
 
 # a doctest or shell prompt starts a line of code; a list item (`- a;`, `1. b;`) is prose whatever it ends with
 _PROMPT = re.compile(r"\s*(?:>>>|\$) ")
-_ITEM = re.compile(r"\s*(?:[-*•]|\d+[.)])\s+\w")
+_ITEM = re.compile(r"\s*(?:[-*•]|\d+[.)])\s+\S")
+_WORD = re.compile(r"[(\"'“‘]?[^\W\d_]+[)\"'”’]?[,.:;!?]?[)\"'”’]?")  # a word of prose, punctuation around it
 _CODE_CHAR = re.compile(r"[(){}\[\];=@#>$]|^\s*(?:import|from|pass|break|continue|else|try|finally)\b", re.M)
 _FENCE = re.compile(r"( {0,3})(`{3,}|~{3,})([^\n]*)")  # code_spans' fence line
 _TAG = re.compile(r"\A<(\w+)[^>]*>\n?|</\w+\s*>\Z")
@@ -66,9 +67,21 @@ def _line_kinds(lines: list[str], kinds: list[bool | None]) -> list[bool | None]
     return out
 
 
+def _sentence(line: str) -> bool:
+    """A line of words, though `code_lines` calls it code: `Use it so (see below):`, `@ann thanks!`.
+
+    >>> _sentence("The result is cut at a depth (an ellipsis marks it):"), _sentence("x = load(path)")
+    (True, False)
+    """
+    tokens = line.split()
+    return line.lstrip().startswith("@") or (
+        len(tokens) >= 6 and sum(bool(_WORD.fullmatch(t)) for t in tokens) >= 0.6 * len(tokens)
+    )
+
+
 def _code_runs(prose: str) -> list[Segment]:
     """A prose segment with its runs of code lines split off as code segments: 2+ code lines, or one that is
-    a paragraph of its own (a minified script after a prompt; not an `@name` greeting)."""
+    a paragraph of its own (a minified script after a prompt; not a sentence, `_sentence`)."""
     if not _CODE_CHAR.search(prose):  # most prose: no line of it can be code
         return [Segment("prose", prose)]
     lines = prose.split("\n")
@@ -85,7 +98,7 @@ def _code_runs(prose: str) -> list[Segment]:
         alone = (i == 0 or not lines[i - 1].strip()) and (
             last + 1 == len(lines) or not lines[last + 1].strip()
         )
-        if sum(map(bool, kinds[i : last + 1])) >= 2 or (alone and not lines[i].lstrip().startswith("@")):
+        if sum(map(bool, kinds[i : last + 1])) >= 2 or (alone and not _sentence(lines[i])):
             runs.append((i, last))
         i = last + 1
     starts = [0]
