@@ -31,8 +31,9 @@ _TAG = re.compile(r"\A<(\w+)[^>]*>\n?|</\w+\s*>\Z")
 def code_blocks(text: str) -> list[Segment]:
     """Prose and code blocks whose texts join back to `text`: fenced and indented blocks, HTML code elements
     and inline code that fill their lines, and runs of code lines without fences (2+ lines that `code_lines`
-    calls code, no prose line between, doctest `>>>` and shell `$` prompts too; the whole text when all its
-    lines are code). Inline code inside a sentence stays in its prose segment.
+    calls code with no prose line between, doctest `>>>` and shell `$` prompts and their output too, or one
+    such line that is a paragraph of its own and not a sentence). Inline code inside a sentence stays in its
+    prose segment.
 
     >>> [s.kind for s in code_blocks("Call `f` here:\\n\\nx = f(1)\\nreturn x\\nThat is all.")]
     ['prose', 'code', 'prose']
@@ -116,8 +117,8 @@ def _code_runs(prose: str) -> list[Segment]:
 
 
 def code_body(block: str) -> str:
-    """A code block's own text: `code_body("```py\\nx = 1\\n```")` -> 'x = 1'; `<pre>` tags and the indentation
-    of an indented block stay out of it too."""
+    """A code block's own text: `code_body("```py\\nx = 1\\n```")` -> 'x = 1'; the `<pre>` tags around an HTML
+    code element and the backticks around inline code stay out of it too (an indented block keeps its indent)."""
     m = _FENCE.match(block)
     if m and "\n" in block:
         lines = block.split("\n")[1:]
