@@ -142,3 +142,14 @@ def test_language_reads_the_prose_and_leaves_code_to_the_code_rules():
     prose = "Voici comment lire un fichier ligne par ligne, sans tout charger en mémoire d'un coup :"
     rec = Record("r", {"text": f"{prose}\n\n```python\n{func}\n```"}, {})
     assert step.process(rec) is True and rec.meta["language"] == "fr"  # the code's English is not read
+
+
+def test_c4_keeps_an_indented_block_a_block():
+    prose = " ".join(f"This is sentence number {w} of the guide, and it ends here." for w in "abcdefgh")
+    code = "    for row in rows:\n        print(row)  # {row}\n\n    done()"
+    text = f"Menu\n{prose}\nRun this:\n\n{code}\n\nThat is all for now, see you soon."
+    rec = Record("r", {"text": text}, {})
+    assert build_steps(["c4"], StepContext())[0].process(rec) is True
+    out = rec.fields["text"]
+    assert "Menu" not in out and f"\n\n{code}\n\n" in out  # still an indented block, byte for byte
+    assert prose_and_code(out).code == [code]
