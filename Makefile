@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python -m bench.prep
 	$(BIN)/python -m bench.prep_real
 	$(BIN)/python -m bench.train
+	$(BIN)/python -m bench.train_whole
 	$(BIN)/python -m bench.dpo
 	$(BIN)/python -m bench.eval
 	$(BIN)/python -m bench.serve
