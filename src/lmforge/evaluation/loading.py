@@ -80,6 +80,10 @@ def load_base(cfg: ExperimentConfig, task: Task) -> tuple[Any, Any]:
     )
     if model.config.pad_token_id is None:
         model.config.pad_token_id = pad_token_id(tokenizer)
+    if cfg.task.head_init == "label_words":  # the head training starts from: the base's zero-shot answer
+        from lmforge.training.setup import start_classifier_head
+
+        start_classifier_head(cfg, model, tokenizer, task.label_set())
     return model, tokenizer
 
 

@@ -75,6 +75,8 @@ def build_model(cfg: ExperimentConfig, tokenizer: Any, labels: list[str] | None 
     if labels and head == "classifier":
         model.config.id2label = dict(enumerate(labels))
         model.config.label2id = {name: i for i, name in enumerate(labels)}
+        if start is None and cfg.task.head_init == "label_words":  # a continued adapter brings its own head
+            start_classifier_head(cfg, model, tokenizer, labels)
     model.config.use_cache = False  # the KV cache is useless in training and breaks checkpointing
     if head != "classifier":
         choose_attention(model)
@@ -87,6 +89,16 @@ def build_model(cfg: ExperimentConfig, tokenizer: Any, labels: list[str] | None 
     if cfg.model.lora is not None:
         model = apply_lora(model, cfg.model.lora, head, quantized=cfg.model.quantize is not None)
     return model
+
+
+def start_classifier_head(cfg: ExperimentConfig, model: Any, tokenizer: Any, labels: list[str]) -> bool:
+    """`task.head_init: label_words`: the head's rows from the LM head's rows of the label words (class_head.py)."""
+    from lmforge.models import resolve_model
+    from lmforge.training.class_head import init_from_label_words
+
+    return init_from_label_words(
+        model, tokenizer, labels, resolve_model(cfg.model.name, cfg.model.trust_remote_code)
+    )
 
 
 def choose_attention(model: Any) -> str:
