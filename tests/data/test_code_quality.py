@@ -153,3 +153,18 @@ def test_c4_keeps_an_indented_block_a_block():
     out = rec.fields["text"]
     assert "Menu" not in out and f"\n\n{code}\n\n" in out  # still an indented block, byte for byte
     assert prose_and_code(out).code == [code]
+
+
+def test_the_script_of_the_prose_names_the_language_of_a_record_without_one():
+    from bench.real_corpora import debian_reference
+
+    from lmforge.data.words import language, script_language
+
+    pytest.importorskip("trafilatura")
+    sections = debian_reference("zh-cn")
+    if not sections:
+        pytest.skip("Debian's debian-reference-zh-cn is not installed")
+    text = build_steps(["strip_html"], StepContext())[0].apply(next(s for s in sections if "定制 bash" in s))
+    assert script_language(text) is None  # its shell listing outweighs the Chinese: judged as English before
+    assert language(text) == "zh"
+    assert verdict("gopher_quality", text) is True  # not "too few stop words" from English's list

@@ -28,6 +28,8 @@ import warnings
 from collections.abc import Callable
 from functools import lru_cache
 
+from lmforge.data.code_blocks import prose_and_code
+
 # combining marks of the BMP (Thai vowels, Devanagari matras, ...): part of a word, never punctuation;
 # `\w` leaves them out, which cut such words apart (~10 ms to build at import)
 _MARK_CHARS = [chr(c) for c in range(0x300, 0x10000) if unicodedata.category(chr(c)) in ("Mn", "Mc", "Me")]
@@ -95,8 +97,14 @@ def script_language(text: str) -> str | None:
 
 
 def language(text: str, meta_language: str | None = None) -> str | None:
-    """The record's language: `meta.language` when set (the language step), else `script_language`."""
-    return meta_language or script_language(text)
+    """The record's language: `meta.language` when set (the language step), else `script_language` of its
+    prose: where a listing outweighs Chinese prose, the script of the prose says, not the code's letters."""
+    if meta_language:
+        return meta_language
+    lang = script_language(text)
+    if lang is None and has_segments(text):  # no-space letters outnumbered: by code, or by another language
+        lang = script_language(prose_and_code(text[:20_000]).prose)
+    return lang
 
 
 def split(text: str, base: Callable[[str], list[str]] = str.split, lang: str | None = None) -> list[str]:
