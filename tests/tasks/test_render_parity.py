@@ -30,12 +30,12 @@ CONVERSATIONS = [
 ]
 
 
-def reference_encode(tok, messages, train_on_prompt=False):
+def reference_encode(tok, messages, train_on_prompt=False, tools=None):
     """The encoding as it was before the fast path: apply_chat_template for every prefix, pieces tokenised
     one call each."""
 
     def draw(msgs, gen=False):
-        return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+        return tok.apply_chat_template(msgs, tools=tools, tokenize=False, add_generation_prompt=gen)
 
     full, bounds = draw(messages), [0]
     for i, m in enumerate(messages):

@@ -122,6 +122,12 @@ class TrainConfig(Section):
         description="Preference objectives: keep dropout (LoRA's and the model's) on in training; false = off, "
         "as TRL's disable_dropout (the reference pass has no LoRA dropout: dropout biases rewards and margins).",
     )
+    thinking: Literal["keep", "last", "drop"] = Field(
+        "keep",
+        description="Reasoning traces of assistant turns (reasoning_content or <think>...</think>): trained on "
+        "every turn (keep), on the last assistant turn only (last), or on none (drop; a template with its own "
+        "switch, Qwen3's enable_thinking, is rendered with it off, and saved so; docs/formats.md).",
+    )
     report_to: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(
         default_factory=lambda: ["tensorboard"],
         description="Experiment trackers that train, tune and eval log to: tensorboard, mlflow (local store "

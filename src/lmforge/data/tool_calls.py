@@ -123,7 +123,7 @@ def check_calls(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | No
     Each tool result must answer a call made before it since the last user turn (by `tool_call_id` when
     both carry ids); each call must name a declared tool (when the record declares tools) and its
     arguments must validate against that tool's `parameters` schema.
-    >>> check_calls([{"role": "user", "content": "Hi"}, {"role": "tool", "content": "42"}], None)
+    >>> check_calls([{"role": "user", "content": "Hi", "_turn": 0}, {"role": "tool", "content": "42", "_turn": 1}], None)
     'turn 1: a tool result without a tool call before it'
     """
     declared = {t["function"]["name"]: t["function"] for t in tools or []}

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lmforge.errors import UserError
+from lmforge.formatting.tool_template import renders_reasoning, template_kwargs, template_messages
 
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}"
@@ -47,24 +48,32 @@ def ensure_chat_template(tokenizer: Any, template: str | None = None) -> Any:
     return tokenizer
 
 
-def render(tokenizer: Any, messages: Messages, add_generation_prompt: bool = False) -> str:
+def render(
+    tokenizer: Any,
+    messages: Messages,
+    add_generation_prompt: bool = False,
+    tools: list[dict] | None = None,
+    thinking: str = "keep",
+) -> str:
     """The text the model sees for a conversation (exactly `tokenizer.apply_chat_template`'s text).
 
+    `tools` (OpenAI's function list) and `thinking` (keep | last | drop: `lmforge.formatting.tool_template`)
+    reach the template as `apply_chat_template(..., tools=...)` and its own thinking switch.
     >>> render(tok, [{"role": "user", "content": "Hi"}], add_generation_prompt=True)  # doctest: +SKIP
     '<|im_start|>system\\n...<|im_end|>\\n<|im_start|>user\\nHi<|im_end|>\\n<|im_start|>assistant\\n'
     """
-    return renderer(tokenizer)(messages, add_generation_prompt)
+    return renderer(tokenizer, thinking)(messages, add_generation_prompt, tools)
 
 
-def renderer(tokenizer: Any) -> Callable[..., str]:
+def renderer(tokenizer: Any, thinking: str = "keep") -> Callable[..., str]:
     """`render` for one tokenizer, with the per-tokenizer work done once: call it for many conversations.
 
     It renders with transformers' own compiled template (the same sandboxed Jinja environment, globals and
     filters as `apply_chat_template`, compiled once per template string) and the same variables (the
     special tokens), without apply_chat_template's per-call work (looking the template up, normalising and
     deep-copying the messages), which cost more than the rendering itself, several times per record.
-    Conversations that are not plain {str: str} messages, and tokenizers with several named templates,
-    go through `apply_chat_template` itself.
+    Conversations that are not plain {str: str} messages (tool calls), conversations with tools, and
+    tokenizers with several named templates go through `apply_chat_template` itself.
 
     >>> draw = renderer(tok)  # doctest: +SKIP
     >>> draw([{"role": "user", "content": "Hi"}], True) == render(tok, [{"role": "user", "content": "Hi"}], True)  # doctest: +SKIP
@@ -78,19 +87,27 @@ def renderer(tokenizer: Any) -> Callable[..., str]:
     variables = dict(tokenizer.special_tokens_map) if compiled is not None else {}
     if not all(type(v) is str for v in variables.values()):
         compiled = None  # e.g. a list of extra special tokens: let transformers convert it
+    text = template if isinstance(template, str) else ""
+    switches = template_kwargs(text, thinking)
 
-    def draw(messages: Messages, add_generation_prompt: bool = False) -> str:
+    def draw(messages: Messages, add_generation_prompt: bool = False, tools: list[dict] | None = None) -> str:
+        messages = template_messages(messages, text, thinking)
         try:
-            if compiled is not None and _plain(messages):
+            if compiled is not None and not tools and _plain(messages):
                 return compiled.render(
                     messages=[dict(m) for m in messages],
                     tools=None,
                     documents=None,
                     add_generation_prompt=add_generation_prompt,
                     **variables,
+                    **switches,
                 )
             return tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=add_generation_prompt
+                messages,
+                tools=tools or None,
+                tokenize=False,
+                add_generation_prompt=add_generation_prompt,
+                **switches,
             )
         except TemplateError as e:  # e.g. Gemma's "System role not supported", or a broken task.chat_template
             roles = "/".join(m["role"] for m in messages)
@@ -122,9 +139,11 @@ def _plain(messages: Messages) -> bool:
     )
 
 
-def encode_prompt(tokenizer: Any, messages: Messages) -> list[int]:
+def encode_prompt(
+    tokenizer: Any, messages: Messages, tools: list[dict] | None = None, thinking: str = "keep"
+) -> list[int]:
     """Token ids of a conversation up to and including the assistant header (what generation continues)."""
-    text = render(tokenizer, messages, add_generation_prompt=True)
+    text = render(tokenizer, messages, add_generation_prompt=True, tools=tools, thinking=thinking)
     return token_ids(tokenizer, [text])[0]
 
 
@@ -194,7 +213,11 @@ def _generation_eos(folder: str) -> tuple[int, ...]:
 
 
 def encode_chat(
-    tokenizer: Any, messages: Messages, train_on_prompt: bool = False
+    tokenizer: Any,
+    messages: Messages,
+    train_on_prompt: bool = False,
+    tools: list[dict] | None = None,
+    thinking: str = "keep",
 ) -> tuple[list[int], list[int]]:
     """Token ids and labels of a conversation; loss on the assistant turns only (unless train_on_prompt).
 
@@ -211,30 +234,50 @@ def encode_chat(
     >>> encode_chat(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])  # doctest: +SKIP
     ([1, 9690, ..., 1, 520, 9531, 198, 56, 78, 2, 198], [-100, ..., -100, 56, 78, 2, -100])
     """
-    pieces = chat_texts(tokenizer, messages, train_on_prompt)
+    pieces = chat_texts(tokenizer, messages, train_on_prompt, tools, thinking)
     ids = token_ids(tokenizer, pieces)
     return chat_labels(tokenizer, messages, ids, train_on_prompt)
 
 
-def chat_texts(tokenizer: Any, messages: Messages, train_on_prompt: bool = False) -> list[str]:
+def chat_texts(
+    tokenizer: Any,
+    messages: Messages,
+    train_on_prompt: bool = False,
+    tools: list[dict] | None = None,
+    thinking: str = "keep",
+) -> list[str]:
     """The conversation's text cut into pieces: prompt, answer, prompt, answer, ..., tail.
 
     Split out so that many records can be tokenised in one batched call of the fast tokenizer.
     `train_on_prompt` does not change the pieces, so it changes only the labels, never the tokens.
+    Tool results, tool definitions, system and user turns are prompt; an assistant turn's text, its tool
+    calls and its kept reasoning are its answer. A template that renders reasoning itself and drops it from
+    earlier turns (Qwen3) renders an earlier assistant turn one way as history and another as the last
+    turn: such a turn is context (untrained), as its own template shows it, and the last turn is trained.
     >>> chat_texts(tok, [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])  # doctest: +SKIP
     ['<|im_start|>system\n...<|im_start|>assistant\n', 'Yo<|im_end|>\n', '']
     """
-    draw = renderer(tokenizer)
-    full = draw(messages)
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
+    messages = template_messages(messages, template, thinking)  # reasoning chosen once, for every slice
+    draw = renderer(tokenizer, "keep" if thinking != "drop" else "drop")
+    full = draw(messages, False, tools)
+    lenient = renders_reasoning(template)
     bounds = [0]
-    for i in _assistant_turns(messages):
-        prompt = draw(messages[:i], True)
+    turns = _assistant_turns(messages)
+    for i in turns:
+        prompt = draw(messages[:i], True, tools)
         # the conversation through its last message is the whole conversation: rendered already
-        through = full if i + 1 == len(messages) else draw(messages[: i + 1])
-        for text, what in ((prompt, "the generation prompt"), (through, "the conversation through it")):
-            if not full.startswith(text) or len(text) < bounds[-1]:
-                raise PrefixError(_prefix_message(full, text, i, what))
-            bounds.append(len(text))
+        through = full if i + 1 == len(messages) else draw(messages[: i + 1], False, tools)
+        bad = [
+            (text, what)
+            for text, what in ((prompt, "the generation prompt"), (through, "the conversation through it"))
+            if not full.startswith(text) or len(text) < bounds[-1]
+        ]
+        if bad and lenient and i != turns[-1]:
+            continue  # rendered otherwise as history than as the last turn: context, as the template has it
+        if bad:
+            raise PrefixError(_prefix_message(full, bad[0][0], i, bad[0][1]))
+        bounds += [len(prompt), len(through)]
     bounds.append(len(full))
     return [full[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from lmforge.errors import UserError
 from lmforge.formatting.packing import pack
 from lmforge.formatting.templates import ensure_chat_template, eos_token_ids
+from lmforge.formatting.tool_template import prepare_template
 from lmforge.tasks import Task, get_task, resolve_labels
 from lmforge.tasks.causal_lm import chunk
 
@@ -60,6 +61,8 @@ def tokenize_split_info(cfg: Any, split: str, tokenizer: Any) -> tuple[list[dict
     if not path.is_file():
         raise UserError(f"{path} not found: run `lmforge prepare` first (or set data.output_dir)")
     ensure_chat_template(tokenizer, cfg.task.chat_template)
+    train = Path(cfg.data.output_dir) / "train.jsonl"  # every split renders as train does
+    prepare_template(tokenizer, mentions_tools(train if train.is_file() else path), cfg.train.thinking)
     task = make_task(cfg)
     key = fingerprint(cfg, path, tokenizer, task)
     folder = Path(cfg.data.output_dir) / "tokenized" / key
@@ -94,6 +97,7 @@ def tokenize_split_info(cfg: Any, split: str, tokenizer: Any) -> tuple[list[dict
 def make_task(cfg: Any) -> Task:
     """The task for cfg, with its label set resolved from the train split when `task.labels` is unset."""
     task = get_task(cfg.task)
+    task.thinking = cfg.train.thinking
     if cfg.task.type == "classification":
         task.labels = resolve_labels(cfg.task.labels, Path(cfg.data.output_dir) / "train.jsonl")
     return task
@@ -154,6 +158,16 @@ def _encode_in_worker(records: list[dict], max_seq_len: int) -> tuple[list[dict]
     return _encode_batch(task, records, tokenizer, max_seq_len)
 
 
+def mentions_tools(path: Path) -> bool:
+    """Whether a prepared split holds tools or tool calls: a byte scan for their keys, as prepare writes them.
+
+    A line that only quotes the key in its text counts too; harmless: the tool template renders
+    conversations without tools exactly as the original (tests/tasks/test_tool_render.py).
+    """
+    with path.open("rb") as f:
+        return any(b'"tools": [' in line or b'"tool_calls": [' in line for line in f)
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """Records of a prepared split; a malformed line is a one-line error naming file and line."""
     out = []
@@ -183,6 +197,7 @@ def fingerprint(cfg: Any, path: Path, tokenizer: Any, task: Task) -> str:
         "task": cfg.task.model_dump(mode="json"),
         "max_seq_len": cfg.train.max_seq_len,
         "packing": cfg.train.packing,
+        "thinking": cfg.train.thinking,
         "version": f"{__version__}/{FORMAT}",
     }
     h.update(json.dumps(parts, sort_keys=True, default=str).encode())

@@ -27,6 +27,7 @@ class Task:
     default_template = "{text}"
     target_field = "text"
     add_special_tokens = False  # the chat template writes every special token itself
+    thinking = "keep"  # train.thinking: the reasoning kept (keep | last | drop); set by token_cache.make_task
 
     def __init__(self, cfg: TaskConfig) -> None:
         self.cfg = cfg
@@ -57,7 +58,8 @@ class Task:
     # ---------------------------------------------------------------- messages -> tokens
     def texts(self, record: dict[str, Any], tokenizer: Any) -> list[str]:
         """Strings to tokenize for this record (batched across records by `encode_batch`)."""
-        return chat_texts(tokenizer, self.to_messages(record), self.cfg.train_on_prompt)
+        tools = record.get("tools") or None  # OpenAI's function list: the template renders it
+        return chat_texts(tokenizer, self.to_messages(record), self.cfg.train_on_prompt, tools, self.thinking)
 
     def assemble(self, record: dict[str, Any], tokenizer: Any, ids: list[list[int]]) -> Example:
         """The untruncated example from the token ids of `texts(...)`."""
@@ -139,4 +141,5 @@ def field(record: dict[str, Any], name: str) -> Any:
 
 def render_prompt(task: Task, record: dict[str, Any], tokenizer: Any) -> str:
     """The prompt text exactly as inference renders it (chat template plus the assistant header)."""
-    return render(tokenizer, task.prompt_messages(record), add_generation_prompt=True)
+    messages = task.prompt_messages(record)
+    return render(tokenizer, messages, True, record.get("tools") or None, task.thinking)

@@ -59,11 +59,17 @@ def conversation(record: dict[str, Any]) -> Messages:
     for i, turn in enumerate(turns):
         role = role_of(turn) if isinstance(turn, dict) else None
         content = content_of(turn) if isinstance(turn, dict) else None
-        if role is None or content is None:
+        if role is None or (content is None and not turn.get("tool_calls")):
             got = turn.get("role", turn.get("from")) if isinstance(turn, dict) else turn
             raise UserError(
                 f"record {record.get('id', '?')}: turn {i} needs a known role and content "
                 f"(got {got!r}; roles: {', '.join(ROLES)})"
             )
-        out.append({"role": role, "content": str(content)})
+        message = {"role": role, "content": "" if content is None else str(content)}
+        # tool calls, their results' ids and thinking traces: see lmforge.data.tool_calls
+        message.update({k: turn[k] for k in _TOOL_KEYS[role == "tool"] if turn.get(k) is not None})
+        out.append(message)
     return out
+
+
+_TOOL_KEYS = {False: ("tool_calls", "reasoning_content"), True: ("tool_call_id", "name")}  # by role == "tool"
