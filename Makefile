@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python -m bench.tokpack
 	$(BIN)/python -m bench.prep
 	$(BIN)/python -m bench.prep_real
+	$(BIN)/python -m bench.prep_docs
 	$(BIN)/python -m bench.train
 	$(BIN)/python -m bench.train_whole
 	$(BIN)/python -m bench.dpo
