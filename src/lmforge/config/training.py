@@ -75,6 +75,13 @@ class TrainConfig(Section):
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in the backward pass to save memory."
     )
+    compile: bool | Literal["auto"] = Field(
+        "auto",
+        description="Compile the decoder layers with torch.compile (inductor, CPU or CUDA): true, false, or "
+        "auto = time the first steps eager, then compile when the steps left win back the compile time "
+        "(inductor's cache under $LMFORGE_HOME/inductor makes a second run start warm); the decision and "
+        "recompilations are logged. No compiler (g++ / triton): eager, with a one-line note.",
+    )
     log_every: int = Field(10, gt=0, description="Steps between lines of metrics.jsonl.")
     eval_every: int = Field(
         50, ge=0, description="Steps between val-loss evaluations; 0 = only at the end."

@@ -43,6 +43,8 @@ class TrainState:
     bad_evals: int = 0  # evaluations since the best one (early stopping)
     # train.privacy: Opacus' accountant history [noise_multiplier, sample_rate, steps] (JSON, no pickle)
     privacy_history: list = field(default_factory=list)
+    # train.compile: the step compiled layers started at (-1: `auto` chose eager), so a resume does the same
+    compiled_from: int | None = None
     # train.privacy: the secret the draws and noise come from; its own file, kept out of state.json and repr
     dp_secret: bytes | None = field(default=None, repr=False)
 

@@ -51,6 +51,8 @@ class FastDropout(torch.nn.Module):
 
     def keep_mask(self, x: torch.Tensor) -> torch.Tensor:
         """A bool tensor shaped like x: True where the value is kept."""
+        if torch.compiler.is_compiling():  # random_ is a graph break; inductor fuses rand into the kernel
+            return torch.rand(x.shape, device=x.device) >= self.p
         n = x.numel()
         words = torch.empty(-(-n // 4), dtype=torch.int64, device=x.device).random_()
         return (words.view(torch.int16).view(-1, 4) >= self.limits.to(x.device)).view(-1)[:n].view(x.shape)
@@ -66,6 +68,8 @@ _cast_cache: list[Any] = [None]  # (x, its version, dtype, x in dtype): q, k and
 def _cast(x: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
     if dtype is None or x.dtype == dtype:
         return x
+    if torch.compiler.is_compiling():  # a traced tensor's identity is no key; inductor shares the cast itself
+        return x.to(dtype)
     hit = _cast_cache[0]
     if hit is not None and hit[0] is x and hit[1] == x._version and hit[2] == dtype:
         return hit[3]

@@ -46,9 +46,13 @@ def run_loop(run: Run) -> None:
                 if run.privacy and run.privacy.over_budget(st.privacy_history):
                     run.stop = True  # the next step would spend more than train.privacy.target_epsilon
                     break
+                if run.compiled:
+                    run.compiled.before_step(run)
                 loss, n, tokens = optimizer_step(run, window)
                 st.step, st.window, st.tokens = st.step + 1, st.window + 1, st.tokens + tokens
                 _account(run, loss, n, tokens, time.perf_counter() - started)
+                if run.compiled:
+                    run.compiled.after_step(run, time.perf_counter() - started)
                 bar.update(1)
                 after_step(run, bar)
                 if st.step >= run.total_steps or run.stop:
@@ -58,6 +62,8 @@ def run_loop(run: Run) -> None:
                 st.epoch, st.window = st.epoch + 1, 0
     finally:
         bar.close()
+        if run.compiled:
+            run.compiled.stop()  # final eval and saving run eager
 
 
 def _windows(run: Run, order: list[list[int]]) -> Any:
@@ -76,7 +82,10 @@ def optimizer_step(run: Run, window: list[dict[str, torch.Tensor]]) -> tuple[flo
         return dp_step(run, window)
     acc = run.accelerator
     window = [{k: v.to(acc.device) for k, v in b.items()} for b in window]
-    total, local_n = backward_window(acc, run.wrapped, window)
+    if run.compiled:  # train.compile (training/compiled.py): pads packed batches to one shape
+        total, local_n = run.compiled.backward(run, window)
+    else:
+        total, local_n = backward_window(acc, run.wrapped, window)
     tokens = sum(count_tokens(b) for b in window)
     stats = torch.tensor([float(total), float(local_n), float(tokens)])
     if acc.num_processes > 1:  # log the window of all processes, not rank 0's share
@@ -223,7 +232,7 @@ def baseline_eval(run: Run) -> None:
 
 
 def _val_loss(run: Run) -> dict[str, float]:
-    with run.accelerator.autocast():
+    with run.accelerator.autocast(), run.compiled.eager() if run.compiled else nullcontext():
         batches = eval_batches(run.val_units, run.cfg.train.batch_size, run.collate, run.pad_id)
         return eval_loss(run.wrapped, batches, forward=run.wrapped)
 

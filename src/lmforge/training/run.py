@@ -16,7 +16,7 @@ from lmforge.config import ExperimentConfig
 from lmforge.errors import UserError
 from lmforge.training.batches import Collate
 from lmforge.training.checkpoint import load_checkpoint
-from lmforge.training.distributed import shard, use_fsdp
+from lmforge.training.distributed import is_sharded, shard, use_fsdp
 from lmforge.training.loop import plan_steps, run_loop
 from lmforge.training.loss import LossModule
 from lmforge.training.metrics_log import MetricsLog
@@ -52,6 +52,12 @@ def train(
     if cfg.train.privacy is not None:  # DP-SGD: Opacus hooks and optimizer (training/privacy_loop.py)
         from lmforge.training.privacy_loop import attach
 
+    if cfg.train.compile is not False and cfg.train.privacy is None and not is_sharded(run.model):
+        # train.compile (training/compiled.py); not under DP-SGD (Opacus' hooks) or FSDP
+        from lmforge.training.compiled import CompiledStep
+
+        device = run.accelerator.device.type
+        run.compiled = CompiledStep(cfg.train.compile, run.model, cfg, run.total_steps, device)
         run.privacy = attach(run, from_disk=data is None)
     if checkpoint is not None:
         run.state = load_checkpoint(
@@ -68,6 +74,8 @@ def train(
         run.log.finish(metrics)  # trackers: final metrics, config.yaml, metrics.jsonl
     finally:
         run.log.close()  # a run that raised is marked failed in its trackers
+        if run.compiled:
+            metrics["compile"] = run.compiled.summary()
     return metrics
 
 

@@ -43,3 +43,4 @@ class Run:
     )
     last: dict[str, Any] = field(default_factory=dict)
     privacy: Any = None  # training/privacy.PrivacyPlan when train.privacy (DP-SGD)
+    compiled: Any = None  # training/compiled.CompiledStep unless train.compile is false
