@@ -276,3 +276,15 @@ def test_builtin_template_puts_kept_reasoning_in_the_answer(llama_tok, mode, wan
     trained = tok.decode([t for t, lab in zip(ids, labels, strict=True) if lab != -100])
     assert trained.count("<think>\n") == want and "Four." in trained and "Six." in trained
     assert ("<think>\nadd again\n</think>\n\nSix." in trained) == (mode != "drop")
+
+
+def test_split_with_tools_is_found_by_its_keys(tmp_path):
+    """token_cache installs the tool branch when train.jsonl holds tools or calls (as prepare writes them)."""
+    import json
+
+    from lmforge.formatting.token_cache import mentions_tools
+
+    plain, tools = tmp_path / "plain.jsonl", tmp_path / "tools.jsonl"
+    plain.write_text(json.dumps({"messages": [U, FINAL]}) + "\n")
+    tools.write_text(json.dumps({"messages": [U, CALL], "tools": TOOLS}) + "\n")
+    assert not mentions_tools(plain) and mentions_tools(tools)

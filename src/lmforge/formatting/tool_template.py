@@ -123,14 +123,6 @@ def _tool_branch(s: dict[str, str]) -> str:
     )
 
 
-def uses_tools(records: list[dict[str, Any]]) -> bool:
-    """Whether any record declares tools or holds a tool call or result."""
-    return any(
-        r.get("tools") or any(m.get("tool_calls") or m.get("role") == "tool" for m in r.get("messages") or [])
-        for r in records
-    )
-
-
 def prepare_template(tokenizer: Any, tools: bool = False, thinking: str = "keep") -> Any:
     """The tokenizer's chat template made ready for tools and the thinking mode; returns the tokenizer.
 
