@@ -47,12 +47,26 @@ def more_archs(tiny_gpt2, tmp_path_factory):
     }
 
 
+@pytest.fixture(scope="module")
+def f16_gguf(tmp_path_factory):
+    """f16_gguf(src) -> the folder of `export(src, format="gguf")`, written once per source model: the tests
+    below only read it (the 49k-token vocabulary of the tiny Llama makes each export take seconds)."""
+    folders: dict[str, Path] = {}
+
+    def get(src: str) -> Path:
+        if src not in folders:
+            folders[src] = export(src, tmp_path_factory.mktemp("f16") / "gguf", format="gguf")
+        return folders[src]
+
+    return get
+
+
 @pytest.mark.parametrize("arch", ["tiny_llama", "tiny_gpt2", "qwen2", "qwen3", "mistral"])
-def test_f16_round_trip_in_transformers(arch, request, more_archs, tmp_path):
+def test_f16_round_trip_in_transformers(arch, request, more_archs, f16_gguf):
     from transformers import AutoModelForCausalLM
 
     src = request.getfixturevalue(arch) if arch.startswith("tiny") else more_archs[arch]
-    out = export(src, tmp_path / "gguf", format="gguf")
+    out = f16_gguf(src)
     loaded, source = _load_gguf(out), AutoModelForCausalLM.from_pretrained(src).eval()
     got, want = loaded.state_dict(), source.state_dict()
     assert set(got) == set(want)
@@ -63,14 +77,14 @@ def test_f16_round_trip_in_transformers(arch, request, more_archs, tmp_path):
     assert diff < 2e-3, diff  # measured 2e-4 .. 4e-4 on these models (logits of magnitude ~1)
 
 
-def test_f16_generation_in_lmforge_equals_source(tiny_model, tmp_path, monkeypatch):
+def test_f16_generation_in_lmforge_equals_source(tiny_model, f16_gguf, tmp_path, monkeypatch):
     """`lmforge generate --model DIR/model.gguf` path: models.py converts the file once, then generates."""
     from lmforge.formatting.templates import ensure_chat_template
     from lmforge.inference.generation import generate, load_for_inference
     from lmforge.models import load_tokenizer
 
     monkeypatch.setenv("LMFORGE_HOME", str(tmp_path / "home"))
-    out = export(tiny_model, tmp_path / "gguf", format="gguf")
+    out = f16_gguf(tiny_model)
     model, tok = load_for_inference(str(out / "model.gguf"))
     ref, ref_tok = f16_rounded_model(tiny_model), load_tokenizer(tiny_model)
     for text in PROMPTS + ["12345 and 678, ok?"]:
@@ -82,11 +96,11 @@ def test_f16_generation_in_lmforge_equals_source(tiny_model, tmp_path, monkeypat
     assert main(["generate", "--model", str(out / "model.gguf"), "--max-new-tokens", "4", "Hi"]) == 0
 
 
-def test_q8_0_within_block_error(tiny_llama, tmp_path):
+def test_q8_0_within_block_error(tiny_llama, f16_gguf, tmp_path):
     from gguf import GGMLQuantizationType, GGUFReader
     from transformers import AutoModelForCausalLM
 
-    f16 = export(tiny_llama, tmp_path / "f16", format="gguf")
+    f16 = f16_gguf(tiny_llama)
     q8 = export(tiny_llama, tmp_path / "q8", format="gguf", quant="q8_0")
     tensors = GGUFReader(q8 / "model.gguf").tensors
     types = {t.name: t.tensor_type for t in tensors}
