@@ -44,7 +44,10 @@ def train(
     >>> lmforge.train(lmforge.load_config("exp.yaml", ["train.max_steps=30"]))["val_loss"]  # doctest: +SKIP
     1.87
     """
+    from lmforge.training.memory import tune_malloc
+
     out = Path(cfg.train.output_dir)
+    tune_malloc()  # before the model loads: freed activations go back to the system (training/memory.py)
     require_trackers(cfg.train.report_to)  # a missing extra fails before the model loads
     check_privacy(cfg)
     checkpoint = check_run(cfg, resume, data_given=data is not None)
