@@ -30,17 +30,22 @@ CONVERSATIONS = [
 ]
 
 
-def reference_encode(tok, messages, train_on_prompt=False, tools=None):
+def reference_encode(tok, messages, train_on_prompt=False, tools=None, history_as_context=False):
     """The encoding as it was before the fast path: apply_chat_template for every prefix, pieces tokenised
-    one call each."""
+    one call each. `history_as_context`: an earlier assistant turn that the template renders otherwise as
+    history than as the last turn is context (Qwen3's templates; the last turn must fit)."""
 
     def draw(msgs, gen=False):
         return tok.apply_chat_template(msgs, tools=tools, tokenize=False, add_generation_prompt=gen)
 
     full, bounds = draw(messages), [0]
+    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
     for i, m in enumerate(messages):
         if m["role"] == "assistant" and i > 0:
-            for text in (draw(messages[:i], True), draw(messages[: i + 1])):
+            texts = (draw(messages[:i], True), draw(messages[: i + 1]))
+            if history_as_context and i != last and not all(full.startswith(t) for t in texts):
+                continue
+            for text in texts:
                 assert full.startswith(text)
                 bounds.append(len(text))
     bounds.append(len(full))

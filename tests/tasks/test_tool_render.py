@@ -102,7 +102,8 @@ def test_real_templates_encode_token_for_token(model_tok):
     before each answer = encode_prompt's, what generate and serve send for that conversation."""
     for messages in single_call(AGENT) if "python_tag" in model_tok.chat_template else AGENT:
         ids, labels = encode_chat(model_tok, messages, tools=TOOLS)
-        assert (ids, labels) == reference_encode(model_tok, messages, tools=TOOLS)
+        qwen3 = "reasoning_content" in model_tok.chat_template  # renders history otherwise than the last turn
+        assert (ids, labels) == reference_encode(model_tok, messages, tools=TOOLS, history_as_context=qwen3)
         assert_last_prompt_is_inference_prompt(model_tok, messages, ids, labels, TOOLS)
 
 
