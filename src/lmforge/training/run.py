@@ -52,15 +52,15 @@ def train(
     check_privacy(cfg)
     checkpoint = check_run(cfg, resume, data_given=data is not None)
     run = setup_run(cfg, out, data, collate, list(callbacks), resume_step=_step_of(checkpoint))
-    if cfg.train.privacy is not None:  # DP-SGD: Opacus hooks and optimizer (training/privacy_loop.py)
-        from lmforge.training.privacy_loop import attach
-
     if cfg.train.compile is not False and cfg.train.privacy is None and not is_sharded(run.model):
         # train.compile (training/compiled.py); not under DP-SGD (Opacus' hooks) or FSDP
         from lmforge.training.compiled import CompiledStep
 
         device = run.accelerator.device.type
         run.compiled = CompiledStep(cfg.train.compile, run.model, cfg, run.total_steps, device)
+    if cfg.train.privacy is not None:  # DP-SGD: Opacus hooks and optimizer (training/privacy_loop.py)
+        from lmforge.training.privacy_loop import attach
+
         run.privacy = attach(run, from_disk=data is None)
     if checkpoint is not None:
         run.state = load_checkpoint(
@@ -74,11 +74,11 @@ def train(
     try:
         run_loop(run)
         metrics = finish(run)
+        if run.compiled:
+            metrics["compile"] = run.compiled.summary()
         run.log.finish(metrics)  # trackers: final metrics, config.yaml, metrics.jsonl
     finally:
         run.log.close()  # a run that raised is marked failed in its trackers
-        if run.compiled:
-            metrics["compile"] = run.compiled.summary()
     return metrics
 
 
