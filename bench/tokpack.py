@@ -32,8 +32,8 @@ def _fresh(p: dict[str, Any], who: str) -> Path:
 
 def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
     from lmforge.config import ExperimentConfig
-    from lmforge.models import load_tokenizer
     from lmforge.formatting.token_cache import tokenize_split
+    from lmforge.models import load_tokenizer
 
     out = _fresh(p, "lmforge")
     cfg = ExperimentConfig.model_validate(

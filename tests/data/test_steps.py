@@ -35,7 +35,9 @@ def test_fix_unicode():
 def test_normalize():
     s = step("normalize")
     # NFC by default: full-width letters stay; NFKC (opt-in) folds them
-    assert s.apply("Ｆｕｌｌ  width\x07 text \r\n\n\n\nnext ") == "Ｆｕｌｌ  width text\n\nnext"  # inner spaces stay
+    assert (
+        s.apply("Ｆｕｌｌ  width\x07 text \r\n\n\n\nnext ") == "Ｆｕｌｌ  width text\n\nnext"
+    )  # inner spaces stay
     assert step({"normalize": {"form": "NFKC"}}).apply("Ｆｕｌｌ width") == "Full width"
     assert step({"normalize": {"lowercase": True}}).apply("ABC") == "abc"
 

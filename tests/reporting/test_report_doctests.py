@@ -12,5 +12,7 @@ MODULES = ["load", "sections", "train_section", "eval_section", "stats_format", 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(f"lmforge.reporting.{name}"), optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(
+        importlib.import_module(f"lmforge.reporting.{name}"), optionflags=doctest.ELLIPSIS
+    )
     assert result.attempted > 0 and result.failed == 0

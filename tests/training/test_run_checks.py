@@ -19,7 +19,11 @@ from lmforge.training.run_checks import changed_keys
 
 def _short_run(model: str, out: str, *extra: str) -> None:
     cfg = make_cfg(model, out, "train.max_steps=4", "train.save_every=2", *extra)
-    train(cfg, data=(fake_examples(16, vocab=250), fake_examples(4, vocab=250, seed=1)), collate=stand_in_collate)
+    train(
+        cfg,
+        data=(fake_examples(16, vocab=250), fake_examples(4, vocab=250, seed=1)),
+        collate=stand_in_collate,
+    )
 
 
 def test_resume_with_a_changed_learning_rate_is_refused_with_the_key_named(tiny_model, tmp_path):
