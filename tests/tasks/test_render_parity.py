@@ -39,7 +39,7 @@ def reference_encode(tok, messages, train_on_prompt=False, tools=None, history_a
         return tok.apply_chat_template(msgs, tools=tools, tokenize=False, add_generation_prompt=gen)
 
     full, bounds = draw(messages), [0]
-    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=-1)
     for i, m in enumerate(messages):
         if m["role"] == "assistant" and i > 0:
             texts = (draw(messages[:i], True), draw(messages[: i + 1]))
