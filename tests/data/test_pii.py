@@ -65,6 +65,7 @@ LOOK_ALIKES = [
     "part AB-12345-678",
     "model X1234567",
     "$1,299.99",
+    ">>> 17 / 3\n5.666666666666667",  # a float's 15 digits pass Luhn (Python's tutorial, bench/prep_docs)
     "EUR 1.299.000,00",
     "1 299 000 RUB",
     "population 1,412,000,000",

@@ -32,8 +32,8 @@ PATTERNS = {
     "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b"),
     "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
     # cards start with 2-6 (Mastercard 2/5, Amex 3, Visa 4, Discover/UnionPay 6): `0086 21 6321 5000`
-    # passes Luhn but is a phone number
-    "credit_card": re.compile(r"(?<![\d+-])[2-6](?:[ -]?\d){12,18}(?![\d-])"),
+    # passes Luhn but is a phone number; digits after a decimal point (`5.666666666666667`) are no card
+    "credit_card": re.compile(r"(?<![\d+.,-])[2-6](?:[ -]?\d){12,18}(?![\d-]|[.,]\d)"),
     "ip": re.compile(
         r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])"
     ),
