@@ -21,6 +21,9 @@ $(STAMP): pyproject.toml Makefile
 	# Real tweets rated by people (bench/real_corpora.py en_tweets): only vaderSentiment's sdist ships them.
 	test -f $(VENV)/share/corpora/vaderSentiment-3.3.2.tar.gz || $(BIN)/python -m pip download --quiet \
 	  --no-deps --no-binary :all: vaderSentiment==3.3.2 -d $(VENV)/share/corpora
+	# Real function-calling questions with their ground truth (bench/bfcl.py): the Berkeley Function Calling Leaderboard's data, in its wheel.
+	test -f $(VENV)/share/corpora/bfcl_eval-2026.3.23-py3-none-any.whl || $(BIN)/python -m pip download --quiet \
+	  --no-deps bfcl-eval==2026.3.23 -d $(VENV)/share/corpora
 	touch $(STAMP)
 
 # The report's browser test needs Debian's chromium + chromedriver (Playwright's browser download is unavailable);
