@@ -21,26 +21,26 @@ from lmforge.data.steps.base import Step
 from lmforge.errors import UserError
 
 
-def load_callable(spec: str, base_dir: Any) -> Any:
-    """`"pkg.mod:fn"` or `"path/file.py:fn"` -> the function."""
+def load_callable(spec: str, base_dir: Any, what: str = "custom: fn") -> Any:
+    """`"pkg.mod:fn"` or `"path/file.py:fn"` -> the function; `what` names the setting in errors."""
     module, _, attr = spec.partition(":")
     if not attr:
-        raise UserError(f"custom: fn '{spec}' must look like 'module:function'")
+        raise UserError(f"{what} '{spec}' must look like 'module:function'")
     try:
         if module.endswith(".py"):
             path = (base_dir / module).resolve()
             if not path.is_relative_to(Path(base_dir).resolve()):  # a YAML only runs code it ships with
-                raise UserError(f"custom: {module} is outside the YAML's folder {base_dir}: refused")
+                raise UserError(f"{what}: {module} is outside the YAML's folder {base_dir}: refused")
             loader = importlib.util.spec_from_file_location(path.stem, path)
             if loader is None or not path.is_file():
-                raise UserError(f"custom: file not found: {path}")
+                raise UserError(f"{what}: file not found: {path}")
             mod = importlib.util.module_from_spec(loader)
             loader.loader.exec_module(mod)
         else:
             mod = importlib.import_module(module)
         return getattr(mod, attr)
     except (ImportError, AttributeError) as e:
-        raise UserError(f"custom: cannot load '{spec}' ({e})") from None
+        raise UserError(f"{what}: cannot load '{spec}' ({e})") from None
 
 
 class Custom(Step):
