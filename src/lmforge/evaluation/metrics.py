@@ -95,15 +95,23 @@ def sacrebleu_metrics(predictions: list[str], references: list[str], which: list
 GENERATION_METRICS = ("rouge_l", "rouge1", "rouge2", "eos_rate", "exact_match", "f1", "bleu", "chrf")
 
 
-def records_behind(result: dict[str, Any], metric: str) -> int | None:
-    """How many records a metric of an eval.json comes from: `n` for a generation metric, else all.
+def records_behind(result: dict[str, Any], metric: str, side: str | None = None) -> int | None:
+    """How many records a metric of an eval.json comes from: its own `n_<metric>` where it has one (the
+    tool-call metrics, evaluation/tool_metrics.py; `side` picks base or finetuned, whose can differ),
+    `n` for a generation metric, else all.
 
-    >>> result = {"records": 77, "base": {"n": 16}, "finetuned": {"n": 16}}
+    >>> result = {"records": 77, "base": {"n": 16, "n_tool_valid_json": 3}, "finetuned": {"n": 16}}
     >>> records_behind(result, "rouge_l"), records_behind(result, "loss")
     (16, 77)
+    >>> records_behind(result, "tool_valid_json", "base")
+    3
     """
     records = result.get("records")
+    sides = [result.get(s) for s in ((side,) if side else ("finetuned", "base"))]
+    sides = [s for s in sides if isinstance(s, dict)]
+    own = next((s[f"n_{metric}"] for s in sides if f"n_{metric}" in s), None)
+    if own is not None:
+        return own
     if metric not in GENERATION_METRICS:
         return records
-    sides = [result.get(s) for s in ("finetuned", "base")]
-    return next((s["n"] for s in sides if isinstance(s, dict) and "n" in s), records)
+    return next((s["n"] for s in sides if "n" in s), records)

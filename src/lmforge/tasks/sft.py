@@ -7,6 +7,7 @@ Loss on every assistant turn (multi-turn dialogues train all of them), or on eve
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lmforge.data.conversation import ROLES, content_of, role_of
@@ -26,7 +27,7 @@ class SftTask(Task):
 
     def target(self, record: dict[str, Any]) -> str:
         messages = self.to_messages(record)
-        return messages[-1]["content"] if messages and messages[-1]["role"] == "assistant" else ""
+        return answer_text(messages[-1]) if messages and messages[-1]["role"] == "assistant" else ""
 
     def to_messages(self, record: dict[str, Any]) -> Messages:
         if "messages" in record:
@@ -70,6 +71,28 @@ def conversation(record: dict[str, Any]) -> Messages:
         message.update({k: turn[k] for k in _TOOL_KEYS[role == "tool"] if turn.get(k) is not None})
         out.append(message)
     return out
+
+
+def answer_text(message: dict[str, Any]) -> str:
+    """An assistant turn as the text eval compares with: its content, then its calls as lmforge's default
+    template writes them (tool-call metrics compare the calls themselves: evaluation/tool_metrics.py).
+
+    >>> call = {"type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
+    >>> answer_text({"role": "assistant", "content": "", "tool_calls": [call]})
+    '<tool_call>\\n{"name": "f", "arguments": {"x": 1}}\\n</tool_call>'
+    """
+    parts = [message["content"]] if message.get("content") else []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function", call)
+        args = function.get("arguments")
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                pass  # the text as the record has it
+        body = json.dumps({"name": function.get("name"), "arguments": args}, ensure_ascii=False)
+        parts.append(f"<tool_call>\n{body}\n</tool_call>")
+    return "\n".join(parts)
 
 
 _TOOL_KEYS = {False: ("tool_calls", "reasoning_content"), True: ("tool_call_id", "name")}  # by role == "tool"
