@@ -57,6 +57,8 @@ def test_tool_call_and_json_rewards():
     wrong = call.replace("Paris", "Rome")
     got = _score(["tool_call"], [call, wrong, "It is sunny."], tool_calls=[gold, gold, gold])
     assert got[:, 0].tolist() == [1.0, 0.0, 0.0]
+    got = _score(["tool_call"], [call, "No tool can do that."], tool_calls=[[], []])  # none due
+    assert got[:, 0].tolist() == [0.0, 1.0]
     got = _score(["json_valid"], ['{"a": 1}', "{'a': 1}"])
     assert got[:, 0].tolist() == [1.0, 0.0]
 

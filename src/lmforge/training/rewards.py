@@ -130,40 +130,23 @@ def json_valid(pattern: str | None = None) -> RewardFn:
 
 
 def tool_call(field: str = "tool_calls") -> RewardFn:
+    """1 where the calls equal the record's (names and arguments as JSON, as a multiset; evaluation's rule)."""
+    from lmforge.evaluation.tool_metrics import score_call
     from lmforge.formatting.tool_parse import parse_assistant
 
     def reward(prompts, completions, **columns):
         out = []
         for c, gold in zip(completions, _column(columns, field, "tool_call"), strict=True):
-            calls = parse_assistant(completion_text(c)).tool_calls
-            out.append(None if gold is None else float(_call_set(calls) == _call_set(gold)))
+            if gold is None:
+                out.append(None)
+            elif not gold:  # no call due: right when none was made
+                reply = parse_assistant(completion_text(c))
+                out.append(float(not (reply.tool_calls or reply.errors)))
+            else:
+                out.append(float(score_call(gold, parse_assistant(completion_text(c)))["call"]))
         return out
 
     return reward
-
-
-def _call_set(calls: list[dict]) -> list[str]:
-    """Calls as sorted canonical JSON (name, parsed arguments; 1 == 1.0), order-free; unparsable: unequal."""
-    canon = []
-    for call in calls or []:
-        fn = call.get("function", call)
-        args = fn.get("arguments", {})
-        try:
-            args = json.loads(args) if isinstance(args, str) else args
-        except ValueError:
-            args = {"<unparsable>": args}
-        canon.append(json.dumps([fn.get("name"), _numbers(args)], sort_keys=True))
-    return sorted(canon)
-
-
-def _numbers(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _numbers(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_numbers(v) for v in x]
-    if isinstance(x, (int, float)) and not isinstance(x, bool):
-        return float(x)
-    return x
 
 
 def length_penalty(max_tokens: int = 0, cache: int = 0) -> RewardFn:
