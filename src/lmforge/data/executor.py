@@ -152,7 +152,7 @@ def fetcher(d: Path, offsets: list[int], step: Any) -> Callable[[list[int]], dic
             with open(d / f"{s}.kept.jsonl", encoding="utf-8") as f:
                 for n, line in enumerate(f):
                     if n in wanted:
-                        out[offsets[s] + n] = Record.from_work(json.loads(line)).text(step.on)
+                        out[offsets[s] + n] = Record.from_work(json.loads(line)).dedup_text(step.on)
         return out
 
     return fetch

@@ -19,7 +19,7 @@ from lmforge.data.augment import augment_train
 from lmforge.data.executor import plan_stages, run_stages
 from lmforge.data.sources import detect_format, expand, plan_shards
 from lmforge.data.split import sizes
-from lmforge.data.stats import merge_histograms, merge_text_stats, new_step_stats
+from lmforge.data.stats import merge_histograms, merge_text_stats, merge_tool_counts, new_step_stats
 from lmforge.data.steps import StepContext, build_steps, parse_spec
 from lmforge.data.summary import funnel_warnings, print_summary, too_few_kept
 from lmforge.data.worker import Job, stage_dir
@@ -247,6 +247,7 @@ def _merge(
             g["time_s"] = round(g["time_s"] + sum(s.get("global_time_s", 0.0) for s in per_stage[k]), 3)
             funnel.append({"step": parse_spec(specs[-1])[0], **g})
     last = per_stage[-1]
+    tools = merge_tool_counts([s.get("tools", {}) for s in last])  # None without tool-calling records
     return {
         "read": read,
         "encoding_repaired": sum(s["repaired"] for s in first),
@@ -254,6 +255,7 @@ def _merge(
         "length_chars_before": merge_histograms([s["hist_before"] for s in first]),
         "length_chars_after": merge_histograms([s["hist_after"] for s in last]),
         **merge_text_stats([p for s in last for p in _parts(s["text"])], stats_cfg.top_k, stats_cfg.window),
+        **({"tools": tools} if tools else {}),
     }
 
 

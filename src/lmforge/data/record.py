@@ -13,7 +13,7 @@ from typing import Any
 
 from lmforge.data.conversation import normalize as normalize_conversation
 from lmforge.data.preference import history, normalize_pair
-from lmforge.data.tool_calls import parse_tools
+from lmforge.data.tool_calls import parse_tools, tool_signature
 
 # task -> alternative sets of required fields (any one set is enough)
 REQUIRED: dict[str, list[tuple[str, ...]]] = {
@@ -84,6 +84,10 @@ class Record:
     def text(self, on: tuple[str, ...] | None = None) -> str:
         """All text slots joined by a blank line: the document that filters judge."""
         return "\n\n".join(self.get(k) for k in self.text_keys(on))
+
+    def dedup_text(self, on: tuple[str, ...] | None = None) -> str:
+        """What dedup steps compare: the text, and the record's tools and calls (tool_signature)."""
+        return self.text(on) + tool_signature(self.fields)
 
     def to_row(self) -> dict[str, Any]:
         """The output line: task fields at the top level, plus id and meta."""

@@ -32,8 +32,20 @@ def cooc_skip(word: str) -> bool:
     return word in COOC_STOP or len(word) < (2 if has_segments(word) else 3)
 
 
+_TURN = re.compile(r"turn \d+: ")  # a conversation's reason names the turn first (data/tool_calls.py)
+
+
 def reason_key(reason: str) -> str:
-    """The countable part of a reason: `"near-duplicate of a.jsonl:3 (jaccard 0.91)"` -> `"near-duplicate"`."""
+    """The countable part of a reason: `"near-duplicate of a.jsonl:3 (jaccard 0.91)"` -> `"near-duplicate"`.
+
+    A turn's reason keeps its words without the turn and the names it quotes:
+    >>> reason_key("turn 1: call to tool 'x', which the record does not declare (declared: f)")
+    "call to tool '…', which the record does not declare"
+    """
+    if _TURN.match(reason):
+        return re.split(
+            r" \(|: ", re.sub(r"'[^']*'", "'…'", reason[_TURN.match(reason).end() :]), maxsplit=1
+        )[0]
     return re.split(r" \(| of |: ", reason, maxsplit=1)[0]
 
 
@@ -152,3 +164,61 @@ def merge_histograms(parts: list[dict[str, int]]) -> dict[str, int]:
     for p in parts:
         total.update({int(k): v for k, v in p.items()})
     return {bin_label(b): total[b] for b in sorted(total)}
+
+
+TOP_TOOLS = 20  # tools listed by name in stats.json's calls_per_tool; the rest are summed as "other"
+
+
+def count_tools(fields: dict[str, Any], counts: Counter) -> None:
+    """Add one kept record's tool use to `counts` (flat keys, so shards merge by adding).
+
+    >>> c = Counter()
+    >>> count_tools({"tools": [{"function": {"name": "f"}}], "messages": [{"role": "user", "content": "?"},
+    ...     {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f"}}]},
+    ...     {"role": "tool", "content": "1"}, {"role": "assistant", "content": "1", "reasoning_content": "r"}]}, c)
+    >>> dict(c)
+    {'records_with_tools': 1, 'records_with_calls': 1, 'calls': 1, 'call:f': 1, 'results': 1, 'records_with_thinking': 1}
+    """
+    turns = fields.get("messages")
+    turns = turns if isinstance(turns, list) else []
+    calls = [c for t in turns if isinstance(t, dict) for c in t.get("tool_calls") or []]
+    if fields.get("tools"):
+        counts["records_with_tools"] += 1
+        if not calls:
+            counts["records_answered_in_text"] += 1  # tools offered, none called: BFCL's "irrelevance"
+    if calls:
+        counts["records_with_calls"] += 1
+        counts["calls"] += len(calls)
+        for call in calls:
+            name = (call.get("function") or call).get("name") if isinstance(call, dict) else None
+            counts[f"call:{name}"] += 1
+    results = sum(1 for t in turns if isinstance(t, dict) and t.get("role") == "tool")
+    if results:
+        counts["results"] += results
+    if any(isinstance(t, dict) and t.get("reasoning_content") for t in turns):
+        counts["records_with_thinking"] += 1
+
+
+def merge_tool_counts(parts: list[dict[str, int]]) -> dict[str, Any] | None:
+    """Shards' `count_tools` counters as stats.json's `tools` block; None when no record uses tools.
+
+    >>> merge_tool_counts([{"records_with_calls": 1, "calls": 2, "call:f": 2}, {"calls": 1, "call:g": 1}])
+    ... # doctest: +NORMALIZE_WHITESPACE
+    {'records_with_tools': 0, 'records_with_calls': 1, 'records_answered_in_text': 0, 'calls': 3, 'results': 0,
+     'records_with_thinking': 0, 'calls_per_tool': {'f': 2, 'g': 1}, 'other_tools': 0, 'other_calls': 0}
+    """
+    total: Counter = Counter()
+    for p in parts:
+        total.update(p)
+    if not total:
+        return None
+    per_tool = sorted(
+        ((k[5:], v) for k, v in total.items() if k.startswith("call:")), key=lambda kv: (-kv[1], kv[0])
+    )
+    keys = ("records_with_tools", "records_with_calls", "records_answered_in_text", "calls", "results")
+    return {
+        **{k: total[k] for k in (*keys, "records_with_thinking")},
+        "calls_per_tool": dict(per_tool[:TOP_TOOLS]),
+        "other_tools": len(per_tool[TOP_TOOLS:]),
+        "other_calls": sum(v for _, v in per_tool[TOP_TOOLS:]),
+    }

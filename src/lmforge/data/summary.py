@@ -28,6 +28,8 @@ def print_summary(stats: dict[str, Any], out_dir: Path) -> None:
         f"split: train {s['train']:,}  val {s['val']:,}  test {s['test']:,}   "
         f"encoding repaired: {stats['encoding_repaired']:,}"
     )
+    if stats.get("tools"):
+        print(tool_line(stats["tools"]))
     verdict = "ok" if a["ok"] else "MISMATCH"
     print(
         f"read {a['read']:,} = kept {a['kept']:,} + rejected {a['rejected']:,}: {verdict}   "
@@ -38,6 +40,24 @@ def print_summary(stats: dict[str, Any], out_dir: Path) -> None:
             print(f"note: {row['step']} kept {n:,} records: {note}")
     for line in stats.get("warnings", []):
         print(f"warning: {line}")
+
+
+def tool_line(tools: dict[str, Any], top: int = 5) -> str:
+    """stats.json's `tools` block as one line (the kept records' tool use).
+
+    >>> tool_line({"records_with_tools": 3, "records_with_calls": 2, "records_answered_in_text": 1, "calls": 3,
+    ...            "results": 0, "records_with_thinking": 0, "calls_per_tool": {"f": 2, "g": 1}})
+    'tools: 3 records declare tools, 2 call them (3 calls: f 2, g 1), 1 answer in text; 0 tool results; 0 with thinking'
+    """
+    names = list(tools["calls_per_tool"].items())
+    shown = ", ".join(f"{k} {v:,}" for k, v in names[:top])
+    more = len(names) - top + tools.get("other_tools", 0)
+    shown += f", {more:,} more tools" if more > 0 else ""
+    return (
+        f"tools: {tools['records_with_tools']:,} records declare tools, {tools['records_with_calls']:,} call "
+        f"them ({tools['calls']:,} calls: {shown or '-'}), {tools['records_answered_in_text']:,} answer in "
+        f"text; {tools['results']:,} tool results; {tools['records_with_thinking']:,} with thinking"
+    )
 
 
 def top_reason(row: dict[str, Any]) -> tuple[str, int] | None:

@@ -62,6 +62,29 @@ def parse_tools(value: Any) -> list[dict[str, Any]] | str:
     return tools
 
 
+def tool_signature(fields: dict[str, Any]) -> str:
+    """What a dedup step must see of a record's tools beyond its text: the declared tools and every call,
+    as canonical JSON ("" for a record without either, whose key stays its text). Two records that ask the
+    same question of different functions (BFCL's live_simple has 4 such pairs) are not duplicates.
+
+    >>> tool_signature({"messages": [{"role": "user", "content": "Hi"}]})
+    ''
+    """
+    turns = fields.get("messages") if isinstance(fields.get("messages"), list) else []
+    calls = [  # names and arguments: call ids are the exporter's (ShareGPT has none)
+        [(c.get("function") or {}).get("name"), (c.get("function") or {}).get("arguments")]
+        for t in turns
+        if isinstance(t, dict)
+        for c in t.get("tool_calls") or []
+        if isinstance(c, dict)
+    ]
+    if not calls and not fields.get("tools"):
+        return ""
+    return "\n\n" + json.dumps(
+        {"tools": fields.get("tools"), "calls": calls}, sort_keys=True, ensure_ascii=False
+    )
+
+
 def split_thinking(turn: dict[str, Any], content: str) -> tuple[str | None, str]:
     """(reasoning, answer) of an assistant turn: its reasoning field, or a leading <think> block.
 

@@ -30,7 +30,7 @@ from lmforge.data.readers import read_shard
 from lmforge.data.record import Record, to_record
 from lmforge.data.sources import Shard
 from lmforge.data.split import split_hash, split_key
-from lmforge.data.stats import TextStats, length_bin, new_step_stats, reason_key
+from lmforge.data.stats import TextStats, count_tools, length_bin, new_step_stats, reason_key
 from lmforge.data.steps import BadRecord, GlobalStep, Step, StepContext, build_steps
 from lmforge.errors import RunFailed
 
@@ -254,9 +254,10 @@ def die_with_parent() -> None:
 
 
 def _keys(step: GlobalStep, batch: list[Record], job: Job) -> np.ndarray:
-    """A dedup step's keys for a batch; it sees texts only, so an exception is the step's bug: stop."""
+    """A dedup step's keys for a batch; it sees texts only (with tools and calls), so an exception is the
+    step's bug: stop."""
     try:
-        return step.keys([r.text(step.on) for r in batch])
+        return step.keys([r.dedup_text(step.on) for r in batch])
     except Exception as e:
         log_error(job.work, f"step '{step.label}' on a batch from {batch[0].id}", e)
         raise step_bug(step.label, f"{summary(e)} on a batch from {batch[0].id}", job.work) from None
@@ -276,6 +277,7 @@ def run_job(job: Job) -> None:
         "read_reasons": Counter(),
         "hist_before": Counter(),
         "hist_after": Counter(),
+        "tools": Counter(),  # tool use of the kept records (last stage): data.stats.count_tools
         "steps": [{**new_step_stats(), "errors": 0, "label": s.label} for s in local],
     }
     keys, ids, hashes, strata = [], [], [], []
@@ -297,6 +299,7 @@ def run_job(job: Job) -> None:
                 text_stats.add(text)
                 part_chars += len(text)
                 stats["hist_after"][length_bin(len(text))] += 1
+                count_tools(rec.fields, stats["tools"])
                 hashes.append(
                     split_hash(job.ctx.seed, split_key(rec.id, rec.fields, job.ctx.task, job.pairs))
                 )

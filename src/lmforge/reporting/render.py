@@ -36,6 +36,7 @@ def build_context(run: RunData) -> dict[str, Any]:
         "lengths": sections.lengths(stats),
         "words": sections.words(stats),
         "splits": sections.splits(stats),
+        "tools": sections.tools(stats),
         "training": train_section.training(run.metrics, run.model_info, run.config),
         "eval": eval_section.eval_table(run.eval),
         "samples": eval_section.samples(run.samples),

@@ -166,6 +166,35 @@ def words(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def tools(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Tool use of the kept records: calls per tool (top TOP_N) and the counts of tool-calling records."""
+    t = (stats or {}).get("tools") or {}
+    per_tool = [(str(k), number(v) or 0) for k, v in _dict(t.get("calls_per_tool")).items()][:TOP_N]
+    if not t or not (per_tool or number(t.get("records_with_tools"))):
+        return None
+    labels = (
+        ("records_with_tools", "records that declare tools"),
+        ("records_with_calls", "records with tool calls"),
+        ("records_answered_in_text", "records offered tools, answered in text"),
+        ("calls", "tool calls"),
+        ("results", "tool results"),
+        ("records_with_thinking", "records with thinking"),
+        ("other_calls", "calls to the other tools"),
+    )
+    shown = [(k, what) for k, what in labels if number(t.get(k)) is not None]
+    counts = [{"what": what, "n": fmt(t[k])} for k, what in shown if k != "other_calls" or number(t[k])]
+    return {
+        "counts": counts,
+        "img": plots.hbar([k for k, _ in per_tool], [v for _, v in per_tool], "calls") if per_tool else None,
+        "per_tool": [{"name": k, "n": fmt(v)} for k, v in per_tool],
+        "other_tools": fmt(t.get("other_tools")) if number(t.get("other_tools")) else None,
+    }
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def splits(stats: dict[str, Any] | None) -> dict[str, Any] | None:
     """Split sizes and, for labelled data, the label balance of each split."""
     stats = stats or {}

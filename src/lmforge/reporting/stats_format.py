@@ -5,7 +5,9 @@ The sections read only the shape returned by `normalise` (documented in docs/rep
      "lengths": {"unit", "before": hist, "after": hist}, "word_freq": {"N", "top": [[w, count, f]]},
      "cooccurrence": {"window", "top": [[w1, w2, count]]}, "splits": {split: n}, "labels": {split: {label: n}},
      "augmented": {"generated", "kept", "rejected", "by_method": {method: {generated, kept, rejected}},
-                   "reasons": {"step: reason": n}}}
+                   "reasons": {"step: reason": n}},
+     "tools": {"records_with_tools", "records_with_calls", "records_answered_in_text", "calls", "results",
+               "records_with_thinking", "calls_per_tool": {name: n}, "other_tools", "other_calls"}}
 where a hist is {"bins": edges, "counts": [...]} or {"labels": ["0", "1-1", "2-3", ...], "counts": [...]}.
 """
 
@@ -51,6 +53,7 @@ def normalise(stats: dict[str, Any] | None) -> dict[str, Any] | None:
         ("splits", _dict(stats.get("splits") or stats.get("split"))),
         ("labels", _dict(stats.get("labels"))),
         ("augmented", _dict(stats.get("augmented"))),  # data.augment's extra train records, as written
+        ("tools", _dict(stats.get("tools"))),  # tool-calling records' counts (data.stats.merge_tool_counts)
     ):
         if value:
             out[key] = value
