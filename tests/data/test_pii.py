@@ -78,6 +78,11 @@ LOOK_ALIKES = [
     "48.8566, 2.3522",
     "sha a3f5c2e9b1d47788",
     "zip 90210-1234",
+    # versions after a product's name, from Debian's documentation (python3.11-doc, valgrind)
+    '"[GCC 2.7.2.2]"',
+    "User-Agent: Thunderbird 1.5.0.9 (X11/20061227)",
+    "PP 1.1.1.1/2 {",
+    "built with Python 3.11.2.1 today",
 ]
 
 
@@ -123,6 +128,24 @@ def test_national_formats_follow_regions():
     assert redact(pii(regions=["JP"]), "tel 03-3581-0101") == "tel <PHONE>"
     with pytest.raises(UserError, match="regions: 'XX'"):
         pii(regions=["XX"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sheila 192.168.2.21",  # python3.11-doc's logging cookbook
+        "telnet 127.0.0.1",
+        "use 10.0.0.1 here",  # no capital: no product name
+        "Use 10.0.0.1 here",  # a sentence's first word is no name
+        "Host 10.0.0.1",  # a word that announces an address
+        "IP 10.1.2.3",
+        "GCC 4.8.5 on 10.1.1.1",  # the name is not right before it
+        "Google DNS 8.8.8.8",
+    ],
+)
+def test_addresses_next_to_names_still_redacted(text):
+    ip = text.split()[-2 if text.endswith("here") else -1]
+    assert redact(pii(), text) == text.replace(ip, "<IP_ADDRESS>")
 
 
 def test_other_kinds_still_checked():

@@ -50,7 +50,17 @@ _ID_BEFORE = re.compile(
     r"confirmation|transaction|account|acct|po)\s*(?:no\.?|nr\.?|number|id)?\s*(?:is|was|:)?\s*|#\s*)$",
     re.IGNORECASE,
 )
-_VERSION = re.compile(r"\b(?:v|version|ver\.?|build|release|firmware)\s*$", re.IGNORECASE)
+_VERSION = re.compile(r"\b(?:v|version|ver\.?|build|release|firmware|section|chapter)\s*$", re.IGNORECASE)
+# a product's name before it: `[GCC 2.7.2.2]`, `Thunderbird 1.5.0.9`, valgrind's `PP 1.1.1.1/2` read as a version
+# when every part has one or two digits. A capital marks the name (`use 10.0.0.1` stays an address), and a
+# capitalised word counts only inside a sentence (`Use 10.0.0.1` begins one), an all-caps one anywhere; the
+# words that announce an address never do (`Host 10.0.0.1`, `IP 10.1.2.3`)
+_NAME = re.compile(r"(?:\b([A-Z][A-Z0-9+-]+)|(?:[^\w.!?\s]\s*|[\w,;]\s+)([A-Z][\w+-]*))\s+\(?$")
+_SMALL_PARTS = re.compile(r"\d{1,2}(?:\.\d{1,2}){3}")
+_ADDRESS_WORDS = set(
+    "ip ipv4 inet address addr host hostname server nameserver dns gateway router proxy peer client ping telnet "
+    "ssh ftp http https connect bind listen route netmask mask subnet broadcast localhost from to at on via".split()
+)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -79,9 +89,18 @@ def _ip_ok(m: re.Match) -> bool:
         ipaddress.ip_address(text)
     except ValueError:
         return False
-    if "." in text:  # "version 1.2.3.4", "build 10.0.0.1": a version that happens to parse
-        return not _VERSION.search(m.string, max(0, m.start() - 12), m.start())
+    if "." in text:  # "version 1.2.3.4", "build 10.0.0.1", "[GCC 2.7.2.2]": a version that happens to parse
+        return not (_VERSION.search(m.string, max(0, m.start() - 12), m.start()) or _named_version(m))
     return text.count(":") >= 2 and len(text) > 6
+
+
+def _named_version(m: re.Match) -> bool:
+    """`[GCC 2.7.2.2]`, `Python 3.11.2.1`: small parts after a capitalised name that starts no sentence."""
+    if not _SMALL_PARTS.fullmatch(m.group(0)):
+        return False
+    line_start = m.string.rfind("\n", 0, m.start()) + 1
+    name = _NAME.search(m.string, max(line_start, m.start() - 40), m.start())
+    return bool(name) and (name.group(1) or name.group(2)).lower() not in _ADDRESS_WORDS
 
 
 CHECKS: dict[str, Callable[[re.Match], bool]] = {
