@@ -20,6 +20,7 @@ that break the declared JSON Schema (validated with `jsonschema`: a required arg
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -63,12 +64,15 @@ def parse_tools(value: Any) -> list[dict[str, Any]] | str:
 
 
 def tool_signature(fields: dict[str, Any]) -> str:
-    """What a dedup step must see of a record's tools beyond its text: the declared tools and every call,
-    as canonical JSON ("" for a record without either, whose key stays its text). Two records that ask the
-    same question of different functions (BFCL's live_simple has 4 such pairs) are not duplicates.
+    """What a dedup step must see of a record's tools beyond its text: digests of the declared tools and of
+    every call's name and arguments ("" for a record without either, whose key stays its text). Two records
+    that ask the same question of different functions (BFCL's live_simple has 4 such pairs), or whose
+    calls differ only in a number, are not duplicates.
 
     >>> tool_signature({"messages": [{"role": "user", "content": "Hi"}]})
     ''
+    >>> tool_signature({"tools": [{"function": {"name": "f"}}], "messages": []})
+    '\\n\\ntools nfdgjchphhnignfb calls nholnlnmilnkmlcn'
     """
     turns = fields.get("messages") if isinstance(fields.get("messages"), list) else []
     calls = [  # names and arguments: call ids are the exporter's (ShareGPT has none)
@@ -78,10 +82,19 @@ def tool_signature(fields: dict[str, Any]) -> str:
         for c in t.get("tool_calls") or []
         if isinstance(c, dict)
     ]
-    if not calls and not fields.get("tools"):
+    tools = fields.get("tools")
+    if not calls and not tools:
         return ""
-    return "\n\n" + json.dumps(
-        {"tools": fields.get("tools"), "calls": calls}, sort_keys=True, ensure_ascii=False
+    return f"\n\ntools {_digest(tools)} calls {_digest(calls)}"
+
+
+def _digest(value: Any) -> str:
+    """A short digest of `value`'s canonical JSON in letters only: dedup's normalisation drops digits
+    (and would drop the numbers of the arguments), and a schema far longer than the question would make
+    near_dedup's shingles alike for every question asked of the same tools."""
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False).encode()
+    return (
+        hashlib.blake2b(blob, digest_size=8).hexdigest().translate(str.maketrans("0123456789", "ghijklmnop"))
     )
 
 
