@@ -72,7 +72,7 @@ def tool_signature(fields: dict[str, Any]) -> str:
     >>> tool_signature({"messages": [{"role": "user", "content": "Hi"}]})
     ''
     >>> tool_signature({"tools": [{"function": {"name": "f"}}], "messages": []})
-    '\\n\\ntools nfdgjchphhnignfb calls nholnlnmilnkmlcn'
+    '\\n\\ntools 7fd03c19117207fb calls 71857576257465c7'
     """
     turns = fields.get("messages") if isinstance(fields.get("messages"), list) else []
     calls = [  # names and arguments: call ids are the exporter's (ShareGPT has none)
@@ -89,13 +89,11 @@ def tool_signature(fields: dict[str, Any]) -> str:
 
 
 def _digest(value: Any) -> str:
-    """A short digest of `value`'s canonical JSON in letters only: dedup's normalisation drops digits
-    (and would drop the numbers of the arguments), and a schema far longer than the question would make
-    near_dedup's shingles alike for every question asked of the same tools."""
+    """A 16-hex-digit digest of `value`'s canonical JSON: one word to dedup's shingles (the tools' JSON,
+    often far longer than the question, made near_dedup's shingles alike for every question asked of the
+    same tools)."""
     blob = json.dumps(value, sort_keys=True, ensure_ascii=False).encode()
-    return (
-        hashlib.blake2b(blob, digest_size=8).hexdigest().translate(str.maketrans("0123456789", "ghijklmnop"))
-    )
+    return hashlib.blake2b(blob, digest_size=8).hexdigest()
 
 
 def split_thinking(turn: dict[str, Any], content: str) -> tuple[str | None, str]:
