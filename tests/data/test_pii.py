@@ -83,6 +83,8 @@ LOOK_ALIKES = [
     "User-Agent: Thunderbird 1.5.0.9 (X11/20061227)",
     "PP 1.1.1.1/2 {",
     "built with Python 3.11.2.1 today",
+    ">>> Decimal('3.1415926535')",  # decimal numbers in python3.11-doc's examples were read as phones
+    "from print_time 1652342830.3640375",
 ]
 
 

@@ -43,6 +43,9 @@ REGIONS = ["US", "GB", "DE", "FR", "CN", "IN"]  # national formats (trunk 0, no 
 _PHONE_RUN = re.compile(r"\+?\(?\d(?:[ \t.\-/()]{0,3}\d){6,}")
 # dates the matcher would parse and reject anyway, at 40 us a region: skipped before it
 _DATE = re.compile(r"(?:19|20)\d\d[-./]\d\d?[-./]\d\d?|\d\d?[-./]\d\d?[-./](?:19|20)\d\d")
+# one decimal point and nothing else between the digits: a number (`Decimal('3.1415926535')`, a timestamp
+# `1652342830.3640375` in Python's docs), no phone; dotted phone numbers have two dots or more
+_DECIMAL = re.compile(r"\d+\.\d+")
 _CONTEXT = 8  # characters around a run that the matcher sees (it checks the neighbours of a number)
 # an identifier word right before the digits: `order no. 2024-000123`, `ISBN 0-306-40615-2` are no phones
 _ID_BEFORE = re.compile(
@@ -140,7 +143,11 @@ def _windows(text: str) -> list[tuple[int, int, list[tuple[int, int]]]]:
     """Merged (start, end, digit runs inside) around each run of 7+ digits that is not a date."""
     out: list[tuple[int, int, list[tuple[int, int]]]] = []
     for m in _PHONE_RUN.finditer(text):
-        if _DATE.fullmatch(m.group(0)) or _ID_BEFORE.search(text, max(0, m.start() - 30), m.start()):
+        if (
+            _DATE.fullmatch(m.group(0))
+            or _DECIMAL.fullmatch(m.group(0))
+            or _ID_BEFORE.search(text, max(0, m.start() - 30), m.start())
+        ):
             continue
         a, b = max(0, m.start() - _CONTEXT), m.end() + _CONTEXT
         if out and a <= out[-1][1]:
