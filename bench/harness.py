@@ -135,6 +135,27 @@ def interleave(
     return runs
 
 
+def run_prepare(work: Path, name: str, data: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """`lmforge prepare` on a fresh `work` folder: exp.yaml with `data` (its output_dir is work/out),
+    task causal_lm; returns (stats, seconds of the prepare call alone).
+
+    Imports the data stage only (`lmforge.data.prepare`, the function `lmforge.prepare` names), not the
+    package's public API, which loads torch: a data bench neither needs it nor waits for the torch lock."""
+    import shutil
+
+    import yaml
+
+    from lmforge.data.prepare import prepare
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    exp = {"name": name, "task": {"type": "causal_lm"}, "data": {**data, "output_dir": str(work / "out")}}
+    (work / "exp.yaml").write_text(yaml.safe_dump(exp))
+    t0 = time.perf_counter()
+    stats = prepare(str(work / "exp.yaml"), quiet=True)
+    return stats, time.perf_counter() - t0
+
+
 def paired_ratio(runs: dict[str, list[dict[str, Any]]], key: str, ours: str, theirs: str) -> dict[str, float]:
     """ours/theirs of `key` per repetition (each pair ran back to back), summarised."""
     return summarize([a[key] / b[key] for a, b in zip(runs[ours], runs[theirs], strict=True) if b[key]])
