@@ -98,6 +98,14 @@ def test_thinking_then_call():
     assert r.content is None and args(r) == {"city": "Lima"}
 
 
+def test_reasoning_comes_before_the_calls():
+    call = '<tool_call>\n{"name": "f", "arguments": {}}\n</tool_call>'
+    r = parse_assistant(call + "\n<think>late</think>")
+    assert r.reasoning is None and r.content == "<think>late</think>" and len(r.tool_calls) == 1
+    r = parse_assistant('{"name": "f", "parameters": {}}<think>x</think>', LLAMA31_LIKE)
+    assert r.reasoning is None and r.tool_calls == []  # a bare call with text after it is no call
+
+
 def test_reasoning_forms():
     assert split_reasoning("no tags") == (None, "no tags")
     # DeepSeek-R1: the prompt opened <think>, the reply holds only the closing tag

@@ -9,8 +9,9 @@ The reverse of tool_template.py's rendering, shared by `lmforge serve` and tool-
   call, optionally after `<|python_tag|>`, several separated by `;`.
 - Mistral: `[TOOL_CALLS][{"name": "f", "arguments": {...}}, ...]` (its v11+ form `[TOOL_CALLS]f[ARGS]{...}`
   too). The marker is a special token: the text must be decoded with special tokens kept.
-- Reasoning: `<think>...</think>` (DeepSeek-R1, Qwen3); a reply whose prompt opened `<think>` holds only
-  the closing tag, and what comes before it is the reasoning. An unclosed `<think>` is all reasoning.
+- Reasoning: `<think>...</think>` (DeepSeek-R1, Qwen3) before any call; a reply whose prompt opened
+  `<think>` holds only the closing tag, and what comes before it is the reasoning. An unclosed `<think>`
+  is all reasoning.
 
 As vLLM's tool parsers do, the parsing is by hand: the forms are plain text conventions of the model
 families, and no kept library parses all of them. A block that does not parse (not JSON, no name) is not
@@ -52,7 +53,14 @@ def parse_assistant(text: str, template: str | None = None, calls: bool = True) 
     >>> parse_assistant("<think>\\n2+2\\n</think>\\n\\n4")
     ParsedReply(content='4', tool_calls=[], reasoning='2+2', errors=[])
     """
-    reasoning, text = split_reasoning(text)
+    # reasoning comes before the calls: a <think> after the first <tool_call> is not the reply's reasoning
+    head = text
+    if calls:
+        bare = template is not None and llama_style(template) and text.lstrip().startswith(("{", PYTHON_TAG))
+        head = "" if bare else text.split(CALL_OPEN, 1)[0].split(MISTRAL_CALLS, 1)[0]
+    reasoning = None
+    if THINK_OPEN in head or THINK_CLOSE in head:
+        reasoning, text = split_reasoning(text)
     found: list[dict[str, Any]] = []
     errors: list[str] = []
     if not calls:
