@@ -13,11 +13,14 @@ requires it (2 simple_python entries mark a required argument so); any other tak
 (inside dict values the same rule, key by key). BFCL's checker accepts every call so written but two
 (live_simple_106-63-0 and 112-68-0, whose ground truth allows no value for some keys). `irrelevance`
 records stop at the question. BFCL's schemas use Python type names; `openai_schema` maps them to JSON Schema's (`dict` ->
-`object`, `float` -> `number`, `tuple` -> `array`, `any` -> no type). Function names keep BFCL's dots.
+`object`, `float` -> `number`, `tuple` -> `array`, `any` -> no type). Function names take `_` for `.`
+(`math.factorial` -> `math_factorial`; 167 of simple_python's 400): OpenAI's API, and `lmforge serve` like
+it, accept only `^[a-zA-Z0-9_-]{1,64}$`; BFCL renames so for the OpenAI-style models it scores, and
+`check_call` compares names as BFCL then does.
 
 `check_call(item, name, arguments)` scores a call with BFCL's own checker (`simple_function_checker` of
 `bfcl_eval/eval_checker/ast_eval/ast_checker.py`, read from the wheel; only its import of the model-handler
-table is stubbed, which pulls every vendor's SDK and serves only the renaming of dotted names for some APIs).
+table is stubbed, which pulls every vendor's SDK; it only says, per model, whether dots became `_`: yes here).
 """
 
 from __future__ import annotations
@@ -114,9 +117,15 @@ def arguments(allowed: dict[str, list[Any]], required: Any = ()) -> dict[str, An
     return out
 
 
+def openai_name(name: str) -> str:
+    """A BFCL function name as OpenAI accepts it: `math.factorial` -> `math_factorial` (BFCL's own rule)."""
+    return name.replace(".", "_")
+
+
 def tool(function: dict[str, Any]) -> dict[str, Any]:
     """A BFCL function as an OpenAI tool."""
     spec = {k: v for k, v in function.items() if k != "parameters"}
+    spec["name"] = openai_name(spec["name"])
     return {"type": "function", "function": {**spec, "parameters": openai_schema(function["parameters"])}}
 
 
@@ -126,7 +135,10 @@ def record(item: dict[str, Any]) -> dict[str, Any]:
     if item["ground_truth"]:
         name, allowed = next(iter(item["ground_truth"][0].items()))
         required = item["function"][0]["parameters"].get("required", ())
-        call = {"name": name, "arguments": json.dumps(arguments(allowed, required), ensure_ascii=False)}
+        call = {
+            "name": openai_name(name),
+            "arguments": json.dumps(arguments(allowed, required), ensure_ascii=False),
+        }
         messages.append(
             {
                 "role": "assistant",
@@ -153,7 +165,7 @@ def _checker() -> types.ModuleType:
 
     class _Configs(dict):
         def __missing__(self, key: str) -> Any:
-            return types.SimpleNamespace(underscore_to_dot=False)  # names are compared as BFCL wrote them
+            return types.SimpleNamespace(underscore_to_dot=True)  # the expected name with `_` for `.`
 
     stub = types.ModuleType("bfcl_eval.constants.model_config")
     stub.MODEL_CONFIG_MAPPING = _Configs()
