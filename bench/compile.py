@@ -24,8 +24,6 @@ from typing import Any
 from bench import harness
 from bench.sft import make_data
 
-LORA = {"r": 16, "alpha": 32, "dropout": 0.05}
-
 
 def run(p: dict[str, Any], compile_: bool) -> dict[str, Any]:
     import lmforge
@@ -38,7 +36,7 @@ def run(p: dict[str, Any], compile_: bool) -> dict[str, Any]:
             "name": "bench-compile",
             "seed": 0,
             "task": {"type": "sft"},
-            "model": {"name": p["model"], "lora": LORA},
+            "model": {"name": p["model"], "lora": harness.lora_config()},
             "data": {"output_dir": p["data"], "workers": 1},
             "train": {
                 "output_dir": str(out),

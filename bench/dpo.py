@@ -29,8 +29,6 @@ from typing import Any
 from bench import harness
 from bench.dpo_data import describe, fresh_copy, make_data, read_pairs, same_loss, val_dpo_loss
 
-LORA = {"r": 16, "alpha": 32, "dropout": 0.0}
-
 
 def _threads(p: dict[str, Any]) -> None:
     import torch
@@ -49,7 +47,7 @@ def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
             "name": "bench-dpo",
             "seed": p["seed"],
             "task": {"type": "preference"},
-            "model": {"name": p["model"], "lora": {**LORA, "target": "all-linear"}},
+            "model": {"name": p["model"], "lora": harness.lora_config(0.0)},
             "data": {"output_dir": str(out / "data"), "workers": 1},
             "train": {
                 "output_dir": str(out / "run"),
@@ -89,7 +87,6 @@ def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
 
 def run_trl(p: dict[str, Any]) -> dict[str, Any]:
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import DPOConfig, DPOTrainer
 
@@ -138,13 +135,7 @@ def run_trl(p: dict[str, Any]) -> dict[str, Any]:
         report_to="none",
         seed=p["seed"],
     )
-    peft_cfg = LoraConfig(
-        r=LORA["r"],
-        lora_alpha=LORA["alpha"],
-        lora_dropout=LORA["dropout"],
-        target_modules="all-linear",
-        task_type="CAUSAL_LM",
-    )
+    peft_cfg = harness.peft_lora_config(0.0)
     trainer = DPOTrainer(
         model=AutoModelForCausalLM.from_pretrained(p["model_dir"]),
         args=args,
@@ -238,7 +229,7 @@ def bench_dpo(
         "threads": torch.get_num_threads(),
         "n_train": n_train,
         "n_val": n_val,
-        "lora": LORA,
+        "lora": harness.lora_config(0.0),
         "smoke": smoke,
     }
     params.update(make_data(work, n_train, n_val, model_dir, params))

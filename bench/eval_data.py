@@ -15,10 +15,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from bench import harness
 from bench.corpus import sft_records
 
 LABELS = ["negative", "neutral", "positive"]
-LORA = {"r": 16, "alpha": 32, "dropout": 0.05}
 PRODUCTS = [
     "the new phone",
     "my headphones",
@@ -130,7 +130,7 @@ def bench_cfg(p: dict[str, Any], kind: str, data: Path, out: Path, **train: Any)
             "name": f"bench-{kind}",
             "seed": 0,
             "task": task,
-            "model": {"name": p["model"], "lora": LORA},
+            "model": {"name": p["model"], "lora": harness.lora_config()},
             "data": {"output_dir": str(data), "workers": 2},
             "train": {
                 "output_dir": str(out),

@@ -232,6 +232,29 @@ def append_row(name: str, stamp: str, blob: dict[str, Any], targets: list, note:
         f.write(row)
 
 
+def lora_config(dropout: float = 0.05) -> dict[str, Any]:
+    """The benches' LoRA, as lmforge's `model.lora` (all linear layers, lmforge's default target).
+
+    >>> lora_config()
+    {'r': 16, 'alpha': 32, 'dropout': 0.05}
+    """
+    return {"r": 16, "alpha": 32, "dropout": dropout}
+
+
+def peft_lora_config(dropout: float = 0.05) -> Any:
+    """The same LoRA as peft's LoraConfig, for the HF Trainer, TRL and bare-loop baselines."""
+    from peft import LoraConfig
+
+    lora = lora_config(dropout)
+    return LoraConfig(
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+
+
 HEADER = """# lmforge benchmarks
 
 `make bench` appends one row per benchmark. Ratios are lmforge / baseline (higher is better for

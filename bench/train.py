@@ -26,8 +26,6 @@ from typing import Any
 from bench import harness
 from bench.sft import _records, hf_examples, make_data, matmul_peak, val_loss
 
-LORA = {"r": 16, "alpha": 32, "dropout": 0.05}
-
 
 def _fresh(p: dict[str, Any], who: str) -> Path:
     """A private copy of the data folder, so no run finds another run's tokenised cache."""
@@ -50,7 +48,7 @@ def run_lmforge(p: dict[str, Any], checkpointing: bool = False) -> dict[str, Any
             "name": "bench",
             "seed": 0,
             "task": {"type": "sft"},
-            "model": {"name": p["model"], "lora": LORA},
+            "model": {"name": p["model"], "lora": harness.lora_config()},
             "data": {"output_dir": str(out / "data"), "workers": 2},
             "train": {
                 "output_dir": str(out / "run"),
@@ -118,7 +116,6 @@ def run_hf(p: dict[str, Any]) -> dict[str, Any]:
 
 def run_trl(p: dict[str, Any]) -> dict[str, Any]:
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
@@ -141,13 +138,7 @@ def run_trl(p: dict[str, Any]) -> dict[str, Any]:
         max_length=p["max_seq_len"],
         **_trainer_args(p, out),
     )
-    peft_cfg = LoraConfig(
-        r=LORA["r"],
-        lora_alpha=LORA["alpha"],
-        lora_dropout=LORA["dropout"],
-        target_modules="all-linear",
-        task_type="CAUSAL_LM",
-    )
+    peft_cfg = harness.peft_lora_config()
     trainer = SFTTrainer(
         model=AutoModelForCausalLM.from_pretrained(p["model_dir"]),
         args=args,
@@ -241,18 +232,9 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list]:
 
 
 def _peft(model: Any) -> Any:
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
-    return get_peft_model(
-        model,
-        LoraConfig(
-            r=LORA["r"],
-            lora_alpha=LORA["alpha"],
-            lora_dropout=LORA["dropout"],
-            target_modules="all-linear",
-            task_type="CAUSAL_LM",
-        ),
-    )
+    return get_peft_model(model, harness.peft_lora_config())
 
 
 def _result(p: dict[str, Any], secs: float, model: Any, steps: int) -> dict[str, Any]:

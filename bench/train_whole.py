@@ -33,8 +33,6 @@ import yaml
 from bench import harness
 from bench.phases import Phases, model_memory
 
-LORA = {"r": 16, "alpha": 32, "dropout": 0.05}
-
 
 def dialogues(n: int, skip: int = 0) -> list[list[dict[str, str]]]:
     """`n` conversations of the Chit Chat Challenge as chat messages, after the first `skip`.
@@ -86,7 +84,7 @@ def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
         "name": "whole",
         "seed": 0,
         "task": {"type": "sft"},
-        "model": {"name": p["model"], "lora": LORA},
+        "model": {"name": p["model"], "lora": harness.lora_config()},
         "data": {"output_dir": str(out / "data")},
         "train": {
             "output_dir": str(out / "run"),
@@ -145,8 +143,8 @@ def run_trl(p: dict[str, Any], packing: bool) -> dict[str, Any]:
     clock = Phases()
     out = _fresh(p, f"trl_{'pack' if packing else 'nopack'}")
     with clock.phase("imports"):
+        import peft  # noqa: F401 - TRL's imports, timed in this phase
         from datasets import Dataset
-        from peft import LoraConfig
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from trl import SFTConfig, SFTTrainer
     with clock.phase("tokenise"):
@@ -172,13 +170,7 @@ def run_trl(p: dict[str, Any], packing: bool) -> dict[str, Any]:
         report_to="none",
         seed=0,
     )
-    peft_cfg = LoraConfig(
-        r=LORA["r"],
-        lora_alpha=LORA["alpha"],
-        lora_dropout=LORA["dropout"],
-        target_modules="all-linear",
-        task_type="CAUSAL_LM",
-    )
+    peft_cfg = harness.peft_lora_config()
     with clock.phase("setup"):  # LoRA wrap, tokenising and packing the datasets (TRL does them here)
         trainer = SFTTrainer(
             model=model,
