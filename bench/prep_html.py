@@ -153,7 +153,10 @@ def code_blocks(page: str) -> list[str]:
         for b in pre.iter("button", "input"):
             b.drop_tree()
         parts = [c for c in pre if c.tag == "code"]
-        for el in parts if len(parts) > 1 else [pre]:
+        # several <code>s are variants of one example (Node's ESM/CommonJS) only when nothing is between
+        # them: a Sphinx grammar's <pre> holds text and <strong>s around its <code>s, and is one block
+        alone = not (pre.text or "").strip() and not any((c.tail or "").strip() for c in pre)
+        for el in parts if len(parts) > 1 and alone else [pre]:
             t = el.text_content()
             out.append(t[1:] if t.startswith("\n") else t)
     return out
@@ -180,28 +183,17 @@ def code_survival(pages: dict[str, str], texts: dict[str, str]) -> dict[str, int
 
 
 def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
-    import yaml
-
-    import lmforge
-
     work = Path(p["work"]) / "lmforge"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    exp = {
-        "name": "bench-html",
-        "task": {"type": "causal_lm"},
-        "data": {
+    stats, secs = harness.run_prepare(
+        work,
+        "bench-html",
+        {
             "sources": [{"path": str(Path(p["corpus"]) / "pages"), "format": "html", "unit": "file"}],
             "steps": ["strip_html", "gopher_repetition"],
-            "output_dir": str(work / "out"),
             "workers": p["workers"],
             "split": {"train": 1.0, "val": 0.0, "test": 0.0},
         },
-    }
-    (work / "exp.yaml").write_text(yaml.safe_dump(exp))
-    t0 = time.perf_counter()
-    stats = lmforge.prepare(str(work / "exp.yaml"), quiet=True)
-    secs = time.perf_counter() - t0
+    )
     rows = [json.loads(line) for line in (work / "out" / "train.jsonl").open()]
     texts = {_doc(r["meta"]["source"]): r["text"] for r in rows}
     return _result(p, texts, secs, stats["read"])

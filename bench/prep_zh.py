@@ -73,27 +73,13 @@ def make_corpus(work: Path, n: int, parts: int = 4) -> Path:
 
 
 def run_lmforge(p: dict[str, Any]) -> dict[str, Any]:
-    import yaml
-
-    import lmforge
-
     work = Path(p["work"]) / "lmforge"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    exp = {
-        "name": "bench-zh",
-        "task": {"type": "causal_lm"},
-        "data": {
-            "sources": [{"path": str(Path(p["corpus"]) / "*.jsonl")}],
-            "steps": STEPS,
-            "output_dir": str(work / "out"),
-            "workers": p["workers"],
-        },
+    data = {
+        "sources": [{"path": str(Path(p["corpus"]) / "*.jsonl")}],
+        "steps": STEPS,
+        "workers": p["workers"],
     }
-    (work / "exp.yaml").write_text(yaml.safe_dump(exp))
-    t0 = time.perf_counter()
-    stats = lmforge.prepare(str(work / "exp.yaml"), quiet=True)
-    secs = time.perf_counter() - t0
+    stats, secs = harness.run_prepare(work, "bench-zh", data)
     kept = []
     for split in ("train", "val", "test"):
         with (work / "out" / f"{split}.jsonl").open() as f:

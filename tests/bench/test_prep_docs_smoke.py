@@ -28,7 +28,8 @@ def test_prep_docs_smoke(tmp_path):
     lm, dt = s["lmforge"], s["datatrove"]
     assert lm["records"]["median"] == dt["records"]["median"] == 6
     assert lm["records_per_s"]["median"] > 0 and dt["records_per_s"]["median"] > 0
-    assert lm["fences_identical"]["median"] == lm["fences"]["median"]  # every kept code block byte-exact
+    assert lm["fences_damaged"]["median"] == 0  # every kept code block byte-exact or only redacted by pii
+    assert lm["fences_identical"]["median"] + lm["fences_pii_redacted"]["median"] == lm["fences"]["median"]
     saved = json.loads((tmp_path / "results" / "prep_docs.json").read_text())
     run = saved["runs"]["lmforge"][0]
     assert len(run["dropped_sample"]) == min(20, run["pages"] - run["kept"])
