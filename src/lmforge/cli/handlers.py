@@ -114,11 +114,11 @@ def format_table(out: dict[str, Any]) -> str:
         f"{'metric':<22}{'n':>7}{'base':>12}{'finetuned':>12}{'diff':>12}",
     ]
     for key, base in out["base"].items():
-        if key == "n":  # shown in the n column
+        if key == "n" or key.startswith("n_"):  # shown in the n column
             continue
         tuned = out["finetuned"].get(key, float("nan"))
-        n = records_behind(out, key)
-        n = "" if n is None else n
+        n, n_base = records_behind(out, key), records_behind(out, key, "base")
+        n = "" if n is None else n if n_base in (n, None) or not out["finetuned"] else f"{n_base}/{n}"
         lines.append(f"{key:<22}{n:>7}{base:>12.4f}{tuned:>12.4f}{tuned - base:>+12.4f}")
     if "epsilon" in out["finetuned"]:  # train.privacy: the budget the fine-tune spent (the base has none)
         lines.append(f"{'epsilon':<22}{'':>7}{'-':>12}{out['finetuned']['epsilon']:>12.4f}")

@@ -24,6 +24,7 @@ from lmforge.evaluation.class_scores import classifier_scores, label_scores
 from lmforge.evaluation.generating import generate_for, generation_metrics, halves, reference
 from lmforge.evaluation.loading import autocast_dtype, load_base, load_trained, ready_for_eval
 from lmforge.evaluation.metrics import classification_metrics
+from lmforge.evaluation.tool_metrics import tool_scores
 from lmforge.inference.generation import Generation, generate
 from lmforge.models import pad_token_id
 from lmforge.tasks import Task
@@ -113,6 +114,8 @@ def score(
     gens = generate_for(cfg, task, model, tokenizer, picked)
     preds, refs = [g.text for g in gens], [reference(task, r) for r in picked]
     metrics.update(generation_metrics(cfg, task, preds, refs, gens, [r.get("answer") for r in picked]))
+    if task.name == "sft":  # records that offer tools: the calls made (tool_metrics.py), each with its n
+        metrics.update(tool_scores(task, tokenizer, picked, gens))
     if len(picked) != len(records):
         metrics["n"] = len(picked)
     return {"metrics": metrics, "details": {}}, preds
@@ -212,4 +215,4 @@ def _sample(n: int, k: int | None, seed: int) -> list[int]:
 
 
 def _delta(base: dict[str, float], tuned: dict[str, float]) -> dict[str, float]:
-    return {k: tuned[k] - base[k] for k in base if k in tuned and k != "n"}
+    return {k: tuned[k] - base[k] for k in base if k in tuned and k != "n" and not k.startswith("n_")}

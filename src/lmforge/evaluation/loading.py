@@ -65,13 +65,22 @@ def _linear_weights_to(model: Any, dtype: torch.dtype) -> None:
 
 
 def load_base(cfg: ExperimentConfig, task: Task) -> tuple[Any, Any]:
-    """The pretrained model of `model.name` (a freshly seeded head for `task.head: classifier`)."""
+    """The pretrained model of `model.name` (a freshly seeded head for `task.head: classifier`).
+
+    Its chat template is made ready as training's was (tools, `train.thinking`), so the base model is
+    prompted with the tokens the fine-tuned one was trained on.
+    """
     from lmforge.formatting.templates import ensure_chat_template
+    from lmforge.formatting.token_cache import mentions_tools
+    from lmforge.formatting.tool_template import prepare_template
     from lmforge.models import load_model, load_tokenizer
 
     tokenizer = ensure_chat_template(
         load_tokenizer(cfg.model.name, cfg.model.trust_remote_code), cfg.task.chat_template
     )
+    data = Path(cfg.data.output_dir)
+    split = data / "train.jsonl" if (data / "train.jsonl").is_file() else data / f"{cfg.eval.split}.jsonl"
+    prepare_template(tokenizer, split.is_file() and mentions_tools(split), cfg.train.thinking)
     if cfg.task.head != "classifier":
         return load_model(cfg.model.name, cfg.model.trust_remote_code), tokenizer
     torch.manual_seed(cfg.seed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -18,6 +18,7 @@ class Generation:
     text: str
     finished: bool  # stopped with EOS before max_new_tokens
     tokens: int  # generated tokens, EOS included
+    ids: list[int] = field(default_factory=list)  # the generated ids before EOS (special tokens kept)
 
 
 def eos_ids(model: Any, tokenizer: Any) -> list[int]:
@@ -43,7 +44,7 @@ def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Te
 def generate(
     model: Any,
     tokenizer: Any,
-    prompts: list[str | Messages],
+    prompts: list[str | Messages] | list[list[int]],
     *,
     raw: bool = False,
     system: str | None = None,
@@ -54,8 +55,9 @@ def generate(
     streamer: Any = None,
     on_batch: Callable[[int], Any] | None = None,
 ) -> list[Generation]:
-    """Complete each prompt; greedy when temperature is 0. `raw` skips the chat template. `on_batch(n)` is
-    called after each batch of n prompts (a progress bar's `update`).
+    """Complete each prompt; greedy when temperature is 0. `raw` skips the chat template; a prompt given as
+    token ids is taken as it is (already rendered). `on_batch(n)` is called after each batch of n prompts
+    (a progress bar's `update`).
 
     >>> generate(model, tok, ["What is the capital of France?"])[0].text  # doctest: +SKIP
     'The capital of France is Paris.'
@@ -91,7 +93,9 @@ def generate(
     return results
 
 
-def _encode(tokenizer: Any, prompt: str | Messages, raw: bool, system: str | None) -> list[int]:
+def _encode(tokenizer: Any, prompt: str | Messages | list[int], raw: bool, system: str | None) -> list[int]:
+    if isinstance(prompt, list) and prompt and isinstance(prompt[0], int):  # encoded by the caller
+        return list(prompt)
     if raw:
         text = prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt)
         return tokenizer(text)["input_ids"]
@@ -103,7 +107,7 @@ def _decode(tokenizer: Any, row: list[int], stops: list[int]) -> Generation:
     cut = next((i for i, t in enumerate(row) if t in stops), None)
     kept = row if cut is None else row[:cut]
     text = tokenizer.decode(kept, skip_special_tokens=True).strip()
-    return Generation(text=text, finished=cut is not None, tokens=len(kept) + (cut is not None))
+    return Generation(text=text, finished=cut is not None, tokens=len(kept) + (cut is not None), ids=kept)
 
 
 def load_for_inference(name: str, trust_remote_code: bool = False) -> tuple[Any, Any]:
