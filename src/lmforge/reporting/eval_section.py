@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 from lmforge.evaluation.metrics import GENERATION_METRICS
+from lmforge.evaluation.tool_metrics import LOWER_IS_BETTER as TOOL_LOWER_IS_BETTER
+from lmforge.evaluation.tool_metrics import TOOL_METRICS
 from lmforge.reporting.load import number
 from lmforge.reporting.sections import LOWER_IS_BETTER, fmt
 
@@ -21,7 +23,7 @@ def better(metric: str, diff: float) -> str:
     """
     if diff == 0 or math.isnan(diff):
         return "same"
-    lower = any(metric.lower().endswith(s) for s in LOWER_IS_BETTER)
+    lower = any(metric.lower().endswith(s) for s in (*LOWER_IS_BETTER, *TOOL_LOWER_IS_BETTER))
     return "better" if (diff < 0) == lower else "worse"
 
 
@@ -31,7 +33,7 @@ def eval_table(result: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     base = result.get("base") if isinstance(result.get("base"), dict) else {}
     tuned = result.get("finetuned") if isinstance(result.get("finetuned"), dict) else {}
-    names = _ordered([*base, *tuned])
+    names = _ordered([k for k in (*base, *tuned) if k not in TOOL_METRICS and not k.startswith("n_")])
     rows = []
     for name in names:
         b, t = number(base.get(name)), number(tuned.get(name))
@@ -55,13 +57,55 @@ def eval_table(result: dict[str, Any] | None) -> dict[str, Any] | None:
                 "verdict": "" if diff is None else better(name, diff),
             }
         )
-    if not rows:
+    tools = tool_rows(base, tuned)
+    if not rows and not tools:
         return None
     return {
         "split": result.get("split", ""),
         "records": fmt(result.get("records")) if number(result.get("records")) is not None else "",
         "rows": rows,
+        "tool_rows": tools,
     }
+
+
+TOOL_TITLES = {
+    "tool_name_match": "function names right",
+    "tool_args_match": "arguments right",
+    "tool_call_match": "calls right (name and arguments)",
+    "tool_missed_calls": "no call where one was due",
+    "tool_false_calls": "a call where none was due",
+    "tool_valid_json": "calls that parse (of the replies that tried)",
+}
+
+
+def tool_rows(base: dict[str, Any], tuned: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool-call metrics (evaluation/tool_metrics.py), each side with the n behind its rate.
+
+    >>> tool_rows({"tool_false_calls": 0.5, "n_tool_false_calls": 4}, {"tool_false_calls": 0.25,
+    ...     "n_tool_false_calls": 4})[0]["finetuned"]
+    '0.25 (n=4)'
+    """
+    rows = []
+    for name in TOOL_METRICS:
+        b, t = number(base.get(name)), number(tuned.get(name))
+        if b is None and t is None:
+            continue
+        cells = {}
+        for side, value, metrics in (("base", b, base), ("finetuned", t, tuned)):
+            n = number(metrics.get(f"n_{name}"))
+            shown = "-" if value is not None and math.isnan(value) else fmt(value)
+            cells[side] = "" if value is None else shown + ("" if n is None else f" (n={fmt(n)})")
+        diff = t - b if b is not None and t is not None and not math.isnan(t - b) else None
+        rows.append(
+            {
+                "metric": name,
+                "title": TOOL_TITLES[name],
+                **cells,
+                "diff": "" if diff is None else ("+" if diff > 0 else "") + fmt(diff),
+                "verdict": "" if diff is None else better(name, diff),
+            }
+        )
+    return rows
 
 
 def _ordered(keys: list[str]) -> list[str]:
