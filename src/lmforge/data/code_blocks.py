@@ -8,6 +8,7 @@ code without fences. Inline code in a sentence is part of the sentence: `json.du
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -29,6 +30,12 @@ _TAG = re.compile(r"\A<(\w+)[^>]*>\n?|</\w+\s*>\Z")
 
 
 def code_blocks(text: str) -> list[Segment]:
+    """See `_code_blocks`; a fresh list of the cached segments."""
+    return list(_code_blocks(text))
+
+
+@functools.lru_cache(maxsize=4)
+def _code_blocks(text: str) -> tuple[Segment, ...]:
     """Prose and code blocks whose texts join back to `text`: fenced and indented blocks, HTML code elements
     and inline code that fill their lines, and runs of code lines without fences (2+ lines that `code_lines`
     calls code with no prose line between, doctest `>>>` and shell `$` prompts and their output too, or one
@@ -52,7 +59,9 @@ def code_blocks(text: str) -> list[Segment]:
         else:
             merged.append(Segment("code" if block else "prose", seg.text))
         pos = end
-    return [piece for seg in merged for piece in (_code_runs(seg.text) if seg.kind == "prose" else [seg])]
+    return tuple(
+        piece for seg in merged for piece in (_code_runs(seg.text) if seg.kind == "prose" else [seg])
+    )
 
 
 def _line_kinds(lines: list[str], kinds: list[bool | None]) -> list[bool | None]:
@@ -130,13 +139,14 @@ def code_body(block: str) -> str:
     return block.strip("`") if block.startswith("`") else block
 
 
+@functools.lru_cache(maxsize=4)  # the rules of a step list ask it of the same text in turn: split it once
 def prose_and_code(text: str) -> Parts:
     """The prose to judge and the code blocks set aside (`code_blocks`).
 
     >>> prose_and_code("Use it so:\\n```\\nrun()\\n```\\nDone.")
     Parts(prose='Use it so:\\n\\nDone.', code=['run()'])
     """
-    segs = code_blocks(text)
+    segs = _code_blocks(text)
     if len(segs) == 1 and segs[0].kind == "prose":
         return Parts(text, [])
     prose = "".join(s.text for s in segs if s.kind == "prose")

@@ -159,7 +159,12 @@ def is_word(token: str) -> bool:
 
 def counted_words(text: str, lang: str | None = None) -> list[str]:
     """The words of `web_words` without its punctuation and symbol tokens: `"Hi, 你好！"` -> ["Hi", "你好"]."""
-    return [w for w in web_words(text, lang) if _WORD_CHAR.search(w)]
+    return list(_counted_words(text, lang))
+
+
+@lru_cache(maxsize=4)  # gopher_repetition, gopher_quality and fineweb count the same prose in turn
+def _counted_words(text: str, lang: str | None) -> tuple[str, ...]:
+    return tuple(w for w in web_words(text, lang) if _WORD_CHAR.search(w))
 
 
 # what ends a sentence, per script (c4's sentences and line rule, fineweb's line-end rule): . ! ? and the

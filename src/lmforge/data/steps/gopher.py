@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from itertools import compress
 from typing import Any, Literal
 
 from lmforge.data.code_blocks import prose_and_code
@@ -182,20 +183,29 @@ def top_ngram_chars(ws: list[str], n: int) -> int:
 
 
 def dup_ngram_chars(ws: list[str], n: int) -> int:
-    """Characters in repeated n-grams, skipping past each repeat (datatrove's find_all_duplicate)."""
-    grams = list(zip(*[ws[i:] for i in range(n)], strict=False))
-    if len(set(grams)) == len(grams):  # the usual case: nothing repeats, so skip the slow walk
+    """Characters in repeated n-grams, skipping past each repeat (datatrove's find_all_duplicate).
+
+    >>> dup_ngram_chars("a b c a b c a b".split(), 2)  # ab bc ca seen, then ab (at 3) and ca (at 5) repeat
+    4
+    """
+    # every position's n-gram joined at once (map/zip run in C). The walk steps past a position whose n-gram
+    # occurs once in the text (it joins `seen` but is never met again), so it visits only the repeated ones
+    grams = list(map("".join, zip(*[ws[i:] for i in range(n)], strict=False)))
+    counts = Counter(grams)
+    if len(counts) == len(grams):  # the usual case: nothing repeats
         return 0
     seen: set[str] = set()
     chars = i = 0
-    while i < len(ws) - n + 1:
-        gram = "".join(ws[i : i + n])
+    for j in compress(range(len(grams)), map((1).__lt__, map(counts.__getitem__, grams))):
+        if j < i:
+            continue
+        gram = grams[j]
         if gram in seen:
             chars += len(gram)
-            i += n
+            i = j + n
         else:
             seen.add(gram)
-            i += 1
+            i = j + 1
     return chars
 
 
