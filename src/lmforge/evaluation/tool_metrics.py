@@ -97,7 +97,9 @@ def score_call(reference: list[dict[str, Any]], reply: ParsedReply) -> dict[str,
     }
 
 
-def tool_metrics(references: list[list[dict[str, Any]]], replies: list[str], template: str | None = None):
+def tool_metrics(
+    references: list[list[dict[str, Any]]], replies: list[str], template: str | None = None
+) -> dict[str, float]:
     """Rates and their `n_` over records offered tools: one reference (list of calls) per reply text.
 
     >>> ref = [{"function": {"name": "f", "arguments": '{"x": 1}'}}]
