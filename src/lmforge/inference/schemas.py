@@ -2,7 +2,8 @@
 
 Strict types, as OpenAI's API checks them: `"max_tokens": "5"` is a 400, not a 5. Fields OpenAI defines
 that change what is generated and that lmforge does not implement (logprobs, tools, penalties, ...) are
-refused with a 400 naming the field, rather than silently ignored; other unknown fields are ignored, as
+refused with a 400 naming the field, rather than silently ignored (`tools`, `tool_choice` and tool
+turns in the history are implemented: tool_schemas.py, tool_replies.py); other unknown fields are ignored, as
 clients send extras (`user`, `metadata`, ...). Sampling values the arithmetic cannot take are made safe
 here, where every row passes: a temperature under 1e-5 (scores / 1e-40 overflow) or `top_p` 0 (0 / 0) is
 greedy; any integer is a seed (the batcher folds it into the 63 bits a torch generator takes).
@@ -19,6 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lmforge.inference.tool_schemas import Tool, ToolCall, ToolChoice
+
 # field -> its value that means "off"; any other value is refused (lmforge does not implement it)
 MIN_TEMPERATURE = 1e-5  # sampling.MIN_TEMPERATURE; kept here too, as schemas does not import torch
 
@@ -28,8 +31,8 @@ UNSUPPORTED = {
     "echo": (None, False),
     "best_of": (None, 1),
     "suffix": (None, ""),
-    "tools": (None, []),
-    "functions": (None, []),
+    "functions": (None, []),  # OpenAI's deprecated form of `tools`
+    "function_call": (None, "none"),
     "logit_bias": (None, {}),
     "presence_penalty": (None, 0, 0.0),
     "frequency_penalty": (None, 0, 0.0),
@@ -92,17 +95,39 @@ class Message(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
+    tool_calls: list[ToolCall] | None = None  # an assistant's calls (its content may then be null)
+    tool_call_id: str | None = None  # a tool result: the call it answers
+    reasoning_content: str | None = None  # an assistant's reasoning, as a thinking model returned it
 
     def plain(self) -> dict[str, str]:
         """{"role", "content": str}, what the chat template renders; `developer` is OpenAI's new `system`."""
         text = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content or [])
         return {"role": "system" if self.role == "developer" else self.role, "content": text}
 
+    def for_template(self) -> dict[str, Any]:
+        """`plain()` plus the tool fields the chat template reads (calls with JSON-text arguments).
+
+        >>> Message(role="assistant", tool_calls=[...]).for_template()  # doctest: +SKIP
+        {'role': 'assistant', 'content': None, 'tool_calls': [{'id': 'call_1', 'type': 'function', ...}]}
+        """
+        out: dict[str, Any] = self.plain()
+        if self.tool_calls:
+            out["tool_calls"] = [c.model_dump() for c in self.tool_calls]
+            out["content"] = out["content"] or None
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.reasoning_content:
+            out["reasoning_content"] = self.reasoning_content
+        return out
+
 
 class ChatRequest(_Request):
     messages: list[Message] = Field(min_length=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)  # OpenAI's newer name; wins over max_tokens
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None  # None: "auto" with tools, else "none"
+    parallel_tool_calls: bool | None = None  # False: the first call of a reply only
 
     def token_budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -138,8 +163,9 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
-def chat_response(rid: str, model: str, choices: list[tuple[str, str]], use: dict) -> dict[str, Any]:
-    """A whole chat.completion; `choices` is [(text, finish_reason), ...] in index order."""
+def chat_response(rid: str, model: str, choices: list[tuple[dict, str]], use: dict) -> dict[str, Any]:
+    """A whole chat.completion; `choices` is [(message, finish_reason), ...] in index order, each message
+    {"role": "assistant", "content", ...} (tool_replies.reply_message)."""
     return {
         "id": rid,
         "object": "chat.completion",
@@ -148,11 +174,11 @@ def chat_response(rid: str, model: str, choices: list[tuple[str, str]], use: dic
         "choices": [
             {
                 "index": i,
-                "message": {"role": "assistant", "content": text},
+                "message": message,
                 "logprobs": None,
                 "finish_reason": reason,
             }
-            for i, (text, reason) in enumerate(choices)
+            for i, (message, reason) in enumerate(choices)
         ],
         "usage": use,
     }
@@ -174,7 +200,8 @@ def completion_response(rid: str, model: str, choices: list[tuple[str, str]], us
 
 
 def chat_chunk(rid: str, model: str, index: int, delta: dict, reason: str | None) -> dict[str, Any]:
-    """One chat.completion.chunk of a stream: `delta` is {"role": ...} first, then {"content": ...}."""
+    """One chat.completion.chunk of a stream: `delta` is {"role": ...} first, then {"content": ...},
+    {"reasoning_content": ...} or {"tool_calls": [...]} (tool_replies.ReplyStream)."""
     return {
         "id": rid,
         "object": "chat.completion.chunk",

@@ -23,8 +23,9 @@ from typing import Any
 from lmforge.errors import UserError
 from lmforge.inference.batcher import Batcher
 from lmforge.inference.guard import Guard, is_loopback
+from lmforge.inference.responding import answer
 from lmforge.inference.schemas import ChatRequest, CompletionRequest, error_body
-from lmforge.inference.service import APIError, Service, answer
+from lmforge.inference.service import APIError, Service
 
 MAX_BODY = 4 << 20  # 4 MiB: a full 128k-token context as JSON token ids is ~1 MB
 

@@ -1,4 +1,5 @@
-"""A request's life in `lmforge serve`: checked, turned into batcher rows, then streamed or collected.
+"""A request's life in `lmforge serve`: checked, turned into batcher rows (then streamed or collected by
+responding.py).
 
 The routes (server.py) hand each parsed body here. Its prompts are measured in characters, then tokenised
 on a thread of their own (a long prompt must not hold up the event loop, which serves every stream and
@@ -12,28 +13,20 @@ row stops at its next token.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lmforge.errors import UserError
-from lmforge.formatting.templates import encode_prompt
-from lmforge.inference.batcher import Batcher, Event, Job, QueueFull, Row
+from lmforge.formatting.templates import encode_prompt, ensure_chat_template, token_ids
+from lmforge.formatting.tool_parse import THINK_OPEN
+from lmforge.formatting.tool_template import prepare_template
+from lmforge.inference.batcher import Batcher, Event, Job, Row
 from lmforge.inference.sampling import fold_seed
-from lmforge.inference.schemas import (
-    ChatRequest,
-    CompletionRequest,
-    chat_chunk,
-    chat_response,
-    completion_chunk,
-    completion_response,
-    error_body,
-    new_id,
-    usage,
-    usage_chunk,
-)
+from lmforge.inference.schemas import ChatRequest, CompletionRequest, error_body
+from lmforge.inference.tool_replies import ToolPlan, plan_for
+from lmforge.inference.tool_schemas import tool_problem
 
 POLL_S = 0.25  # how often a waiting request checks that its client is still there
 
@@ -59,6 +52,10 @@ class Service:
         max_tokens_limit: int | None = None,
     ):
         self.batcher, self.tokenizer, self.name = batcher, tokenizer, name
+        # lmforge's default tool branch around a template without one (a conversation without tools
+        # renders as before): what training with tools writes into the saved template
+        template = prepare_template(ensure_chat_template(tokenizer), tools=True).chat_template
+        self.template = template if isinstance(template, str) else ""
         self.timeout_s, self.default_max_tokens = timeout_s, default_max_tokens
         self.max_tokens_limit = max_tokens_limit or batcher.context
         # no prompt longer than this can fit: every token covers at most its longest vocabulary entry
@@ -87,12 +84,32 @@ class Service:
                 code="context_length_exceeded",
             )
 
+    def tool_plan(self, req: ChatRequest) -> ToolPlan:
+        """What the request's tools and tool_choice make of the prompt and the reply; 400 on bad ones."""
+        tools = req.tools or []
+        problem = tool_problem(req.messages, tools, req.tool_choice)
+        if problem:
+            raise APIError(400, problem[0], param=problem[1])
+        choice = req.tool_choice.model_dump() if hasattr(req.tool_choice, "model_dump") else req.tool_choice
+        # `strict` is the API's promise of schema-true arguments (not enforced here: docs/deploy.md),
+        # not part of the function the model reads: training data's tools do not carry it
+        dumped = [t.model_dump(exclude_none=True, exclude={"function": {"strict"}}) for t in tools]
+        return plan_for(dumped, choice, self.template, req.parallel_tool_calls)
+
     def chat_prompts(self, req: ChatRequest) -> list[list[int]]:
-        self.check_chars(["".join(m.plain()["content"] for m in req.messages)], "messages")
+        """The conversation through the chat template (with the plan's tools), plus a forced call's opening."""
+        plan = self.tool_plan(req)
+        messages = [m.for_template() for m in req.messages]
+        self.check_chars([json.dumps([messages, plan.tools], ensure_ascii=False)], "messages")
         try:
-            return [encode_prompt(self.tokenizer, [m.plain() for m in req.messages])]
+            prompt = encode_prompt(self.tokenizer, messages, tools=plan.tools)
         except UserError as e:  # the chat template refused the conversation
             raise APIError(400, str(e), param="messages") from None
+        return [prompt + (token_ids(self.tokenizer, [plan.prefill])[0] if plan.prefill else [])]
+
+    def thinking_open(self, prompt: list[int]) -> bool:
+        """Whether the prompt's generation header opens a `<think>` block (DeepSeek-R1's template does)."""
+        return self.tokenizer.decode(prompt[-8:]).rstrip().endswith(THINK_OPEN)
 
     def completion_prompts(self, req: CompletionRequest) -> list[list[int]]:
         p = req.prompt
@@ -158,106 +175,6 @@ class Service:
                 param="max_tokens",
             )
         return wanted
-
-
-async def answer(service: Service, request: Any, req: Any, make_prompts: Any, param: str):
-    """Tokenise off the event loop, queue the request's rows, then stream them or wait for all of them."""
-    loop = asyncio.get_running_loop()
-    prompts = await loop.run_in_executor(service.tokenizing, make_prompts, req)
-    events: asyncio.Queue[Event] = asyncio.Queue()
-
-    def emit(event: Event) -> None:  # called from the worker thread
-        try:
-            loop.call_soon_threadsafe(events.put_nowait, event)
-        except RuntimeError:  # the loop has closed (shutting down): nobody is waiting
-            pass
-
-    job = service.job(req, prompts, param, emit)
-    try:
-        service.batcher.submit(job)
-    except QueueFull:
-        raise APIError(
-            503,
-            "The server is overloaded: too many requests are waiting; retry later",
-            "server_error",
-            code="overloaded",
-        ) from None
-    chat = isinstance(req, ChatRequest)
-    rid = new_id("chatcmpl" if chat else "cmpl")
-    if req.stream:
-        from sse_starlette import EventSourceResponse
-
-        return EventSourceResponse(stream(service, job, events, req, rid, prompts), sep="\n")
-    texts, reasons, tokens = await collect(service, request, job, events)
-    build = chat_response if chat else completion_response
-    use = usage(sum(map(len, prompts)), sum(tokens))
-    return build(rid, service.name, list(zip(texts, reasons, strict=True)), use)
-
-
-async def collect(service: Service, request: Any, job: Job, events: asyncio.Queue) -> tuple:
-    """Wait for every row's last event; stop the rows if the client disconnects.
-
-    The client is looked for every POLL_S on the clock, not only when no event came for POLL_S: a row
-    emits a piece per token, so an answer in progress would otherwise never notice its reader had left."""
-    n = len(job.rows)
-    texts, reasons, tokens = [""] * n, [None] * n, [0] * n
-    next_look = time.monotonic() + POLL_S
-    try:
-        while None in reasons:
-            if time.monotonic() >= next_look:
-                next_look = time.monotonic() + POLL_S
-                if await request.is_disconnected():  # nobody reads the answer: stop the rows
-                    raise APIError(400, "the client disconnected")
-                check_expired(service, job)
-            try:
-                event = await asyncio.wait_for(events.get(), max(next_look - time.monotonic(), 0.001))
-            except asyncio.TimeoutError:
-                continue
-            texts[event.index] += event.text
-            if event.reason is not None:
-                reasons[event.index], tokens[event.index] = event.reason, event.tokens
-                raise_for(event)
-    finally:
-        if None in reasons:  # disconnected, timed out or failed: the worker drops what is left
-            withdraw(service, job)
-    return texts, reasons, tokens
-
-
-async def stream(service: Service, job: Job, events: asyncio.Queue, req: Any, rid: str, prompts: list):
-    """Server-sent events as OpenAI sends them; sse-starlette cancels this when the client leaves."""
-    chat, name = isinstance(req, ChatRequest), service.name
-    left, tokens = len(job.rows), 0
-    try:
-        if chat:
-            for i in range(len(job.rows)):
-                yield json.dumps(chat_chunk(rid, name, i, {"role": "assistant", "content": ""}, None))
-        while left:
-            try:
-                event = await asyncio.wait_for(events.get(), POLL_S)
-            except asyncio.TimeoutError:
-                check_expired(service, job)
-                continue
-            reason = event.reason
-            if reason is not None:
-                left, tokens = left - 1, tokens + event.tokens
-                raise_for(event)
-            if chat:
-                if event.text:
-                    yield json.dumps(chat_chunk(rid, name, event.index, {"content": event.text}, None))
-                if reason is not None:
-                    yield json.dumps(chat_chunk(rid, name, event.index, {}, reason))
-            elif event.text or reason is not None:
-                yield json.dumps(completion_chunk(rid, name, event.index, event.text, reason))
-        if req.include_usage():
-            obj = "chat.completion.chunk" if chat else "text_completion"
-            yield json.dumps(usage_chunk(rid, name, obj, usage(sum(map(len, prompts)), tokens)))
-        yield "[DONE]"
-    except APIError as e:  # the status line has gone out: the error travels as an event, as OpenAI's does
-        yield json.dumps(e.body)
-        yield "[DONE]"
-    finally:
-        if left:
-            withdraw(service, job)
 
 
 def longest_token(tokenizer: Any) -> int:
