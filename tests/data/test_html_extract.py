@@ -160,3 +160,28 @@ def test_real_debian_reference_sections_keep_their_list_items():
     assert not [t for t in texts if "\n-\n" in t]
     dropped = [t for t in texts if rep.keep(t, "zh") is not True and not rep.keep(t, "zh")[0]]
     assert len(dropped) <= 3, [t[:200] for t in dropped]
+
+
+def test_text_in_spans_is_kept_and_hidden_spans_go():
+    # python3.11-doc's markup (distutils/introduction.html, library/time.html): trafilatura's class-name rules
+    # dropped the menuselection span as a menu and the signature's return arrow; a hidden span still goes
+    prose = (
+        "The setup script is the centre of all activity in building, distributing and installing modules. "
+        * 3
+    )
+    page = (
+        "<html><body><div role='main'><h1>Intro</h1>"
+        f"<p>{prose}</p>"
+        '<p>For Windows, open a command prompt window (<span class="menuselection">Start ‣\n'
+        "Accessories</span>) and change the command to:</p>"
+        "<dl class='py function'><dt class='sig sig-object py'><span class='sig-name descname'>"
+        "<span class='pre'>clock_gettime</span></span><span class='sig-paren'>(</span><em class='sig-param'>"
+        "clk_id</em><span class='sig-paren'>)</span> <span class='sig-return'><span class='sig-return-icon'>"
+        "&#x2192;</span> <span class='sig-return-typehint'><span class='pre'>float</span></span></span></dt>"
+        f"<dd><p>Return the time of the specified clock. {prose}</p></dd></dl>"
+        "<p>Hidden: <span style='display: none'>SECRET</span>done.</p></div></body></html>"
+    )
+    out = extract_main(page)
+    assert "(Start ‣ Accessories)" in " ".join(out.split())
+    assert "clock_gettime(clk_id) → float" in out
+    assert "SECRET" not in out and "Hidden: done." in out
