@@ -35,7 +35,9 @@ EAGER_STEPS = 2  # steps `auto` times before it decides
 # machine measured its own (compile_times.json). CPU, bench/compile.py (bench/RESULTS.md 2026-12-07, 2
 # cores, packed 8 x 256): eager 7.97 s/step, compiled 8.79 (warm run) to 9.41: slower than lmforge's eager
 # step (fused LoRA, FastDropout and lmforge_docs already did what inductor fuses), so auto stays eager on
-# CPU; compiling took 109 s cold, 38 s warm. CUDA: not measured yet (no GPU here), an assumption.
+# CPU; compiling took 109 s cold, 38 s warm. bench/compile_forms.py (RESULTS.md, issue #37 item 1): the
+# issue's 1.4x for a compiled peft step is mostly peft's bernoulli_ dropout, which FastDropout removed; the
+# whole decoder stack compiled (with or without graph breaks) was slower still. CUDA: an assumption.
 SAVING = {"cpu": 0.0, "cuda": 0.25}
 COLD_S = {"cpu": 110.0, "cuda": 60.0}
 
