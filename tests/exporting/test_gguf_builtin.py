@@ -29,6 +29,7 @@ PROMPTS = [
 
 @pytest.mark.slow
 def test_gguf_answers_like_the_fine_tuned_run(tmp_path, monkeypatch):
+    from lmforge.formatting.templates import encode_prompt, to_messages
     from lmforge.inference.generation import generate, load_for_inference
     from lmforge.models import resolve_model
     from training.train_helpers import write_sft_project
@@ -60,11 +61,13 @@ def test_gguf_answers_like_the_fine_tuned_run(tmp_path, monkeypatch):
         )
 
     model, tok = load_for_inference(str(run))
-    want = [g.text for g in generate(model, tok, PROMPTS, max_new_tokens=48)]
+    greedy = generate(model, tok, PROMPTS, max_new_tokens=48)
+    want = [g.text for g in greedy]
     ids = torch.tensor([tok(p)["input_ids"] for p in PROMPTS[:1]])
     with torch.no_grad():
         ref_logits = model(ids).logits
-    answers = [_greedy(model, tok, p) for p in PROMPTS]
+    prompts = [encode_prompt(tok, to_messages(p)) for p in PROMPTS]
+    answers = [(len(p), p + g.ids) for p, g in zip(prompts, greedy, strict=True)]  # (prompt length, ids)
 
     f16, f16_tok = load_for_inference(str(tmp_path / "f16" / "model.gguf"))
     assert [f16_tok(p)["input_ids"] for p in PROMPTS] == [tok(p)["input_ids"] for p in PROMPTS]
@@ -80,18 +83,6 @@ def test_gguf_answers_like_the_fine_tuned_run(tmp_path, monkeypatch):
     got = [g.text for g in generate(q8, q8_tok, PROMPTS, max_new_tokens=48)]
     same = sum(a == b for a, b in zip(got, want, strict=True))
     assert same >= 3, list(zip(got, want, strict=True))
-
-
-def _greedy(model, tok, prompt: str) -> tuple[int, list[int]]:
-    """(prompt length, prompt + the model's greedy answer) as token ids."""
-    from lmforge.formatting.templates import encode_prompt, to_messages
-
-    ids = encode_prompt(tok, to_messages(prompt))
-    with torch.no_grad():
-        out = model.generate(
-            torch.tensor([ids]), max_new_tokens=48, do_sample=False, pad_token_id=tok.eos_token_id
-        )
-    return len(ids), out[0].tolist()
 
 
 def _flips(ref, other, answers: list[tuple[int, list[int]]], margin: float) -> list[tuple[int, int]]:
