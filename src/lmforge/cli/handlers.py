@@ -43,7 +43,8 @@ def inspect(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     report = run_inspect(cfg, strict=False)
-    print(format_report(report))
+    # trained tokens in colour on a terminal (unless NO_COLOR, https://no-color.org), in [[ ]] otherwise
+    print(format_report(report, color=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
     if report["fatal"]:
         raise RunFailed("fatal: " + "; ".join(report["fatal"]))
     return 0

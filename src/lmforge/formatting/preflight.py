@@ -3,7 +3,8 @@
 Reports the token length distribution before and after train.max_seq_len (how many records it cuts
 and by how much), truncation and drop rates, the share of tokens that carry loss, EOS in the labels,
 the pad/eos set-up, exact train/val/test overlap, packing efficiency and one rendered example with its
-trained tokens marked. Writes `train.output_dir/inspect.json`. Fatal findings (exit 1):
+trained tokens marked; for tool-calling data, tool use, the tool definitions' token cost and cuts, and a
+tool-calling example (preflight_tools.py). Writes `train.output_dir/inspect.json`. Fatal findings (exit 1):
 no token carries loss, EOS never in the labels, a train record equal to a test record. The rest warn.
 """
 
@@ -17,6 +18,7 @@ from lmforge.atomic_files import atomic_write_text
 from lmforge.errors import RunFailed
 
 TRAINED_OPEN, TRAINED_CLOSE = "[[", "]]"  # marks the trained tokens in the rendered example
+COLOR_OPEN, COLOR_CLOSE = "\033[1;32m", "\033[0m"  # the same in a terminal: bold green
 
 
 def inspect(cfg: Any, strict: bool = True) -> dict[str, Any]:
@@ -27,6 +29,7 @@ def inspect(cfg: Any, strict: bool = True) -> dict[str, Any]:
     0.31
     """
     from lmforge.formatting.preflight_lengths import length_stats, lengths, lengths_before, over_max
+    from lmforge.formatting.preflight_tools import tool_report
     from lmforge.formatting.templates import PrefixError
     from lmforge.formatting.token_cache import make_task, tokenize_split_info
     from lmforge.models import load_tokenizer
@@ -59,7 +62,10 @@ def inspect(cfg: Any, strict: bool = True) -> dict[str, Any]:
         report.update(loss_checks(examples, tokenizer, report))
         report["packing"] = packing_report(examples, cfg.train)
         if examples:
-            report["example"] = rendered_example(examples[0], tokenizer)
+            report["example_spans"] = example_spans(examples[0], tokenizer)
+            report["example"] = marked(report["example_spans"])
+        if tools := tool_report(cfg, task, tokenizer, report["warnings"]):
+            report["tools"] = tools
     report["overlap"] = overlap(cfg, task, report)
     return _finish(cfg, report, strict)
 
@@ -146,18 +152,23 @@ def packing_report(examples: list[dict], train_cfg: Any) -> dict[str, Any]:
     }
 
 
-def rendered_example(example: dict, tokenizer: Any) -> str:
-    """The first example's text, trained tokens inside [[ ]]: '...assistant\\n[[Hi!<|im_end|>]]\\n'."""
+def example_spans(example: dict, tokenizer: Any) -> list[list]:
+    """An example's text in runs of trained and untrained tokens: [["...assistant\\n", False], ["Hi!<|im_end|>", True], ...]."""
     out, run, trained = [], [], None
     for tok, label in [*zip(example["input_ids"], example["labels"], strict=True), (None, None)]:
         flag = label is not None and label != -100
         if run and (tok is None or flag != trained):
-            text = tokenizer.decode(run)
-            out.append(f"{TRAINED_OPEN}{text}{TRAINED_CLOSE}" if trained else text)
+            out.append([tokenizer.decode(run), trained])
             run = []
         run.append(tok)
         trained = flag
-    return "".join(out)
+    return out
+
+
+def marked(spans: list[list], color: bool = False) -> str:
+    """The spans as text, trained runs inside [[ ]] (or bold green with `color`): '...assistant\\n[[Hi!<|im_end|>]]\\n'."""
+    mark = (COLOR_OPEN, COLOR_CLOSE) if color else (TRAINED_OPEN, TRAINED_CLOSE)
+    return "".join(f"{mark[0]}{text}{mark[1]}" if trained else text for text, trained in spans)
 
 
 def overlap(cfg: Any, task: Any, report: dict[str, Any]) -> dict[str, int]:
@@ -200,9 +211,15 @@ def _finish(cfg: Any, report: dict[str, Any], strict: bool) -> dict[str, Any]:
     return report
 
 
-def format_report(report: dict[str, Any]) -> str:
-    """The findings as a few lines of text."""
+def format_report(report: dict[str, Any], color: bool = False) -> str:
+    """The findings as a few lines of text; `color` marks the trained tokens in colour instead of [[ ]]."""
     from lmforge.formatting.preflight_lengths import format_lengths
+    from lmforge.formatting.preflight_tools import format_tools
+
+    def mark(spans: list[list]) -> str:
+        return marked(spans, color)
+
+    how = f"{COLOR_OPEN}in colour{COLOR_CLOSE}" if color else f"in {TRAINED_OPEN} {TRAINED_CLOSE}"
 
     lines = [f"inspect: {report['task']} on {report['model']}"]
     if "counts" in report:
@@ -241,7 +258,10 @@ def format_report(report: dict[str, Any]) -> str:
             "overlap with train: " + (", ".join(f"{k} {v}" for k, v in report["overlap"].items()) or "-")
         )
     if "example" in report:
-        lines += [f"example (trained tokens in {TRAINED_OPEN} {TRAINED_CLOSE}):", report["example"]]
+        shown = mark(report["example_spans"]) if "example_spans" in report else report["example"]
+        lines += [f"example (trained tokens {how}):", shown]
+    if "tools" in report:
+        lines += format_tools(report["tools"], mark, report.get("example_spans"))
     lines += [f"warning: {w}" for w in report["warnings"]] + [f"FATAL: {f}" for f in report["fatal"]]
     lines.append(f"wrote {report['path']}")
     return "\n".join(lines)
