@@ -11,8 +11,8 @@ which `make install` downloads) through `bench/bfcl.py`, and writes:
   (LLaMA-Factory's ShareGPT form: `conversations` with `function_call` turns, `tools` as JSON text).
 
 Planted, each on a record of its own (the list is `PLANTS`): arguments written as a Python dict or cut off,
-calls to a name the record does not declare (the dots of `uber.ride` turned into `uber_ride`, as OpenAI's
-name rule makes exporters do), tool results answering no call, a required argument missing, an integer
+calls to a name the record does not declare (BFCL's own `uber.ride` where the tools declare `uber_ride`,
+as OpenAI's name rule makes exporters write it), tool results answering no call, a required argument missing, an integer
 sent as text, BFCL's own Python type names (`dict`, `float`) left in a schema, `tools` as JSON text in the
 OpenAI export, records exported twice, and questions sent again with a word added (`RETYPED`).
 Deterministic: the same bytes on every run.
@@ -53,8 +53,12 @@ def cut_arguments(r: dict) -> None:
     _call(r)["arguments"] = text[: len(text) * 2 // 3]  # an export cut off mid-string
 
 
-def dots_to_underscores(r: dict) -> None:
-    _call(r)["name"] = _call(r)["name"].replace(".", "_")  # the declared name keeps its dots
+def _item(r: dict) -> dict:
+    return next(i for i in bfcl.items("live_simple") if i["id"] == r["bfcl_id"])
+
+
+def dotted_name(r: dict) -> None:
+    _call(r)["name"] = _item(r)["function"][0]["name"]  # BFCL's own name; the tools declare it with _ for .
 
 
 def result_for_no_call(r: dict) -> None:
@@ -80,8 +84,7 @@ def integer_as_text(r: dict) -> None:
 
 
 def gorilla_types(r: dict) -> None:
-    item = next(i for i in bfcl.items("live_simple") if i["id"] == r["bfcl_id"])
-    r["tools"][0]["function"]["parameters"] = item["function"][0]["parameters"]  # "type": "dict"
+    r["tools"][0]["function"]["parameters"] = _item(r)["function"][0]["parameters"]  # "type": "dict"
 
 
 def tools_as_text(r: dict) -> None:
@@ -92,7 +95,7 @@ def tools_as_text(r: dict) -> None:
 PLANTS = {
     python_dict_arguments: (3, lambda r: True),
     cut_arguments: (1, lambda r: len(_call(r)["arguments"]) > 30),
-    dots_to_underscores: (2, lambda r: "." in _call(r)["name"]),
+    dotted_name: (2, lambda r: "." in _item(r)["function"][0]["name"]),
     result_for_no_call: (1, lambda r: True),
     result_for_another_id: (1, lambda r: True),
     required_missing: (2, lambda r: bool(r["tools"][0]["function"]["parameters"].get("required"))),

@@ -16,7 +16,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tools"
 REASONS = {
     "python_dict_arguments": "are not valid JSON (Expecting property name enclosed in double quotes",
     "cut_arguments": "are not valid JSON",
-    "dots_to_underscores": "which the record does not declare",
+    "dotted_name": "which the record does not declare",
     "result_for_no_call": "a tool result without a tool call before it",
     "result_for_another_id": "tool result for call id 'call_1', which no call before it has",
     "required_missing": "is a required property",

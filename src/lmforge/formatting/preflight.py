@@ -16,9 +16,14 @@ from typing import Any
 
 from lmforge.atomic_files import atomic_write_text
 from lmforge.errors import RunFailed
-
-TRAINED_OPEN, TRAINED_CLOSE = "[[", "]]"  # marks the trained tokens in the rendered example
-COLOR_OPEN, COLOR_CLOSE = "\033[1;32m", "\033[0m"  # the same in a terminal: bold green
+from lmforge.formatting.trained_marks import (  # the rendered example's marks; re-exported
+    COLOR_CLOSE,
+    COLOR_OPEN,
+    TRAINED_CLOSE,
+    TRAINED_OPEN,
+    example_spans,
+    marked,
+)
 
 
 def inspect(cfg: Any, strict: bool = True) -> dict[str, Any]:
@@ -150,25 +155,6 @@ def packing_report(examples: list[dict], train_cfg: Any) -> dict[str, Any]:
         "packed_efficiency": packing_efficiency(bins, train_cfg.max_seq_len) if bins else 0.0,
         "padded_efficiency": sum(lens) / max(1, padded),
     }
-
-
-def example_spans(example: dict, tokenizer: Any) -> list[list]:
-    """An example's text in runs of trained and untrained tokens: [["...assistant\\n", False], ["Hi!<|im_end|>", True], ...]."""
-    out, run, trained = [], [], None
-    for tok, label in [*zip(example["input_ids"], example["labels"], strict=True), (None, None)]:
-        flag = label is not None and label != -100
-        if run and (tok is None or flag != trained):
-            out.append([tokenizer.decode(run), trained])
-            run = []
-        run.append(tok)
-        trained = flag
-    return out
-
-
-def marked(spans: list[list], color: bool = False) -> str:
-    """The spans as text, trained runs inside [[ ]] (or bold green with `color`): '...assistant\\n[[Hi!<|im_end|>]]\\n'."""
-    mark = (COLOR_OPEN, COLOR_CLOSE) if color else (TRAINED_OPEN, TRAINED_CLOSE)
-    return "".join(f"{mark[0]}{text}{mark[1]}" if trained else text for text, trained in spans)
 
 
 def overlap(cfg: Any, task: Any, report: dict[str, Any]) -> dict[str, int]:

@@ -136,7 +136,7 @@ def _cuts(size: dict[str, Any], limit: int, policy: str) -> dict[str, int]:
 
 def _example(task: Any, tokenizer: Any, records: list[dict[str, Any]], limit: int) -> dict[str, Any] | None:
     """The first record that calls a tool (one that also holds a result first) as training sees it."""
-    from lmforge.formatting.preflight import example_spans
+    from lmforge.formatting.trained_marks import example_spans
 
     def calls(r: dict[str, Any]) -> bool:
         return any(isinstance(t, dict) and t.get("tool_calls") for t in r.get("messages") or [])
