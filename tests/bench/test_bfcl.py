@@ -68,3 +68,17 @@ def test_checker_rejects_wrong_calls():
     assert "Unexpected" in bfcl.check_call(item, "calculate_triangle_area", {"base": 10, "height": 5, "x": 1})
     assert "Missing" in bfcl.check_call(item, "calculate_triangle_area", {"base": 10})
     assert "type" in bfcl.check_call(item, "calculate_triangle_area", {"base": "10", "height": 5})
+
+
+def test_judge_uses_bfcl_checker():
+    from bench.tool_scoring import judge
+
+    item = bfcl.items("simple_python")[0]  # calculate_triangle_area(base=10, height=5)
+    ok = judge(item, [{"name": "calculate_triangle_area", "arguments": '{"base": 10, "height": 5}'}], None)
+    assert ok["right"] and ok["valid"] and ok["error"] is None
+    wrong = judge(item, [{"name": "calculate_triangle_area", "arguments": '{"base": 10, "height": 4}'}], None)
+    assert not wrong["right"] and wrong["valid"] and "height" in wrong["error"]
+    broken = judge(item, [{"name": "calculate_triangle_area", "arguments": '{"base": 10,'}], None)
+    assert not broken["right"] and not broken["valid"]
+    none = judge(item, [], "The area is 25.")
+    assert none["error"] == "no tool call" and not none["valid"]
