@@ -78,16 +78,18 @@ def tool_model(tmp_path_factory) -> str:
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(folder)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    for _ in range(400):
-        out = model(input_ids=ids, attention_mask=mask, labels=labels)
-        out.loss.backward()
+    trained = labels[:, 1:] != -100  # (B, T-1): the positions whose next token is an answer's
+    target = labels[:, 1:][trained]  # (N,)
+    for _ in range(300):
+        hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, T, H)
+        logits = model.lm_head(hidden[:, :-1][trained])  # (N, V): the head only where there is a label
+        loss = torch.nn.functional.cross_entropy(logits, target)
+        if bool((logits.argmax(-1) == target).all()) and loss.item() < 0.05:  # greedy gives every answer,
+            break  # with a margin that another process's arithmetic does not undo
+        loss.backward()
         opt.step()
         opt.zero_grad()
-        guess = out.logits[:, :-1].argmax(-1)  # (B, T-1): each position's greedy next token
-        target = labels[:, 1:]
-        if bool((guess[target != -100] == target[target != -100]).all()):
-            break
-    assert bool((guess[target != -100] == target[target != -100]).all()), f"not memorised: {out.loss.item()}"
+    assert bool((logits.argmax(-1) == target).all()), "the tiny model did not learn the conversations"
     model.save_pretrained(folder)
     tok.save_pretrained(folder)  # the template with the tool branch, as a run trained with tools saves it
     return str(folder)
@@ -248,14 +250,16 @@ def test_bad_tool_requests_get_400(client, kw, param):
 
 @pytest.mark.slow
 def test_builtin_model_called_with_tools(tmp_path):
-    """The built-in model served, asked with `tools=`: a named tool_choice gives a parsed call."""
+    """The built-in model served, asked with `tools=`: a named tool_choice gives a parsed call (its
+    arguments are the untrained model's, not checked), no tools an answer in words."""
     from lmforge.models import BUILTIN_ALIAS
 
     proc, url = _start(BUILTIN_ALIAS, tmp_path / "log.txt")
     try:
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0, timeout=120)
         named = {"type": "function", "function": {"name": "get_weather"}}
-        r = ask(client, [PARIS], tools=[WEATHER], tool_choice=named, temperature=0).choices[0]
+        tokyo = {"role": "user", "content": "Is it raining in Tokyo right now?"}
+        r = ask(client, [tokyo], tools=[WEATHER], tool_choice=named, temperature=0).choices[0]
         assert r.finish_reason == "tool_calls", r.message
         assert calls(r)[0][0] == "get_weather" and isinstance(calls(r)[0][1], dict)
         plain = ask(client, [PARIS], temperature=0).choices[0]  # no tools: an answer in words
