@@ -36,9 +36,8 @@ EAGER_STEPS = 2  # steps `auto` times before it decides
 # cores, packed 8 x 256): eager 7.97 s/step, compiled 8.79 (warm run) to 9.41: slower than lmforge's eager
 # step (fused LoRA, FastDropout and lmforge_docs already did what inductor fuses), so auto stays eager on
 # CPU; compiling took 109 s cold, 38 s warm. bench/compile_forms.py (RESULTS.md, issue #37 item 1): the
-# issue's 1.4x for a compiled peft step is mostly peft's bernoulli_ dropout, which FastDropout removed, and
-# inductor runs the fused LoRA node over bf16 weights ~3.6x slower than eager (peft's forward compiled does
-# not have that: compile unfused, not done yet). CUDA: an assumption.
+# issue's 1.4x for a compiled peft step is mostly peft's bernoulli_ dropout, which FastDropout removed;
+# the whole decoder stack compiled gained 2-7% at most (6 layers, loaded machine). CUDA: an assumption.
 SAVING = {"cpu": 0.0, "cuda": 0.25}
 COLD_S = {"cpu": 110.0, "cuda": 60.0}
 
