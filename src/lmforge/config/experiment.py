@@ -44,10 +44,12 @@ class ExperimentConfig(Section):
     @model_validator(mode="after")
     def _objective_fits_task(self) -> ExperimentConfig:
         preference = self.task.type == "preference"
-        if preference != (self.train.objective != "sft"):
+        wants = {"preference": ("dpo", "ipo", "orpo", "simpo", "kto"), "rl": ("grpo",)}.get(self.task.type, ("sft",))
+        if self.train.objective not in wants:
             raise ValueError(
                 f"train.objective: {self.train.objective} does not fit task.type: {self.task.type} "
-                "(dpo, ipo, orpo, simpo and kto train task.type: preference; sft trains the other tasks)"
+                "(dpo, ipo, orpo, simpo and kto train task.type: preference; grpo trains task.type: rl; sft trains "
+                "the other tasks)"
             )
         if self.data.pairs is not None and (not preference or self.train.objective == "kto"):
             raise ValueError(

@@ -10,10 +10,11 @@ from lmforge.config.base import Section
 
 
 class TaskConfig(Section):
-    type: Literal["causal_lm", "sft", "classification", "qa", "summarization", "preference"] = Field(
+    type: Literal["causal_lm", "sft", "classification", "qa", "summarization", "preference", "rl"] = Field(
         "sft",
-        description="What is trained: causal_lm (every token), sft (answers), classification, qa, summarization "
-        "or preference (chosen/rejected pairs, or KTO's completion + label; see docs/preference.md).",
+        description="What is trained: causal_lm (every token), sft (answers), classification, qa, summarization, "
+        "preference (chosen/rejected pairs, or KTO's completion + label; see docs/preference.md) or rl (prompts "
+        "for train.objective: grpo, their other fields passed to the reward functions; docs/grpo.md).",
     )
     head: Literal["lm", "classifier"] = Field(
         "lm",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from lmforge.config.base import Section
+from lmforge.config.grpo import GrpoKeys
 
 
 class EarlyStoppingConfig(Section):
@@ -41,7 +42,7 @@ class PrivacyConfig(Section):
         return self
 
 
-class TrainConfig(Section):
+class TrainConfig(GrpoKeys):
     output_dir: str | None = Field(
         None, description="Run folder (checkpoints, metrics, final model, eval, report); null = runs/<name>."
     )  # default: runs/<name>
@@ -103,16 +104,18 @@ class TrainConfig(Section):
         description="DP-SGD with Opacus: {target_epsilon: 8, delta: 1.0e-5, max_grad_norm: 1.0}; null = off "
         "(see docs/privacy.md).",
     )
-    objective: Literal["sft", "dpo", "ipo", "orpo", "simpo", "kto"] = Field(
+    objective: Literal["sft", "dpo", "ipo", "orpo", "simpo", "kto", "grpo"] = Field(
         "sft",
-        description="Training objective: sft (cross-entropy on the answers), or a preference objective (needs "
-        "task.type: preference): dpo, ipo, orpo, simpo, kto (see docs/preference.md).",
+        description="Training objective: sft (cross-entropy on the answers), a preference objective (needs "
+        "task.type: preference): dpo, ipo, orpo, simpo, kto (see docs/preference.md), or grpo (online RL with "
+        "train.rewards; needs task.type: rl; docs/grpo.md).",
     )
-    beta: float = Field(
-        0.1,
-        gt=0,
+    beta: float | None = Field(
+        None,
+        ge=0,
         description="Preference objectives: DPO/IPO/KTO's KL strength, ORPO's odds-ratio weight (lambda), "
-        "SimPO's reward scale (the SimPO paper uses 2.0-2.5).",
+        "SimPO's reward scale (the SimPO paper uses 2.0-2.5); null = 0.1. grpo: the KL penalty to the reference "
+        "(the base with the adapter disabled); null = 0, as TRL.",
     )
     label_smoothing: float = Field(
         0.0,
@@ -143,12 +146,23 @@ class TrainConfig(Section):
     )
 
     @model_validator(mode="after")
-    def _kto_batch(self) -> TrainConfig:
+    def _objective_settings(self) -> TrainConfig:
         # KTO's KL rows pair each prompt with another example's answer in the batch: with one example
         # the answer is its own reference point (TRL refuses per_device_train_batch_size < 2 too).
         # UserError, not ValueError: pydantic passes it through, so the line names the key itself
         from lmforge.errors import UserError
 
+        if self.beta is None:
+            self.beta = 0.0 if self.objective == "grpo" else 0.1
+        elif self.beta == 0 and self.objective not in ("grpo", "sft"):
+            raise UserError(f"config error: train.beta: {self.objective} needs beta > 0")
+        if self.objective == "grpo" and not self.rewards:
+            raise UserError("config error: train.rewards: grpo needs at least one reward function (docs/grpo.md)")
+        if self.reward_weights is not None and len(self.reward_weights) != len(self.rewards):
+            raise UserError(
+                f"config error: train.reward_weights: {len(self.reward_weights)} weights for "
+                f"{len(self.rewards)} reward functions"
+            )
         if self.objective == "kto" and self.batch_size < 2:
             raise UserError(
                 f"config error: train.batch_size: kto needs at least 2 (got {self.batch_size}): each "

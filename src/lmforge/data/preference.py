@@ -69,7 +69,7 @@ def history(
         return normal
     messages, fixes = normal
     if messages[-1]["content"] != _ANSWER:
-        return "the history must end with a user turn (the chosen and rejected answers follow it)"
+        return "the history must end with a user turn (the answers follow it)"
     return messages[:-1], fixes
 
 

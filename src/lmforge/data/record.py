@@ -29,6 +29,7 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
         ("prompt", "completion", "label"),  # KTO, unpaired
         ("messages", "completion", "label"),
     ],
+    "rl": [("prompt",), ("messages",)],  # the answer is sampled; other fields are the rewards' columns
 }
 # every field a task may carry; other source columns go to meta["extra"]
 TASK_FIELDS: dict[str, tuple[str, ...]] = {
@@ -38,6 +39,7 @@ TASK_FIELDS: dict[str, tuple[str, ...]] = {
     "qa": ("context", "question", "answer"),
     "summarization": ("document", "summary"),
     "preference": ("prompt", "chosen", "rejected", "system", "messages", "completion", "label", "tools"),
+    "rl": ("prompt", "system", "messages", "tools"),  # anything else: meta["extra"], any JSON
 }
 NOT_TEXT = ("label",)  # fields that steps never rewrite or read as text
 
@@ -159,7 +161,7 @@ def to_record(
             return tools
         fields["tools"] = tools
     if "messages" in fields:
-        normalizer = history if task == "preference" else normalize_conversation
+        normalizer = history if task in ("preference", "rl") else normalize_conversation
         normal = normalizer(fields["messages"], conversation, fields.get("tools"))
         if isinstance(normal, str):
             return normal

@@ -29,7 +29,7 @@ def split_key(rid: str, fields: dict[str, Any], task: str, pairs: bool = False) 
     >>> split_key("a.jsonl:1", {"prompt": "Hi", "response": "Hello"}, "sft", pairs=True)
     'prompt:"Hi"'
     """
-    if task == "preference":
+    if task in ("preference", "rl"):  # one prompt, one split
         return group_key(fields)
     if pairs:
         try:

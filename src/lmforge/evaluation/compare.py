@@ -45,6 +45,10 @@ def evaluate(
     """
     from lmforge.formatting.token_cache import make_task, read_jsonl
 
+    if cfg.task.type == "rl":  # judged by reward, not by a reference text
+        raise UserError(
+            "lmforge eval of task.type: rl (mean reward, pass rate, pass@k) is not built yet (docs/grpo.md)"
+        )
     split = split or cfg.eval.split
     path = Path(cfg.data.output_dir) / f"{split}.jsonl"
     if not path.is_file():

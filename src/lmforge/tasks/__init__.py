@@ -14,6 +14,7 @@ from lmforge.tasks.causal_lm import CausalLmTask
 from lmforge.tasks.classification import ClassificationTask, resolve_labels
 from lmforge.tasks.preference import PreferenceTask
 from lmforge.tasks.qa import QaTask
+from lmforge.tasks.rl import RlTask
 from lmforge.tasks.sft import SftTask
 from lmforge.tasks.summarization import SummarizationTask
 
@@ -24,6 +25,7 @@ TASKS: dict[str, type[Task]] = {
     "qa": QaTask,
     "summarization": SummarizationTask,
     "preference": PreferenceTask,
+    "rl": RlTask,
 }
 
 

@@ -80,6 +80,10 @@ def optimizer_step(run: Run, window: list[dict[str, torch.Tensor]]) -> tuple[flo
     """
     if run.privacy:
         return dp_step(run, window)
+    if run.grpo:  # sample, score, update (training/grpo.py)
+        out = run.grpo.step(run, window)
+        run.scheduler.step()
+        return out
     acc = run.accelerator
     window = [{k: v.to(acc.device) for k, v in b.items()} for b in window]
     if run.compiled:  # train.compile (training/compiled.py): pads packed batches to one shape
@@ -197,6 +201,7 @@ def _train_row(run: Run) -> dict[str, Any]:
         **_state_row(run),
         "tokens_per_s": round(w["tokens"] / max(w["time"], 1e-9), 1),
         **stats_row(run.wrapped),  # preference objectives: rewards/chosen, rewards/rejected, margin, accuracy
+        **(run.grpo.stats_row() if run.grpo else {}),  # grpo: rewards per function, clipping, KL, lengths
     }
     run.window_stats = {"loss": 0.0, "n": 0, "tokens": 0, "time": 0.0}
     return row

@@ -36,6 +36,10 @@ def metrics_keys(cfg: Any, has_val: bool) -> list[str]:
         keys += ["val_loss", "val_perplexity", *stat_keys(objective, "val")]
     if cfg is not None and cfg.train.privacy is not None:
         keys.append("epsilon")
+    if objective == "grpo":
+        from lmforge.training.grpo import stat_keys as grpo_keys
+
+        keys += grpo_keys(cfg.train)
     return keys
 
 

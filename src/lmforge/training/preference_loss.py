@@ -206,8 +206,8 @@ class PreferenceLoss(torch.nn.Module):
 
 
 def stat_keys(objective: str, mode: str = "train") -> list[str]:
-    """The metrics-row keys pop_stats can give for `objective` ([] for sft)."""
-    if objective == "sft":
+    """The metrics-row keys pop_stats can give for `objective` ([] for sft and grpo)."""
+    if objective in ("sft", "grpo"):
         return []
     prefix = "" if mode == "train" else "val_"
     names = ["chosen", "rejected"] + ([] if objective == "kto" else ["margin", "accuracy"])

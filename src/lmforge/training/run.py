@@ -52,7 +52,11 @@ def train(
     check_privacy(cfg)
     checkpoint = check_run(cfg, resume, data_given=data is not None)
     run = setup_run(cfg, out, data, collate, list(callbacks), resume_step=_step_of(checkpoint))
-    if cfg.train.compile is not False and cfg.train.privacy is None and not is_sharded(run.model):
+    if cfg.train.objective == "grpo":  # sampling inside the step: not compiled, no val loss
+        from lmforge.training.grpo import GrpoStep
+
+        run.grpo = GrpoStep(run)
+    elif cfg.train.compile is not False and cfg.train.privacy is None and not is_sharded(run.model):
         # train.compile (training/compiled.py); not under DP-SGD (Opacus' hooks) or FSDP
         from lmforge.training.compiled import CompiledStep
 
@@ -120,7 +124,9 @@ def setup_run(
     else:
         wrapped, optimizer = accelerator.prepare(_loss_module(cfg, model), build_optimizer(model, cfg.train))
     units, val_units = to_units(train_ex, cfg), to_units(val_ex, cfg)
-    if cfg.train.objective != "sft":  # a full fine-tune's reference log-probs, once, before any step
+    if cfg.train.objective == "grpo":  # its held-out prompts are judged by `lmforge eval`, by reward
+        val_units = []
+    elif cfg.train.objective != "sft":  # a full fine-tune's reference log-probs, once, before any step
         from lmforge.training.preference_loss import cache_reference
 
         cache_reference(cfg, model, [units, val_units], pad_token_id(tokenizer), accelerator.autocast)
@@ -195,7 +201,7 @@ def to_units(examples: Examples, cfg: ExperimentConfig) -> Examples:
 
 def _loss_module(cfg: ExperimentConfig, model: Any) -> Any:
     """The module the loop calls: batch -> summed loss (CE, or a preference objective's per-pair sum)."""
-    if cfg.train.objective == "sft":
+    if cfg.train.objective in ("sft", "grpo"):  # grpo computes its loss itself (training/grpo.py)
         return LossModule(model)
     from lmforge.training.preference_loss import PreferenceLoss
 
@@ -203,6 +209,10 @@ def _loss_module(cfg: ExperimentConfig, model: Any) -> Any:
 
 
 def _format_collate(cfg: ExperimentConfig) -> Collate:
+    if cfg.train.objective == "grpo":  # prompts; the answers are sampled in the step
+        from lmforge.training.grpo import collate_prompts
+
+        return collate_prompts
     if cfg.train.objective != "sft":  # chosen and rejected rows in one batch
         from lmforge.training.preference_loss import collate_for
 

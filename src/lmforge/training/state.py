@@ -44,3 +44,4 @@ class Run:
     last: dict[str, Any] = field(default_factory=dict)
     privacy: Any = None  # training/privacy.PrivacyPlan when train.privacy (DP-SGD)
     compiled: Any = None  # training/compiled.CompiledStep unless train.compile is false
+    grpo: Any = None  # training/grpo.GrpoStep under train.objective: grpo
