@@ -44,7 +44,9 @@ class ExperimentConfig(Section):
     @model_validator(mode="after")
     def _objective_fits_task(self) -> ExperimentConfig:
         preference = self.task.type == "preference"
-        wants = {"preference": ("dpo", "ipo", "orpo", "simpo", "kto"), "rl": ("grpo",)}.get(self.task.type, ("sft",))
+        wants = {"preference": ("dpo", "ipo", "orpo", "simpo", "kto"), "rl": ("grpo",)}.get(
+            self.task.type, ("sft",)
+        )
         if self.train.objective not in wants:
             raise ValueError(
                 f"train.objective: {self.train.objective} does not fit task.type: {self.task.type} "

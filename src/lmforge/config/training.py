@@ -157,7 +157,9 @@ class TrainConfig(GrpoKeys):
         elif self.beta == 0 and self.objective not in ("grpo", "sft"):
             raise UserError(f"config error: train.beta: {self.objective} needs beta > 0")
         if self.objective == "grpo" and not self.rewards:
-            raise UserError("config error: train.rewards: grpo needs at least one reward function (docs/grpo.md)")
+            raise UserError(
+                "config error: train.rewards: grpo needs at least one reward function (docs/grpo.md)"
+            )
         if self.reward_weights is not None and len(self.reward_weights) != len(self.rewards):
             raise UserError(
                 f"config error: train.reward_weights: {len(self.reward_weights)} weights for "
