@@ -26,7 +26,7 @@ from lmforge.formatting.templates import eos_token_ids
 from lmforge.inference.generation import left_pad
 from lmforge.training.grpo_loss import group_advantages, policy_loss
 from lmforge.training.lm_head import split_head
-from lmforge.training.preference_loss import IGNORE, _answer_hidden
+from lmforge.training.preference_loss import IGNORE, _answer_hidden, _rows
 from lmforge.training.rewards import load_rewards, score
 
 
@@ -218,17 +218,10 @@ def completion_masks(completions: torch.Tensor, stops: list[int]) -> tuple[torch
 
 def completion_logps(model: Any, r: Rollout) -> torch.Tensor:
     """(R, C) log-probs of the completion tokens under `model` (0 where not valid)."""
-    rows = [
-        p + c[: int(n)] for p, c, n in zip(r.prompts, r.completions.tolist(), r.valid.sum(1), strict=True)
-    ]
-    width = max(len(x) for x in rows)
-    input_ids = torch.zeros((len(rows), width), dtype=torch.long)
-    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (row, p) in enumerate(zip(rows, r.prompts, strict=True)):
-        input_ids[i, : len(row)] = torch.tensor(row)
-        labels[i, len(p) : len(row)] = input_ids[i, len(p) : len(row)]
-        mask[i, : len(row)] = 1
+    lengths = r.valid.sum(1).tolist()
+    rows = [(p + c[:n], len(p)) for p, c, n in zip(r.prompts, r.completions.tolist(), lengths, strict=True)]
+    padded = _rows(rows, 0)  # labels: the completion tokens; the pad id is masked out, any id does
+    input_ids, labels, mask = padded["input_ids"], padded["labels"], padded["attention_mask"]
     device = next(model.parameters()).device
     batch = {
         "input_ids": input_ids.to(device),
