@@ -18,12 +18,12 @@ SCRIPT = Path(__file__).parent / "resume_script.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def _run(model: str, out: Path, *extra: str, processes: int = 1) -> subprocess.Popen:
+def _run(model: str, out: Path, *extra: str, processes: int = 1, script: Path = SCRIPT) -> subprocess.Popen:
     launch = [sys.executable]
     if processes > 1:  # torchrun runs the script in every process; its own process group is killed whole
         launch += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     return subprocess.Popen(
-        [*launch, str(SCRIPT), model, str(out), *extra],
+        [*launch, str(script), model, str(out), *extra],
         env=ENV,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -126,6 +126,19 @@ def format_table(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def verify(args: argparse.Namespace) -> int:
+    """`lmforge verify RUN`: exit 0 when every hashed file is as recorded, else 1 with a line per change."""
+    from lmforge.training.lineage import verify as run_verify
+
+    problems, summary = run_verify(args.run_dir)
+    for line in problems:
+        print(line)
+    if problems:
+        raise RunFailed(f"{len(problems)} of the run's inputs changed since it was trained")
+    print(summary)
+    return 0
+
+
 def predict(args: argparse.Namespace) -> int:
     """`lmforge predict EXP.yaml --input F --output G [--model DIR]`."""
     from lmforge.inference.prediction import predict as run_predict

@@ -65,6 +65,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN", help="train output folder (or its final/ model folder)")
+
+
 def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="train output folder (or a final/ model folder)")
     p.add_argument("--out", required=True, help="folder to write")
@@ -112,6 +116,7 @@ COMMANDS: dict[
     "predict": ("batch predictions, jsonl in, jsonl out", _predict_args, handlers.predict),
     "tune": ("hyper-parameter search (Optuna, pruning, resumable)", _config_args, handlers.tune),
     "export": ("model folder loadable anywhere; --merge folds LoRA in", _export_args, handlers.export),
+    "verify": ("re-hash a run's data, config, base and parent adapters", _verify_args, handlers.verify),
     "serve": ("OpenAI-compatible HTTP API (chat, completions, streaming)", serve.add_args, serve.run),
 }
 

@@ -61,6 +61,9 @@ def evaluate(
         raise UserError(
             f"no fine-tuned model at {tuned_path}: run `lmforge train` first, or pass --model DIR"
         )
+    from lmforge.training.lineage import check_base
+
+    check_base(cfg, tuned_path)  # a base whose weights differ from the recorded ones is refused, one line
     task = make_task(cfg)
     sample = _sample(len(records), cfg.eval.generate_n, cfg.seed)
     results = {"base": {"metrics": {}, "details": {}}}

@@ -1,5 +1,5 @@
 """The model folders a run leaves: best/ (lowest val loss so far) and final/ (the last step), each with
-lmforge.json (base model, adapter, labels, config, data fingerprint, metrics)."""
+lmforge.json (base model, adapter, labels, config, data fingerprint, lineage, metrics)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def _metadata(run: Run, metrics: dict[str, Any]) -> dict[str, Any]:
         "labels": _id2label(run.model),
         "config": run.cfg.to_dict(),
         "data_fingerprint": run.fingerprint,
+        "lineage": run.lineage,  # sha256 of data files, config, base weights; versions (training/lineage.py)
         "processes": run.accelerator.num_processes,
         "sharded": is_sharded(run.model),  # FSDP
         "metrics": metrics,

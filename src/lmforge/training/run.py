@@ -17,6 +17,7 @@ from lmforge.errors import UserError
 from lmforge.training.batches import Collate
 from lmforge.training.checkpoint import load_checkpoint
 from lmforge.training.distributed import is_sharded, shard, use_fsdp
+from lmforge.training.lineage import record as record_lineage
 from lmforge.training.loop import plan_steps, run_loop
 from lmforge.training.loss import LossModule
 from lmforge.training.metrics_log import MetricsLog
@@ -156,6 +157,7 @@ def setup_run(
         config_yaml=config_yaml,
         callbacks=callbacks,
         fingerprint=data_fingerprint(train_ex, val_ex),
+        lineage=record_lineage(cfg, data_from_disk=data is None) if accelerator.is_main_process else None,
     )
 
 

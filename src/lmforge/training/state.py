@@ -35,6 +35,7 @@ class Run:
     log: MetricsLog
     config_yaml: str
     fingerprint: str = ""
+    lineage: dict[str, Any] | None = None  # hashes of data, config, base; versions (training/lineage.py)
     callbacks: list[Callback] = field(default_factory=list)
     state: TrainState = field(default_factory=TrainState)
     stop: bool = False
