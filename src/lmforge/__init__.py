@@ -34,6 +34,7 @@ _PUBLIC = frozenset(
         "tokenize_split",
         "train",
         "tune",
+        "verify",
         "write_report",
     }
 )

@@ -19,6 +19,7 @@ from lmforge.inference.prediction import predict
 from lmforge.inference.server import serve
 from lmforge.models import load_model, load_tokenizer, resolve_model
 from lmforge.reporting.render import write_report
+from lmforge.training.lineage import verify
 from lmforge.training.run import train
 from lmforge.tuning import tune
 
@@ -42,5 +43,6 @@ __all__ = [
     "tokenize_split",
     "train",
     "tune",
+    "verify",
     "write_report",
 ]

@@ -76,7 +76,7 @@ def config_sha256(config: dict[str, Any]) -> str:
     """sha256 of the resolved config as canonical JSON (sorted keys), the same from config.yaml or lmforge.json.
 
     >>> config_sha256({"seed": 42})[:12]
-    'a6f0abbd5e3b'
+    '2a6d2033c7eb'
     """
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
