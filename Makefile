@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python -m bench.train
 	$(BIN)/python -m bench.train_whole
 	$(BIN)/python -m bench.dpo
+	$(BIN)/python -m bench.grpo
 	$(BIN)/python -m bench.eval
 	$(BIN)/python -m bench.serve
 
