@@ -157,3 +157,99 @@ def test_other_kinds_still_checked():
     assert redact(step, "card 4111 1111 1111 1112") == "card 4111 1111 1111 1112"  # fails Luhn
     rec = Record(id="x:1", fields={"text": "call +44 20 7219 3000 or 020 7219 3000"}, meta={})
     assert pii(action="drop").process(rec) == (False, "contains PII (phone x2)")
+
+
+# Numbers in real code and documentation (found by bench/pii_real.py in Python's standard library and
+# python3.11-doc): valid numbers in some country, but not written as phones. Code keeps its bytes.
+CODE_NUMBERS = [
+    'bitness = {2147483647:"32bit", 9223372036854775807:"64bit"}',  # distutils/util.py
+    "h = h * 69069 + 907133923",  # _collections_abc.py
+    "h ^= (hx ^ (hx << 16) ^ 89869747)  * 3644798167",
+    ">>> Decimal('1.2345E+12345680')",  # _pydecimal.py
+    ">>> ExtendedContext.quantize(Decimal('+35236450.6'), Decimal('1e-2'))",
+    "#2      fa.bc.de.f7.62.4 110854824     0 160133733     0     0",  # uuid.py's netstat sample
+    "ts = 1700000000  # a Unix time",
+    ">>> ipaddress.ip_address(3221225985)",
+    '>>> ipaddress.ip_address("192.168.0.256")',
+    "X = NormalDist(10, 2.5).samples(n, seed=3652260728)",
+    "the default is 1000000000",
+    "http://hdl.handle.net/1895.22/1013.",
+    "strings like these: *.local, 169.254/16",
+    "1 2 3 4 5 6 7 8 9 10",
+    "(bpo-1696199)",
+    "could hash to 1142331976.",
+    "https://web.archive.org/web/20180410025338/http://starship.python.net/",  # passes Luhn
+    "Boston, MA 02110-1301, USA",  # a ZIP+4 code, in 356 of Debian's copyright files
+]
+
+
+@pytest.mark.parametrize("text", CODE_NUMBERS)
+def test_numbers_in_code_keep_their_bytes(text):
+    assert redact(pii(), text) == text
+    fenced = f"Some prose, mail a@b.io.\n\n```python\n{text}\n```\n"
+    assert redact(pii(), fenced) == fenced.replace("a@b.io", "<EMAIL>")
+
+
+@pytest.mark.parametrize(
+    "text,number",
+    [
+        ("Call me at 13800138000 tonight", "13800138000"),  # a bare run after a phone word
+        ("Tel. 02072193000", "02072193000"),
+        ("mobile: 07700900123", "07700900123"),
+        ("phone=+4930901820", "+4930901820"),
+        ('{"phone": "+44 20 7219 3000"}', "+44 20 7219 3000"),  # in code, written as a phone
+        ("手机 13800138000", "13800138000"),
+        ("Indianapolis, IN 46202, phone 317-278-4100, fax", "317-278-4100"),  # Debian copyright files
+        ("800-29-29-AMD (800-292-9263) in the USA, or", "800-292-9263"),
+        ("or 0800-89-1131  in  the  UK,", "0800-89-1131"),
+    ],
+)
+def test_phones_written_as_phones_still_found(text, number):
+    assert redact(pii(), text) == text.replace(number, "<PHONE>")
+
+
+def test_stdlib_source_has_no_phone_numbers():
+    """Real code nobody wrote for lmforge: five standard-library modules full of big integers."""
+    import sysconfig
+    from pathlib import Path
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for name in ("_collections_abc.py", "_pydecimal.py", "statistics.py", "random.py", "uuid.py"):
+        source = (stdlib / name).read_text(encoding="utf-8")
+        assert "<PHONE>" not in redact(pii(kinds=["phone"]), source), name
+
+
+@pytest.mark.parametrize(
+    "text,ip",
+    [
+        ("ping 10.0.0.1.", "10.0.0.1"),  # a sentence's full stop
+        ("The server is 192.168.1.20. It answers.", "192.168.1.20"),
+        ("Then Bob 10.0.0.1", "10.0.0.1"),  # a name, but a sentence's second word
+        ("Ask Bob 10.0.0.1", "10.0.0.1"),
+        ("from Alice 10.0.0.2 and", "10.0.0.2"),
+        ("IP:192.168.11.33", "192.168.11.33"),  # BFCL's live_simple
+        ("curl http://127.0.0.1:8000/v1", "127.0.0.1"),  # with a port
+        ("Mozilla Thunderbird 1.5.0.9", "1.5.0.9"),  # after a capitalised word: read as a sentence
+    ],
+)
+def test_addresses_at_sentence_ends_and_after_people(text, ip):
+    assert redact(pii(), text) == text.replace(ip, "<IP_ADDRESS>")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '__version__ = "0.5.1.2"',  # logging/__init__.py
+        'the HTML5 specs sections "8.2.4.44 Bogus comment state"',  # _markupbase.py
+        ">>> ipaddress.ip_address('192.0.2.1')",  # RFC 5737's documentation range (howto/ipaddress)
+        "IPv6Address('2001:db8::1')",  # RFC 3849's
+        "1.3.6.1.4.1.311",  # an OID, not an address followed by more
+        "`Z_RLE` (zlib 1.2.0.1) and",  # library/zlib.html
+        "This was fixed in 1.5.4.1.",  # git's RelNotes
+        "Successfully installed novas-3.1.1.3 numpy-1.9.2",  # tutorial/venv.html
+        "novas==3.1.1.3",
+        "3.3.2.1. Customizing module attribute access",  # a numbered heading (reference/datamodel.html)
+    ],
+)
+def test_versions_and_documentation_addresses_kept(text):
+    assert redact(pii(), text) == text

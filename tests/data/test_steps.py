@@ -98,7 +98,7 @@ def test_luhn_and_iban_checksums():
         ("call 020 7946 0958 now", "call <PHONE> now"),
         ("card 4111 1111 1111 1111 ok", "card <CREDIT_CARD> ok"),
         ("card 4111 1111 1111 1112 ok", "card 4111 1111 1111 1112 ok"),  # fails Luhn: not a card
-        ("server 192.168.0.12 and 2001:db8::ff00:42:8329", "server <IP_ADDRESS> and <IP_ADDRESS>"),
+        ("server 192.168.0.12 and fd12:3456:789a::ff00:42:8329", "server <IP_ADDRESS> and <IP_ADDRESS>"),
         ("version 1.2.3 and 999.1.1.1", "version 1.2.3 and 999.1.1.1"),
         ("pay GB82 WEST 1234 5698 7654 32 please", "pay <IBAN> please"),
         ("pay GB82 WEST 1234 5698 7654 33 please", "pay GB82 WEST 1234 5698 7654 33 please"),

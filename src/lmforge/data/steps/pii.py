@@ -1,23 +1,26 @@
 """pii: find emails, phone numbers, IP addresses, credit cards (Luhn) and IBANs (mod 97); redact or drop.
 
-Phone numbers come from libphonenumber (the `phonenumbers` port): its PhoneNumberMatcher, which knows
-every country's numbering plan and leaves dates, times and page ranges alone. The other kinds are
-regexes that a checksum confirms (Luhn, IBAN mod 97, IP octets via `ipaddress`), so order numbers and
-dates are not redacted as cards.
+Phone numbers come from libphonenumber (pii_phone: numbers written as phones, never a bare integer in
+code); IP addresses from `ipaddress` (pii_ip: versions and documentation examples left alone). The other
+kinds are regexes that a checksum confirms (Luhn, IBAN mod 97), so order numbers and dates are not cards.
+
+In a conversation with tool calls, the calls' arguments are redacted too: each string value inside them
+(keys, numbers and the JSON's shape untouched), like the turns' text and tool results.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import copy
 import re
 from collections.abc import Callable
 from typing import Any
 
 import phonenumbers
-from phonenumbers import Leniency, PhoneNumberMatcher
 
 from lmforge.data.record import Record
+from lmforge.data.steps import pii_ip
 from lmforge.data.steps.base import Step
+from lmforge.data.steps.pii_phone import phone_spans
 
 _DIGIT = re.compile(r"\d")
 KINDS = ("email", "iban", "credit_card", "ip", "phone")  # in this order: the more specific kinds first
@@ -32,38 +35,12 @@ PATTERNS = {
     "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-zA-Z]{2,}\b"),
     "iban": re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"),
     # cards start with 2-6 (Mastercard 2/5, Amex 3, Visa 4, Discover/UnionPay 6): `0086 21 6321 5000`
-    # passes Luhn but is a phone number; digits after a decimal point (`5.666666666666667`) are no card
-    "credit_card": re.compile(r"(?<![\d+.,-])[2-6](?:[ -]?\d){12,18}(?![\d-]|[.,]\d)"),
-    "ip": re.compile(
-        r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(?![\w.:])"
-    ),
+    # passes Luhn but is a phone number; digits after a decimal point (`5.666666666666667`) or in a path
+    # (web.archive.org's `/web/20180410025338/`) are no card
+    "credit_card": re.compile(r"(?<![\d+.,/-])[2-6](?:[ -]?\d){12,18}(?![\d-]|[.,]\d)"),
+    "ip": pii_ip.PATTERN,
 }
 REGIONS = ["US", "GB", "DE", "FR", "CN", "IN"]  # national formats (trunk 0, no +) are read in these
-# A run of 7+ digits (the shortest numbers with an area code): the only text worth libphonenumber's time
-_PHONE_RUN = re.compile(r"\+?\(?\d(?:[ \t.\-/()]{0,3}\d){6,}")
-# dates the matcher would parse and reject anyway, at 40 us a region: skipped before it
-_DATE = re.compile(r"(?:19|20)\d\d[-./]\d\d?[-./]\d\d?|\d\d?[-./]\d\d?[-./](?:19|20)\d\d")
-# one decimal point and nothing else between the digits: a number (`Decimal('3.1415926535')`, a timestamp
-# `1652342830.3640375` in Python's docs), no phone; dotted phone numbers have two dots or more
-_DECIMAL = re.compile(r"\d+\.\d+")
-_CONTEXT = 8  # characters around a run that the matcher sees (it checks the neighbours of a number)
-# an identifier word right before the digits: `order no. 2024-000123`, `ISBN 0-306-40615-2` are no phones
-_ID_BEFORE = re.compile(
-    r"(?:\b(?:isbn(?:-1[03])?|issn|sku|order|invoice|ticket|case|ref(?:erence)?|serial|tracking|booking|"
-    r"confirmation|transaction|account|acct|po)\s*(?:no\.?|nr\.?|number|id)?\s*(?:is|was|:)?\s*|#\s*)$",
-    re.IGNORECASE,
-)
-_VERSION = re.compile(r"\b(?:v|version|ver\.?|build|release|firmware|section|chapter)\s*$", re.IGNORECASE)
-# a product's name before it: `[GCC 2.7.2.2]`, `Thunderbird 1.5.0.9`, valgrind's `PP 1.1.1.1/2` read as a version
-# when every part has one or two digits. A capital marks the name (`use 10.0.0.1` stays an address), and a
-# capitalised word counts only inside a sentence (`Use 10.0.0.1` begins one), an all-caps one anywhere; the
-# words that announce an address never do (`Host 10.0.0.1`, `IP 10.1.2.3`)
-_NAME = re.compile(r"(?:\b([A-Z][A-Z0-9+-]+)|(?:[^\w.!?\s]\s*|[\w,;]\s+)([A-Z][\w+-]*))\s+\(?$")
-_SMALL_PARTS = re.compile(r"\d{1,2}(?:\.\d{1,2}){3}")
-_ADDRESS_WORDS = set(
-    "ip ipv4 inet address addr host hostname server nameserver dns gateway router proxy peer client ping telnet "
-    "ssh ftp http https connect bind listen route netmask mask subnet broadcast localhost from to at on via".split()
-)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -86,75 +63,12 @@ def iban_ok(text: str) -> bool:
     return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
 
 
-def _ip_ok(m: re.Match) -> bool:
-    text = m.group(0)
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    if "." in text:  # "version 1.2.3.4", "build 10.0.0.1", "[GCC 2.7.2.2]": a version that happens to parse
-        return not (_VERSION.search(m.string, max(0, m.start() - 12), m.start()) or _named_version(m))
-    return text.count(":") >= 2 and len(text) > 6
-
-
-def _named_version(m: re.Match) -> bool:
-    """`[GCC 2.7.2.2]`, `Python 3.11.2.1`: small parts after a capitalised name that starts no sentence."""
-    if not _SMALL_PARTS.fullmatch(m.group(0)):
-        return False
-    line_start = m.string.rfind("\n", 0, m.start()) + 1
-    name = _NAME.search(m.string, max(line_start, m.start() - 40), m.start())
-    return bool(name) and (name.group(1) or name.group(2)).lower() not in _ADDRESS_WORDS
-
-
 CHECKS: dict[str, Callable[[re.Match], bool]] = {
     "email": lambda m: True,
     "iban": lambda m: iban_ok(m.group(0)),
     "credit_card": lambda m: luhn_ok(re.sub(r"\D", "", m.group(0))),
-    "ip": _ip_ok,
+    "ip": pii_ip.is_address,
 }
-
-
-def phone_spans(text: str, regions: list[str]) -> list[tuple[int, int]]:
-    """Spans of phone numbers: `+CC` numbers of any country that have a possible length, and numbers
-    without `+` (`030 901820`, `0049 30 901820`) valid in one of `regions`, tried in order.
-
-    >>> phone_spans("call +49 30 901820 or 020 7219 3000, not 2024-01-02", ["US", "GB"])
-    [(5, 18), (22, 35)]
-    """
-    spans: list[tuple[int, int]] = []
-    for a, b, runs in _windows(text):
-        window = text[a:b]
-        found: list[tuple[int, int]] = []
-        tries = [("ZZ", Leniency.POSSIBLE)] if "+" in window else []  # ZZ: only +CC numbers parse
-        for region, leniency in tries + [(r, Leniency.VALID) for r in regions]:
-            for m in PhoneNumberMatcher(window, region, leniency=leniency):
-                s, e = a + m.start, a + m.end
-                if any(s < re_ and rs < e for rs, re_ in runs) and not any(
-                    s < fe and fs < e for fs, fe in found
-                ):
-                    found.append((s, e))
-            if all(any(rs < fe and fs < re_ for fs, fe in found) for rs, re_ in runs):
-                break  # every run of digits is a number: the other regions have nothing left
-        spans.extend(found)
-    return sorted(spans)
-
-
-def _windows(text: str) -> list[tuple[int, int, list[tuple[int, int]]]]:
-    """Merged (start, end, digit runs inside) around each run of 7+ digits that is not a date."""
-    out: list[tuple[int, int, list[tuple[int, int]]]] = []
-    for m in _PHONE_RUN.finditer(text):
-        if (
-            _DATE.fullmatch(m.group(0))
-            or _DECIMAL.fullmatch(m.group(0))
-            or _ID_BEFORE.search(text, max(0, m.start() - 30), m.start())
-        ):
-            continue
-        a, b = max(0, m.start() - _CONTEXT), m.end() + _CONTEXT
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], b, [*out[-1][2], m.span()])
-        else:
-            out.append((a, b, [m.span()]))
-    return out
 
 
 class Pii(Step):
@@ -222,9 +136,47 @@ class Pii(Step):
             clean = self.redact(rec.get(key), found)
             if self.action == "redact":
                 rec.set(key, clean)
+        if self.on is None or "messages" in self.on:
+            self._redact_calls(rec, found)
         if not found:
             return True
         if self.action == "drop":
             return False, f"contains PII ({', '.join(f'{k} x{n}' for k, n in found.items())})"
         rec.meta["pii"] = found
         return True
+
+    def _redact_calls(self, rec: Record, found: dict[str, int]) -> None:
+        """The string values in each tool call's arguments (and a thinking trace), in place."""
+        turns = rec.fields.get("messages")
+        for turn in turns if isinstance(turns, list) else []:
+            if not isinstance(turn, dict):
+                continue
+            slots = [(turn, "reasoning_content")] + [
+                (call["function"], "arguments")
+                for call in turn.get("tool_calls") or []
+                if isinstance(call, dict) and isinstance(call.get("function"), dict)
+            ]
+            for holder, key in slots:
+                if key not in holder:
+                    continue
+                clean = redact_values(holder[key], lambda text: self.redact(text, found))
+                if self.action == "redact" and clean != holder[key]:
+                    if rec.orig is None:  # rejects.jsonl shows the record as read (Record.set does the same)
+                        rec.orig = copy.deepcopy(rec.fields)
+                    rec.changes += 1
+                    holder[key] = clean
+
+
+def redact_values(value: Any, redact: Callable[[str], str]) -> Any:
+    """`value` with `redact` applied to every string inside it; keys, numbers and the shape kept.
+
+    >>> redact_values({"to": ["a@b.io"], "a@b.io": 5}, lambda s: s.replace("a@b.io", "<EMAIL>"))
+    {'to': ['<EMAIL>'], 'a@b.io': 5}
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_values(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_values(v, redact) for v in value]
+    return value
