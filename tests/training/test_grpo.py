@@ -106,7 +106,7 @@ def test_grpo_config_errors(tiny_llama, tmp_path):
         lmforge.load_config(_project(tmp_path, tiny_llama, rewards=[]))
     with pytest.raises(UserError, match="2 weights for 3 reward functions"):
         lmforge.load_config(_project(tmp_path, tiny_llama, reward_weights=[1.0, 2.0]))
-    with pytest.raises(UserError, match="eval of task.type: rl .* not built yet"):
+    with pytest.raises(UserError, match="run `lmforge prepare` first"):  # rl eval: tests/evaluation
         lmforge.evaluate(lmforge.load_config(_project(tmp_path, tiny_llama)))
     exp = _project(tmp_path, tiny_llama)
     text = exp.read_text().replace("type: rl", "type: sft")

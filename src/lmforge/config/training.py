@@ -190,6 +190,12 @@ class EvalConfig(Section):
         description="Records sampled for generation metrics (ROUGE, EOS rate, exact match, ...); null = all.",
     )
     max_new_tokens: int = Field(128, gt=0, description="Token limit of each generation in eval.")
+    num_samples: int = Field(
+        1,
+        gt=0,
+        description="task.type rl: completions sampled per prompt at train.temperature / top_p for pass@k "
+        "(k = 1, 2, 4, ... up to this); 1 = the greedy completion only.",
+    )
     extra_metrics: list[Literal["bleu", "chrf"]] = Field(
         default_factory=list, description="Additional generation metrics: bleu, chrf (sacrebleu)."
     )

@@ -45,10 +45,10 @@ def evaluate(
     """
     from lmforge.formatting.token_cache import make_task, read_jsonl
 
-    if cfg.task.type == "rl":  # judged by reward, not by a reference text
-        raise UserError(
-            "lmforge eval of task.type: rl (mean reward, pass rate, pass@k) is not built yet (docs/grpo.md)"
-        )
+    if cfg.task.type == "rl":  # judged by the run's reward functions, not a reference text
+        from lmforge.evaluation.rl_scores import evaluate_rl
+
+        return evaluate_rl(cfg, model_dir, split, compare)
     split = split or cfg.eval.split
     path = Path(cfg.data.output_dir) / f"{split}.jsonl"
     if not path.is_file():

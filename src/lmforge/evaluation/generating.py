@@ -36,14 +36,21 @@ def generate_for(
 
 
 def generate_sorted(
-    cfg: ExperimentConfig, model: Any, tokenizer: Any, prompts: list, raw: bool = False
+    cfg: ExperimentConfig,
+    model: Any,
+    tokenizer: Any,
+    prompts: list,
+    raw: bool = False,
+    max_new_tokens: int | None = None,
+    **sampling: float,
 ) -> list[Generation]:
     """`generate` over length-sorted, token-budgeted batches; results in the prompts' order.
 
-    `prompts`: texts to continue (`raw`) or token ids of rendered chat prompts.
+    `prompts`: texts to continue (`raw`) or token ids of rendered chat prompts. Greedy with
+    `eval.max_new_tokens` unless given `max_new_tokens`, `temperature` and `top_p` (rl eval, rl_scores.py).
     """
     lengths = [len(tokenizer(p)["input_ids"]) if raw else len(p) for p in prompts]
-    new = cfg.eval.max_new_tokens
+    new = max_new_tokens or cfg.eval.max_new_tokens
     # twice the scoring budget: a decoding step reads the weights once for all rows, so more rows are
     # nearly free (64 rows of 124 tokens: 3.5x plain batches of 8 on the built-in model, 2 CPU cores)
     batches = budget_batches([n + new for n in lengths], 2 * cfg.eval.batch_tokens, cfg.eval.batch_size)
@@ -51,7 +58,13 @@ def generate_sorted(
     with progress(len(prompts), "generate") as bar:
         for idx in batches:
             gens = generate(
-                model, tokenizer, [prompts[i] for i in idx], raw=raw, max_new_tokens=new, batch_size=len(idx)
+                model,
+                tokenizer,
+                [prompts[i] for i in idx],
+                raw=raw,
+                max_new_tokens=new,
+                batch_size=len(idx),
+                **sampling,
             )
             for i, g in zip(idx, gens, strict=True):
                 out[i] = g
