@@ -123,6 +123,9 @@ def format_table(out: dict[str, Any]) -> str:
         lines.append(f"{key:<22}{n:>7}{base:>12.4f}{tuned:>12.4f}{tuned - base:>+12.4f}")
     if "epsilon" in out["finetuned"]:  # train.privacy: the budget the fine-tune spent (the base has none)
         lines.append(f"{'epsilon':<22}{'':>7}{'-':>12}{out['finetuned']['epsilon']:>12.4f}")
+    from lmforge.evaluation.contamination import table_lines
+
+    lines += table_lines(out)  # the records that overlap train.jsonl, and the metrics clean vs overlap
     return "\n".join(lines)
 
 

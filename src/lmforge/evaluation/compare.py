@@ -21,6 +21,7 @@ from lmforge.config import ExperimentConfig
 from lmforge.errors import UserError
 from lmforge.evaluation.batching import inference
 from lmforge.evaluation.class_scores import classifier_scores, label_scores
+from lmforge.evaluation.contamination import contamination, generation_subsets, label_subsets
 from lmforge.evaluation.generating import generate_for, generation_metrics, halves, reference
 from lmforge.evaluation.loading import autocast_dtype, load_base, load_trained, ready_for_eval
 from lmforge.evaluation.metrics import classification_metrics
@@ -88,6 +89,10 @@ def evaluate(
         "details": {side: r["details"] for side, r in results.items()},
         "model": str(tuned_path),
     }
+    # the records that overlap train.jsonl and the metrics apart (not for a tune trial's one number)
+    split_apart = contamination(cfg, split, records, results) if compare else None
+    if split_apart:
+        out["contamination"] = split_apart
     _write(Path(cfg.train.output_dir), out, task, records, sample, generations)
     from lmforge.training.trackers import log_eval
 
@@ -114,18 +119,20 @@ def score(
         from lmforge.evaluation.preference import preference_scores
 
         return preference_scores(cfg, task, model, tokenizer, records), [""] * len(sample)
-    metrics = loss_metrics(cfg, model, tokenizer, split)
+    per_example: list = []  # each example's log-probs, for the metrics of a subset (contamination.py)
+    metrics = loss_metrics(cfg, model, tokenizer, split, per_example)
     picked = [records[i] for i in sample]
+    gens = generate_for(cfg, task, model, tokenizer, picked) if picked else []
+    subset = generation_subsets(cfg, task, tokenizer, records, sample, per_example, gens)
     if not picked:
-        return {"metrics": metrics, "details": {}}, []
-    gens = generate_for(cfg, task, model, tokenizer, picked)
+        return {"metrics": metrics, "details": {}, "subset": subset}, []
     preds, refs = [g.text for g in gens], [reference(task, r) for r in picked]
     metrics.update(generation_metrics(cfg, task, preds, refs, gens, [r.get("answer") for r in picked]))
     if task.name == "sft":  # records that offer tools: the calls made (tool_metrics.py), each with its n
         metrics.update(tool_scores(task, tokenizer, picked, gens))
     if len(picked) != len(records):
         metrics["n"] = len(picked)
-    return {"metrics": metrics, "details": {}}, preds
+    return {"metrics": metrics, "details": {}, "subset": subset}, preds
 
 
 def classification_scores(
@@ -144,17 +151,23 @@ def classification_scores(
     predicted = [labels[int(i)] for i in probs.argmax(dim=1)]
     flat, details = classification_metrics([str(r["label"]) for r in records], predicted, labels)
     metrics.update(flat)
-    return {"metrics": metrics, "details": details}, [predicted[i] for i in sample]
+    subset = label_subsets(cfg, task, records, probs, predicted)
+    return {"metrics": metrics, "details": details, "subset": subset}, [predicted[i] for i in sample]
 
 
-def loss_metrics(cfg: ExperimentConfig, model: Any, tokenizer: Any, split: str) -> dict[str, float]:
-    """Token-weighted loss and perplexity of the split's tokenised examples (the ones training reads)."""
+def loss_metrics(
+    cfg: ExperimentConfig, model: Any, tokenizer: Any, split: str, per_example: list | None = None
+) -> dict[str, float]:
+    """Token-weighted loss and perplexity of the split's tokenised examples (the ones training reads);
+    `per_example` gets each example's (log-prob sums, token counts)."""
     from lmforge.evaluation.scoring import example_unit, score_units
     from lmforge.formatting.token_cache import tokenize_split
 
     examples = tokenize_split(cfg, split, tokenizer, packed=False)
     units = [example_unit(e) for e in examples]
     scored = score_units(model, units, pad_token_id(tokenizer), *_budget(cfg), "loss")
+    if per_example is not None:
+        per_example.extend(scored)
     total, count = -sum(s[0] for s, _ in scored if s), sum(c[0] for _, c in scored if c)
     loss = total / count if count else float("nan")
     return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}

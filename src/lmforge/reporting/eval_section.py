@@ -65,6 +65,42 @@ def eval_table(result: dict[str, Any] | None) -> dict[str, Any] | None:
         "records": fmt(result.get("records")) if number(result.get("records")) is not None else "",
         "rows": rows,
         "tool_rows": tools,
+        "contamination": contamination(result),
+    }
+
+
+def contamination(result: dict[str, Any]) -> dict[str, Any] | None:
+    """eval.json's contamination split: the overlap counts, then per metric clean vs overlap, each side.
+
+    >>> c = {"train_records": 9, "exact": 1, "ngram": 2, "near_duplicate": 1, "thresholds": {"ngram": 13,
+    ...      "near_duplicate_jaccard": 0.8}, "clean": {"n": 3, "base": {"loss": 2.0}},
+    ...      "overlap": {"n": 1, "base": {"loss": 1.0}}}
+    >>> contamination({"contamination": c})["rows"][0]
+    {'metric': 'loss', 'clean_base': '2', 'clean_finetuned': '', 'overlap_base': '1', 'overlap_finetuned': ''}
+    """
+    c = result.get("contamination")
+    if not isinstance(c, dict) or not isinstance(c.get("clean"), dict):
+        return None
+    blocks = {name: c.get(name) or {} for name in ("clean", "overlap")}
+    keys = [k for b in blocks.values() for side in ("base", "finetuned") for k in b.get(side) or {}]
+    rows = []
+    for name in dict.fromkeys(keys):
+        if name.startswith(("n_", "precision_", "recall_")):
+            continue
+        cells = {
+            f"{block}_{side}": fmt((blocks[block].get(side) or {}).get(name))
+            for block in blocks
+            for side in ("base", "finetuned")
+        }
+        rows.append({"metric": name, **cells})
+    t = c.get("thresholds") or {}
+    return {
+        "summary": f"{fmt(blocks['overlap'].get('n'))} records overlap the training split "
+        f"({fmt(c.get('train_records'))} records): {fmt(c.get('exact'))} exact (normalised text), "
+        f"{fmt(c.get('ngram'))} share a {fmt(t.get('ngram'))}-gram, {fmt(c.get('near_duplicate'))} "
+        f"near-duplicate (MinHash, Jaccard >= {fmt(t.get('near_duplicate_jaccard'))}); "
+        f"{fmt(blocks['clean'].get('n'))} clean",
+        "rows": rows,
     }
 
 
@@ -132,11 +168,17 @@ def samples(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
             {
                 "prompt": _text(r.get("prompt")),
                 "columns": [
-                    {"title": title, "key": key, "text": _text(r.get(key))} for key, title in present
+                    {"title": title + _reward(r.get(f"{key}_reward")), "key": key, "text": _text(r.get(key))}
+                    for key, title in present
                 ],
             }
         )
     return {"rows": items, "n_columns": len(present)} if items else None
+
+
+def _reward(value: Any) -> str:
+    """The reward of an rl eval's sample (evaluation/rl_scores.py), for its column's title: ' (reward 0.5)'."""
+    return "" if number(value) is None else f" (reward {fmt(value)})"
 
 
 def _text(value: Any) -> str:
