@@ -124,7 +124,11 @@ def record(cfg: Any, data_from_disk: bool = True) -> dict[str, Any]:
 
 def run_metadata(run: str | Path) -> tuple[Path, dict[str, Any]]:
     """(the model folder, its lmforge.json) of a run folder, or of a final/ or best/ folder given directly."""
+    from lmforge.atomic_files import recover_dir
+
     path = Path(run).expanduser()
+    if path.is_dir():
+        recover_dir(path / "final", clean=False)  # a run killed inside the swap of final/ left it aside
     folder = path / "final" if (path / "final" / "lmforge.json").is_file() else path
     meta_file = folder / "lmforge.json"
     if not meta_file.is_file():
