@@ -68,6 +68,9 @@ def training(
     mem = [number(r.get("peak_mem_mb")) for r in metrics if number(r.get("peak_mem_mb")) is not None]
     if mem:
         summary.append(("peak memory", f"{fmt(round(max(mem)))} MB"))
+    rewards = reward_series(metrics)  # train.objective: grpo
+    if rewards:
+        summary.append(("final reward", fmt(rewards["reward"][1][-1])))
     eps = series(metrics, "epsilon")  # train.privacy: the budget spent per logged step
     privacy = info.get("privacy") if isinstance(info.get("privacy"), dict) else None
     if privacy:
@@ -81,7 +84,26 @@ def training(
         "lr_img": plots.curves({"learning rate": lr}, "learning rate") if lr[0] else None,
         "tps_img": plots.curves({"tokens/s": tps}, "tokens per second") if tps[0] else None,
         "eps_img": plots.curves({"epsilon": eps}, "epsilon spent") if eps[0] else None,
+        "reward_img": plots.curves(rewards, "reward") if rewards else None,
     }
+
+
+def reward_series(metrics: list[dict[str, Any]]) -> dict[str, tuple[list[float], list[float]]]:
+    """The weighted reward of grpo steps and the first three functions' means (`rewards/<fn>/mean`; the
+    plot has four colours), by step; {} for a run without rewards.
+
+    >>> reward_series([{"step": 1, "reward": 0.5, "rewards/format/mean": 1.0}])
+    {'reward': ([1.0], [0.5]), 'format': ([1.0], [1.0])}
+    """
+    out = {"reward": series(metrics, "reward")}
+    if not out["reward"][0]:
+        return {}
+    names = dict.fromkeys(k for r in metrics for k in r if k.startswith("rewards/") and k.endswith("/mean"))
+    for key in names:
+        xs, ys = series(metrics, key)
+        if xs and len(out) < 4:
+            out[key[len("rewards/") : -len("/mean")]] = (xs, ys)
+    return out
 
 
 def privacy_line(p: dict[str, Any]) -> str:
