@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 
-.PHONY: install test demo lint clean browser bench
+.PHONY: install test demo lint clean browser bench llama
 
 install: $(STAMP)
 
@@ -33,7 +33,26 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
 	  fonts-wqy-microhei python3.11-doc debian-reference-ja debian-reference-zh-cn)
 
-test: install browser
+# llama.cpp itself for the GGUF export tests (tests/exporting/llama_cpp_node.py): npm's node-llama-cpp with its
+# prebuilt linux-x64 llama.cpp (no compiler); scripts off and optional packages left out, so nothing is built or
+# fetched from GitHub and the CUDA/Vulkan builds (hundreds of MB) are not downloaded.
+# llama.cpp's own converter comes from the source bundle node-llama-cpp ships (the commit of its binaries).
+NODE_LLAMA_CPP := 3.22.1
+LLAMA := $(VENV)/share/llama
+LLAMA_STAMP := $(LLAMA)/.installed-$(NODE_LLAMA_CPP)
+
+llama: $(LLAMA_STAMP)
+
+$(LLAMA_STAMP):
+	npm install --prefix $(LLAMA) --no-audit --no-fund --ignore-scripts --omit=optional \
+	  node-llama-cpp@$(NODE_LLAMA_CPP) @node-llama-cpp/linux-x64@$(NODE_LLAMA_CPP)
+	rm -rf $(LLAMA)/llama.cpp $(LLAMA)/bundle.git && mkdir -p $(LLAMA)/llama.cpp
+	git clone --quiet --bare $(LLAMA)/node_modules/node-llama-cpp/llama/gitRelease.bundle $(LLAMA)/bundle.git
+	git --git-dir $(LLAMA)/bundle.git archive HEAD convert_hf_to_gguf.py conversion gguf-py | tar -x -C $(LLAMA)/llama.cpp
+	rm -rf $(LLAMA)/bundle.git
+	touch $@
+
+test: install browser llama
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Side-by-side benchmarks (bench/; about an hour on 2 cores); each appends a row to bench/RESULTS.md.
