@@ -129,6 +129,8 @@ def test_cli_eval_on_a_trained_rl_run(tiny_llama, tmp_path, capsys):
     assert "reward/format" in printed and "pass_rate" in printed
     result = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert result["finetuned"]["n_reward"] == result["records"] > 0
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert 'alt="reward per step' in report and "fine-tuned (reward " in report  # the curve, samples' rewards
 
     (tmp_path / "rewards.py").unlink()
     assert main(["eval", str(exp)]) != 0
