@@ -129,7 +129,14 @@ def test_classification_accuracy_apart(tiny_llama, tmp_path):
         "clean": test[1:],
     }.items():
         (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
-    cfg = cfg_for(tmp_path, tiny_llama, "classification", "train.max_steps=2", "task.labels=[neg, pos]")
+    cfg = cfg_for(
+        tmp_path,
+        tiny_llama,
+        "classification",
+        "train.max_steps=2",
+        "train.max_seq_len=256",
+        "task.labels=[neg, pos]",
+    )
     lmforge.train(cfg)
     c = evaluate(cfg)["contamination"]
     assert (c["exact"], c["overlap"]["n"], c["clean"]["n"]) == (1, 1, 8)
