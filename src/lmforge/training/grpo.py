@@ -124,12 +124,15 @@ class GrpoStep:
         t, model, g = self.t, run.model, self.t.num_generations
         prompts = [e["input_ids"] for e in examples for _ in range(g)]  # each prompt's group adjacent
         ids, mask = left_pad(prompts, run.pad_id)
+        device = run.accelerator.device
         was_training = model.training
         model.eval()
         with run.accelerator.autocast(), sampling_attention(model):
+            cache = shared_prefill(model, [e["input_ids"] for e in examples], g, run.pad_id, device)
             out = model.generate(
-                input_ids=ids.to(run.accelerator.device),
-                attention_mask=mask.to(run.accelerator.device),
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                past_key_values=cache,
                 max_new_tokens=t.max_new_tokens,
                 do_sample=True,
                 temperature=t.temperature,
@@ -245,6 +248,32 @@ def completion_logps(model: Any, r: Rollout) -> torch.Tensor:
         token_logps  # row order, positions ascending: as _answer_hidden reads them
     )
     return out
+
+
+def shared_prefill(model: Any, prompts: list[list[int]], g: int, pad_id: int, device: Any) -> Any:
+    """A KV cache of every prompt but its last token, computed once per prompt and repeated for its `g` rows.
+
+    The rows of a group share their prompt: prefilling it once instead of `g` times (TRL's sampler does) cuts
+    the prefill by (g - 1) / g. Padded like `left_pad` of the whole prompts, so `generate` runs only the last
+    prompt token and the completions. None (generate prefills) where a prompt is a single token.
+    """
+    from transformers import DynamicCache
+
+    if min(len(p) for p in prompts) < 2:
+        return None
+    ids, mask = left_pad([p[:-1] for p in prompts], pad_id)
+    position_ids = (mask.cumsum(-1) - 1).clamp(min=0)  # as generate numbers left-padded rows
+    cache = DynamicCache()
+    backbone, _ = split_head(model)  # the hidden states are not needed, only the cache
+    (backbone or model)(
+        input_ids=ids.to(device),
+        attention_mask=mask.to(device),
+        position_ids=position_ids.to(device),
+        past_key_values=cache,
+        use_cache=True,
+    )
+    cache.batch_repeat_interleave(g)
+    return cache
 
 
 @contextmanager
