@@ -21,8 +21,10 @@ from lmforge.training.run import train
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-# support-bot is the demo's data; `lmforge demo` and its own tests cover it
-CONFIGS = sorted(p for p in EXAMPLES.glob("*/exp*.yaml") if p.parent.name != "support-bot")
+# support-bot is the demo's data; `lmforge demo` and its own tests cover it; reasoning (grpo on generated,
+# clean prompts: nothing for prepare to reject) has its own, test_reasoning_example.py
+OWN_TESTS = ("support-bot", "reasoning")
+CONFIGS = sorted(p for p in EXAMPLES.glob("*/exp*.yaml") if p.parent.name not in OWN_TESTS)
 GENERATORS = sorted(p for p in EXAMPLES.glob("*/generate_raw.py") if p.parent.name != "support-bot")
 # the smallest record count each example must keep after cleaning (its README promises a few hundred)
 MIN_KEPT = {
