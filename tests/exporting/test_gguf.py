@@ -3,12 +3,12 @@
 At f16 every matrix comes back as the source rounded to float16 and every vector exactly (so Q/K were
 permuted and un-permuted, GPT-2's Conv1D transposed and back); logits stay within f16 rounding of the
 source's; greedy answers equal the f16-rounded source's token for token. q8_0 stays within its block
-error. Optional parity with llama.cpp's own converter when LMFORGE_LLAMA_CPP names a llama.cpp tree.
+error. The tensors are those llama.cpp's own converter writes (its source from node-llama-cpp's bundle,
+see llama_cpp_node.py; or the tree LMFORGE_LLAMA_CPP names).
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gguf_helpers import build_tiny, f16_rounded_model, f16_stored
+from gguf_helpers import f16_rounded_model, f16_stored
+from llama_cpp_node import converter
 
 from lmforge.cli import main
 from lmforge.exporting.gguf import permute_qk
 from lmforge.exporting.gguf_vocab import _LLAMA3_SPLIT, pre_tokenizer
-from lmforge.exporting.hf import export
 
 IDS = torch.tensor([[5, 17, 42, 99, 7, 3, 200, 11, 64, 1]])
 PROMPTS = ["Hello there", "What is the capital of France?", "Reset my password please"]
@@ -38,35 +38,12 @@ def _logits(model) -> torch.Tensor:
         return model(IDS).logits  # (1, T, V)
 
 
-@pytest.fixture(scope="module")
-def more_archs(tiny_gpt2, tmp_path_factory):
-    root = tmp_path_factory.mktemp("archs")
-    return {
-        kind: str(build_tiny(kind, tiny_gpt2, root / f"tiny-{kind}"))
-        for kind in ("qwen2", "qwen3", "mistral")
-    }
-
-
-@pytest.fixture(scope="module")
-def f16_gguf(tmp_path_factory):
-    """f16_gguf(src) -> the folder of `export(src, format="gguf")`, written once per source model: the tests
-    below only read it (the 49k-token vocabulary of the tiny Llama makes each export take seconds)."""
-    folders: dict[str, Path] = {}
-
-    def get(src: str) -> Path:
-        if src not in folders:
-            folders[src] = export(src, tmp_path_factory.mktemp("f16") / "gguf", format="gguf")
-        return folders[src]
-
-    return get
-
-
 @pytest.mark.parametrize("arch", ["tiny_llama", "tiny_gpt2", "qwen2", "qwen3", "mistral"])
-def test_f16_round_trip_in_transformers(arch, request, more_archs, f16_gguf):
+def test_f16_round_trip_in_transformers(arch, request, more_archs, gguf_of):
     from transformers import AutoModelForCausalLM
 
     src = request.getfixturevalue(arch) if arch.startswith("tiny") else more_archs[arch]
-    out = f16_gguf(src)
+    out = gguf_of(src)
     loaded, source = _load_gguf(out), AutoModelForCausalLM.from_pretrained(src).eval()
     got, want = loaded.state_dict(), source.state_dict()
     assert set(got) == set(want)
@@ -77,14 +54,14 @@ def test_f16_round_trip_in_transformers(arch, request, more_archs, f16_gguf):
     assert diff < 2e-3, diff  # measured 2e-4 .. 4e-4 on these models (logits of magnitude ~1)
 
 
-def test_f16_generation_in_lmforge_equals_source(tiny_model, f16_gguf, tmp_path, monkeypatch):
+def test_f16_generation_in_lmforge_equals_source(tiny_model, gguf_of, tmp_path, monkeypatch):
     """`lmforge generate --model DIR/model.gguf` path: models.py converts the file once, then generates."""
     from lmforge.formatting.templates import ensure_chat_template
     from lmforge.inference.generation import generate, load_for_inference
     from lmforge.models import load_tokenizer
 
     monkeypatch.setenv("LMFORGE_HOME", str(tmp_path / "home"))
-    out = f16_gguf(tiny_model)
+    out = gguf_of(tiny_model)
     model, tok = load_for_inference(str(out / "model.gguf"))
     ref, ref_tok = f16_rounded_model(tiny_model), load_tokenizer(tiny_model)
     for text in PROMPTS + ["12345 and 678, ok?"]:
@@ -96,12 +73,12 @@ def test_f16_generation_in_lmforge_equals_source(tiny_model, f16_gguf, tmp_path,
     assert main(["generate", "--model", str(out / "model.gguf"), "--max-new-tokens", "4", "Hi"]) == 0
 
 
-def test_q8_0_within_block_error(tiny_llama, f16_gguf, tmp_path):
+def test_q8_0_within_block_error(tiny_llama, gguf_of):
     from gguf import GGMLQuantizationType, GGUFReader
     from transformers import AutoModelForCausalLM
 
-    f16 = f16_gguf(tiny_llama)
-    q8 = export(tiny_llama, tmp_path / "q8", format="gguf", quant="q8_0")
+    f16 = gguf_of(tiny_llama)
+    q8 = gguf_of(tiny_llama, "q8_0")
     tensors = GGUFReader(q8 / "model.gguf").tensors
     types = {t.name: t.tensor_type for t in tensors}
     assert types["blk.0.attn_q.weight"] == GGMLQuantizationType.Q8_0
@@ -196,22 +173,19 @@ def test_user_errors(tiny_llama, tmp_path, capsys):
     assert "--format gguf" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(
-    not os.environ.get("LMFORGE_LLAMA_CPP"), reason="set LMFORGE_LLAMA_CPP to a llama.cpp tree"
-)
 @pytest.mark.parametrize("quant", ["f16", "q8_0"])
-def test_tensors_equal_llama_cpp_converter(tiny_llama, quant, tmp_path):
+def test_tensors_equal_llama_cpp_converter(tiny_llama, quant, gguf_of, tmp_path):
     """Byte for byte the tensors llama.cpp's own convert_hf_to_gguf.py writes (its tokenizer fields too)."""
     from gguf import GGUFReader
 
-    script = Path(os.environ["LMFORGE_LLAMA_CPP"]) / "convert_hf_to_gguf.py"
+    script = converter()
     ref = tmp_path / "ref.gguf"
     subprocess.run(
         [sys.executable, str(script), tiny_llama, "--outtype", quant, "--outfile", str(ref)],
         check=True,
         capture_output=True,
     )
-    ours = GGUFReader(export(tiny_llama, tmp_path / "ours", format="gguf", quant=quant) / "model.gguf")
+    ours = GGUFReader(gguf_of(tiny_llama, quant) / "model.gguf")
     theirs = GGUFReader(ref)
     mine = {t.name: t for t in ours.tensors}
     assert set(mine) == {t.name for t in theirs.tensors}
