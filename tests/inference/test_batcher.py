@@ -21,6 +21,8 @@ def test_stop_text():
     assert held_back("Paris\n", ["\nQ:", "\n\n"]) == 1
     assert held_back("Paris", ["\nQ:"]) == 0
     assert held_back("caf\ufffd", []) == 1  # half a UTF-8 character
+    assert visible_end("Paris\nQ:", ["\nQ:"], new=1) == 5  # a stop string its last character completes
+    assert visible_end("Q: Paris", ["Q:"], new=6) is None  # before the new text: searched at an earlier step
 
 
 @pytest.mark.parametrize("top_p", [0.1, 0.5, 0.9, 0.99])
@@ -71,6 +73,42 @@ def test_rows_do_not_depend_on_their_batch(tiny_model):
         alone[2][0].strip()
         == generate(model, tok, ["Once upon a time there"], raw=True, max_new_tokens=4)[0].text
     )
+
+
+def test_greedy_rows_equal_model_generate_token_for_token(tiny_llama):
+    """Greedy rows batched 1, 2 and 3 at a time (prompts of different lengths: left padding, each row's
+    positions from its first real token, one KV cache per batch) give each prompt's own unpadded
+    `model.generate(do_sample=False)`, batch after batch (nothing stale carries over)."""
+    model, tok = load_for_inference(tiny_llama)
+    b = Batcher(model, tok)
+    texts = ["Hello", "The capital of France is", "Once upon a time there was a girl who lived by the sea"]
+    prompts = [tok(t)["input_ids"] for t in texts]
+
+    def alone(p: list[int]) -> list[int]:
+        out = model.generate(
+            input_ids=torch.tensor([p]), max_new_tokens=12, do_sample=False, temperature=None, top_p=None,
+            top_k=None, eos_token_id=b.stops, pad_token_id=b.pad_id,
+        )[0, len(p) :].tolist()  # fmt: skip
+        stop = next((k for k, t in enumerate(out) if t in b.stops), None)
+        return out if stop is None else out[: stop + 1]  # the batcher keeps the EOS, then the row ends
+
+    refs = [alone(p) for p in prompts]
+    for order in ([0], [2, 0], [1, 2, 0], [2, 1], [0]):
+        rows = [Row(prompt=prompts[k], max_tokens=12) for k in order]
+        _run(b, [Job(rows, lambda e: None)])
+        assert [r.tokens for r in rows] == [refs[k] for k in order], order
+        assert [r.text for r in rows] == [tok.decode(r.tokens, skip_special_tokens=True) for r in rows]
+
+
+def test_a_long_answer_decodes_a_few_tokens_per_step(tiny_llama):
+    model, tok = load_for_inference(tiny_llama)
+    row = Row(prompt=tok("Once upon a time")["input_ids"], max_tokens=300)
+    job, events = _job([row])
+    _run(Batcher(model, tok), [job])
+    n = len(row.tokens)
+    assert n == 300 and _text(events) == tok.decode(row.tokens, skip_special_tokens=True)
+    # the whole answer decoded again at every step would be n (n + 1) / 2 = 45,150 ids
+    assert row.detok.decoded <= 8 * n  # a few ids per step (tests/inference/test_detokenize.py)
 
 
 def test_eos_ends_a_row_with_stop(tiny_llama):

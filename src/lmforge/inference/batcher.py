@@ -27,6 +27,7 @@ import torch
 from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
 from lmforge.errors import UserError
+from lmforge.inference.detokenize import IncrementalText
 from lmforge.inference.generation import eos_ids, left_pad
 from lmforge.inference.sampling import RowSampler
 from lmforge.inference.stop_text import held_back, visible_end
@@ -63,6 +64,7 @@ class Row:
     tokens: list[int] = field(default_factory=list)
     text: str = ""
     sent: int = 0  # characters of `text` already reported
+    detok: IncrementalText | None = None  # set by the batcher: text a few tokens at a time
     reason: str | None = None
     error: str | None = None  # why this row failed (set by the sampler or the stopping criterion)
 
@@ -211,6 +213,8 @@ class Batcher:
         self.counts["batches"] += 1
         self.counts["largest_batch"] = max(self.counts["largest_batch"], len(rows))
         self.active_rows = len(rows)
+        for r in rows:
+            r.detok = IncrementalText(self.tokenizer)
         ids, mask = left_pad([r.prompt for r in rows], self.pad_id)  # (B, T)
         device = next(self.model.parameters()).device
         self.model.generate(
@@ -234,7 +238,9 @@ class Batcher:
             if row.reason is None:
                 self._finish(job, i, row, reason)
 
-    def _finish(self, job: Job, i: int, row: Row, reason: str) -> None:
+    def _finish(self, job: Job, i: int, row: Row, reason: str, cut: bool = False) -> None:
+        if row.detok is not None and not cut and reason != "error":  # a held incomplete character
+            row.text += row.detok.flush(row.tokens)
         row.reason = reason
         self.counts["cancelled"] += reason == "cancelled"
         job.emit(Event(i, row.text[row.sent :], reason, tokens=len(row.tokens), error=row.error))
@@ -248,11 +254,12 @@ class Batcher:
         self.counts["tokens"] += 1
         if token in self.stops:
             return self._finish(job, i, row, "stop")
-        row.text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
-        cut = visible_end(row.text, row.stops)
+        new = row.detok.add(row.tokens)
+        row.text += new
+        cut = visible_end(row.text, row.stops, new=len(new))
         if cut is not None:
             row.text = row.text[:cut]
-            return self._finish(job, i, row, "stop")
+            return self._finish(job, i, row, "stop", cut=True)
         if len(row.tokens) >= row.max_tokens or len(row.prompt) + len(row.tokens) >= self.context:
             return self._finish(job, i, row, "length")
         if job.cancelled or job.expired():

@@ -7,13 +7,16 @@ itself: the tail that could still grow into one is held back until the next toke
 from __future__ import annotations
 
 
-def visible_end(text: str, stops: list[str]) -> int | None:
+def visible_end(text: str, stops: list[str], new: int | None = None) -> int | None:
     """Where the answer ends: the start of the earliest stop string in `text`, or None when none occurs.
+    `new`: only the last `new` characters are new, and no stop string lies wholly before them, so only a
+    stop string that ends in them is looked for (the search is as long as the new text, not the answer).
 
-    >>> visible_end("Paris.\\nQ: next", ["\\nQ:", "."])
-    5
+    >>> visible_end("Paris.\\nQ: next", ["\\nQ:", "."]), visible_end("Paris.\\nQ", ["\\nQ"], new=1)
+    (5, 6)
     """
-    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
+    start = 0 if new is None else len(text) - new
+    hits = [i for i in (text.find(s, max(start - len(s) + 1, 0)) for s in stops) if i >= 0]
     return min(hits) if hits else None
 
 
