@@ -82,6 +82,9 @@ def demo(example: str | None = None, out: Path = OUT, overrides: list[str] | Non
     _show_samples(out / "samples.jsonl")
     report = write_report_safely(str(out))
     _verdict(result)
+    from lmforge.evaluation.general import check_drop
+
+    check_drop(result, cfg.eval.max_general_drop)  # the general-ability probes, as `lmforge eval` checks
     _where(out, report, time.perf_counter() - t0, folder)
     return result
 

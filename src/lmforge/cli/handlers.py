@@ -103,6 +103,9 @@ def evaluate(args: argparse.Namespace) -> int:
     report = write_report_safely(cfg.train.output_dir)
     log_report(cfg, report)
     print(f"wrote {Path(cfg.train.output_dir) / 'eval.json'}" + (f" and {report}" if report else ""))
+    from lmforge.evaluation.general import check_drop
+
+    check_drop(out, cfg.eval.max_general_drop)  # eval.max_general_drop: exit 1 naming the metric
     return 0
 
 

@@ -199,6 +199,17 @@ class EvalConfig(Section):
     extra_metrics: list[Literal["bleu", "chrf"]] = Field(
         default_factory=list, description="Additional generation metrics: bleu, chrf (sacrebleu)."
     )
+    general: bool = Field(
+        True,
+        description="Also score base and fine-tuned on the general-ability probes that ship with lmforge "
+        "(general_mc_acc, general_mc_acc_norm, general_ppl, general_kl; docs/eval.md).",
+    )
+    max_general_drop: float | None = Field(
+        None,
+        ge=0,
+        description="Exit 1 when a general_* metric got worse than the base's by more than this (absolute; "
+        "higher general_ppl / general_kl is worse); null = never.",
+    )
 
 
 class TuneConfig(Section):

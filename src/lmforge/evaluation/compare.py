@@ -22,6 +22,7 @@ from lmforge.errors import UserError
 from lmforge.evaluation.batching import inference
 from lmforge.evaluation.class_scores import classifier_scores, label_scores
 from lmforge.evaluation.contamination import contamination, generation_subsets, label_subsets
+from lmforge.evaluation.general import GeneralProbes
 from lmforge.evaluation.generating import generate_for, generation_metrics, halves, reference
 from lmforge.evaluation.loading import autocast_dtype, load_base, load_trained, ready_for_eval
 from lmforge.evaluation.metrics import classification_metrics
@@ -71,11 +72,15 @@ def evaluate(
     generations: dict[str, list[str]] = {"base": [""] * len(sample)}
     loaders = {"base": lambda: load_base(cfg, task), "finetuned": lambda: load_trained(tuned_path, cfg, task)}
     dtype = autocast_dtype(cfg)
+    lm_head = compare and cfg.eval.general and cfg.task.head != "classifier"  # the probes score text
+    probes = GeneralProbes(*_budget(cfg)) if lm_head else None  # general.py
     for side in ("base", "finetuned") if compare else ("finetuned",):
         model, tokenizer = loaders[side]()
         model = ready_for_eval(model, dtype, quantized=cfg.model.quantize is not None)
         with inference(next(model.parameters()).device.type, dtype):
             results[side], generations[side] = score(cfg, task, model, tokenizer, records, sample, split)
+            if probes is not None:
+                results[side]["metrics"].update(probes.score(model, tokenizer))
         del model
     from lmforge.training.privacy import trained_epsilon
 

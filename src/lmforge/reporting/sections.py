@@ -10,7 +10,7 @@ from lmforge.reporting import plots
 from lmforge.reporting.load import number
 
 TOP_N = 20  # rows in the reasons / words / co-occurrence plots and tables
-LOWER_IS_BETTER = ("loss", "perplexity", "ppl")
+LOWER_IS_BETTER = ("loss", "perplexity", "ppl", "general_kl")
 
 
 def fmt(value: Any) -> str:
