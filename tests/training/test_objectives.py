@@ -314,7 +314,8 @@ def test_dpo_trains_end_to_end_on_a_tiny_model(tiny_llama, tmp_path, lora):
         from lmforge.api import evaluate
 
         out = evaluate(cfg, split="val")
-        assert set(out["base"]) == {"preference_accuracy", "reward_margin"} == set(out["finetuned"])
+        assert set(out["base"]) == set(out["finetuned"])  # + the general probes' metrics (general.py)
+        assert {"preference_accuracy", "reward_margin"} <= set(out["base"])
         assert out["finetuned"]["reward_margin"] > out["base"]["reward_margin"]
 
 
