@@ -18,13 +18,12 @@ from typing import Any
 import torch
 
 from lmforge.config import ExperimentConfig
-from lmforge.errors import UserError
 from lmforge.evaluation.batching import inference
 from lmforge.evaluation.class_scores import classifier_scores, label_scores
 from lmforge.evaluation.contamination import contamination, generation_subsets, label_subsets
 from lmforge.evaluation.general import GeneralProbes
 from lmforge.evaluation.generating import generate_for, generation_metrics, halves, reference
-from lmforge.evaluation.loading import autocast_dtype, load_base, load_trained, ready_for_eval
+from lmforge.evaluation.loading import autocast_dtype, eval_inputs, load_base, load_trained, ready_for_eval
 from lmforge.evaluation.metrics import classification_metrics
 from lmforge.evaluation.tool_metrics import tool_scores
 from lmforge.inference.generation import Generation, generate
@@ -45,24 +44,13 @@ def evaluate(
     >>> lmforge.evaluate(cfg)["finetuned"]["loss"]  # doctest: +SKIP
     1.73
     """
-    from lmforge.formatting.token_cache import make_task, read_jsonl
+    from lmforge.formatting.token_cache import make_task
 
     if cfg.task.type == "rl":  # judged by the run's reward functions, not a reference text
         from lmforge.evaluation.rl_scores import evaluate_rl
 
         return evaluate_rl(cfg, model_dir, split, compare)
-    split = split or cfg.eval.split
-    path = Path(cfg.data.output_dir) / f"{split}.jsonl"
-    if not path.is_file():
-        raise UserError(f"{path} not found: run `lmforge prepare` first (or set data.output_dir)")
-    records = read_jsonl(path)
-    if not records:
-        raise UserError(f"{path} is empty: nothing to evaluate")
-    tuned_path = Path(model_dir) if model_dir else Path(cfg.train.output_dir) / "final"
-    if not tuned_path.exists():
-        raise UserError(
-            f"no fine-tuned model at {tuned_path}: run `lmforge train` first, or pass --model DIR"
-        )
+    split, records, tuned_path = eval_inputs(cfg, model_dir, split)
     from lmforge.training.lineage import check_base
 
     check_base(cfg, tuned_path)  # a base whose weights differ from the recorded ones is refused, one line

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from lmforge.config import ExperimentConfig
+from lmforge.errors import UserError
 from lmforge.models import pad_token_id
 from lmforge.tasks import Task
 
@@ -120,3 +121,22 @@ def load_trained(path: Path, cfg: ExperimentConfig, task: Task) -> tuple[Any, An
     if model.config.pad_token_id is None:
         model.config.pad_token_id = pad_token_id(tokenizer)
     return model, tokenizer
+
+
+def eval_inputs(cfg: ExperimentConfig, model_dir: str | None, split: str | None) -> tuple[str, list, Path]:
+    """The split's name, its prepared records and the fine-tuned model's folder; one line if one is missing."""
+    from lmforge.formatting.token_cache import read_jsonl
+
+    split = split or cfg.eval.split
+    path = Path(cfg.data.output_dir) / f"{split}.jsonl"
+    if not path.is_file():
+        raise UserError(f"{path} not found: run `lmforge prepare` first (or set data.output_dir)")
+    records = read_jsonl(path)
+    if not records:
+        raise UserError(f"{path} is empty: nothing to evaluate")
+    tuned_path = Path(model_dir) if model_dir else Path(cfg.train.output_dir) / "final"
+    if not tuned_path.exists():
+        raise UserError(
+            f"no fine-tuned model at {tuned_path}: run `lmforge train` first, or pass --model DIR"
+        )
+    return split, records, tuned_path

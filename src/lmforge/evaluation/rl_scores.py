@@ -27,7 +27,7 @@ from lmforge.config import ExperimentConfig
 from lmforge.errors import UserError
 from lmforge.evaluation.batching import inference
 from lmforge.evaluation.generating import generate_sorted
-from lmforge.evaluation.loading import autocast_dtype, load_base, load_trained, ready_for_eval
+from lmforge.evaluation.loading import autocast_dtype, eval_inputs, load_base, load_trained, ready_for_eval
 from lmforge.inference.generation import Generation
 from lmforge.tasks import Task
 from lmforge.training.grpo_loss import group_advantages
@@ -45,20 +45,9 @@ def evaluate_rl(
     >>> lmforge.evaluate(cfg)["finetuned"]["reward"]  # doctest: +SKIP
     0.875
     """
-    from lmforge.formatting.token_cache import make_task, read_jsonl
+    from lmforge.formatting.token_cache import make_task
 
-    split = split or cfg.eval.split
-    path = Path(cfg.data.output_dir) / f"{split}.jsonl"
-    if not path.is_file():
-        raise UserError(f"{path} not found: run `lmforge prepare` first (or set data.output_dir)")
-    records = read_jsonl(path)
-    if not records:
-        raise UserError(f"{path} is empty: nothing to evaluate")
-    tuned_path = Path(model_dir) if model_dir else Path(cfg.train.output_dir) / "final"
-    if not tuned_path.exists():
-        raise UserError(
-            f"no fine-tuned model at {tuned_path}: run `lmforge train` first, or pass --model DIR"
-        )
+    split, records, tuned_path = eval_inputs(cfg, model_dir, split)
     rewards = load_rewards(cfg.train.rewards, cfg.base_dir)  # a missing file fails before a model loads
     if not rewards:
         raise UserError("lmforge eval of task.type: rl needs train.rewards: the functions that score answers")
